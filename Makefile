@@ -1,0 +1,33 @@
+# veille: the two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DIR ?= out/demo
+DEMO_PATIENTS ?= 20000
+
+.PHONY: demo test bench lint clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/veille demo --patients $(DEMO_PATIENTS) --out $(DEMO_DIR)
+
+test: $(STAMP)
+	$(BIN)/pytest -q tests
+
+bench: $(STAMP)
+	$(BIN)/veille bench all
+
+lint: $(STAMP)
+	$(BIN)/ruff check python tests migrations
+
+clean:
+	-$(BIN)/veille db stop
+	rm -rf .veille out reports dbt_project/target dbt_project/logs

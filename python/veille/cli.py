@@ -1,0 +1,142 @@
+"""The ``veille`` command line.
+
+Each job module that has commands exposes ``register(app)``; this file lists them. A user
+mistake raises :class:`veille.errors.VeilleError` and is printed as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+import typer
+from rich.console import Console
+
+from veille import db
+from veille.errors import VeilleError
+
+console = Console(stderr=True)
+
+app = typer.Typer(
+    help="veille: a SQL-first pharmacoepidemiology warehouse for French SNDS claims.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Start, stop and locate the database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded PostgreSQL server (no-op with VEILLE_DATABASE_URL)."""
+    s = db.settings()
+    where = f"embedded, data in {db.veille_home() / 'pgdata'}" if s.embedded else "external"
+    typer.echo(f"database ready ({where}): {s.url}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL server."""
+    typer.echo("embedded server stopped" if db.stop_embedded() else "embedded server was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the embedded server runs and where."""
+    if os.environ.get("VEILLE_DATABASE_URL"):
+        typer.echo("external database (VEILLE_DATABASE_URL)")
+        return
+    sock = db.embedded_status()
+    typer.echo(f"embedded server running, socket in {sock}" if sock else "embedded server stopped")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the libpq URL of the database (for psql)."""
+    typer.echo(db.settings().url)
+
+
+@db_app.command("env")
+def db_env() -> None:
+    """Print shell exports so that psql and a plain `dbt` reach the same database."""
+    for k, v in db.settings().env().items():
+        typer.echo(f"export {k}='{v}'")
+
+
+@app.command("migrate")
+def migrate_cmd(
+    revision: str = typer.Argument("head", help="target revision"),
+    down: bool = typer.Option(False, "--down", help="downgrade to REVISION instead"),
+) -> None:
+    """Apply the alembic migrations (claims, ref, meta, results schemas)."""
+    from veille import migrate
+
+    if down:
+        migrate.downgrade(revision)
+    else:
+        migrate.upgrade(revision)
+    typer.echo(f"schema at revision {migrate.current() or 'base'}")
+
+
+@app.command(
+    "dbt",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def dbt_cmd(ctx: typer.Context) -> None:
+    """Run dbt in dbt_project/ against veille's database, e.g. `veille dbt build`."""
+    from veille.dbt import run_dbt
+
+    raise typer.Exit(run_dbt(list(ctx.args), check=False))
+
+
+# Job modules register their own commands (load, synth, study, scan, pathways, fraud, bench).
+_PLUGINS = [
+    "veille.load.cli",
+    "veille.synth.cli",
+    "veille.study.cli",
+    "veille.scan.cli",
+    "veille.pathways.cli",
+    "veille.fraud.cli",
+    "veille.bench",
+    "veille.demo",
+]
+for _name in _PLUGINS:
+    if importlib.util.find_spec(_name.rsplit(".", 1)[0]) and importlib.util.find_spec(_name):
+        importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    try:
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int):
+            sys.exit(rc)
+    except VeilleError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except subprocess.CalledProcessError as exc:
+        console.print(f"[bold red]error:[/] command failed: {' '.join(map(str, exc.cmd))}")
+        sys.exit(exc.returncode or 1)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors come through here
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""One embedded PostgreSQL per test session; each test that asks gets a fresh database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from veille import db
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """Start a throwaway embedded server for the whole session; stop it at the end."""
+    home = tmp_path_factory.mktemp("veille_home")
+    old = {k: os.environ.get(k) for k in ("VEILLE_HOME", "VEILLE_UNSAFE_FAST", "VEILLE_DATABASE")}
+    os.environ.pop("VEILLE_DATABASE_URL", None)
+    os.environ["VEILLE_HOME"] = str(home)
+    os.environ["VEILLE_UNSAFE_FAST"] = "1"
+    db.reset_cache()
+    db.settings()
+    yield home
+    db.reset_cache()
+    db.stop_embedded()
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _admin_engine() -> sa.Engine:
+    s = db.settings()
+    return sa.create_engine(
+        sa.engine.URL.create(
+            "postgresql+psycopg",
+            username=s.user,
+            database="postgres",
+            query={"host": s.host, "port": str(s.port)},
+        ),
+        isolation_level="AUTOCOMMIT",
+    )
+
+
+@pytest.fixture()
+def empty_db(pg_server):
+    """A brand-new empty database, selected for veille.db (SQLAlchemy, alembic and dbt)."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    os.environ["VEILLE_DATABASE"] = name
+    db.reset_cache()
+    yield name
+    db.reset_cache()
+    os.environ.pop("VEILLE_DATABASE", None)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()
+
+
+@pytest.fixture()
+def migrated_db(empty_db):
+    """A fresh database with every migration applied."""
+    from veille import migrate
+
+    migrate.upgrade("head")
+    return empty_db
