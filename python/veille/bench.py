@@ -1,0 +1,40 @@
+"""`veille bench ...`: benchmarks whose figures go to docs/benchmarks.md.
+
+Each area adds its own sub-command from ``veille.<area>.bench`` (a module with
+``register(bench_app)``); `veille bench all` runs every registered one in turn.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import typer
+
+bench_app = typer.Typer(help="Benchmarks (figures recorded in docs/benchmarks.md).", no_args_is_help=True)
+
+_AREAS = ["load", "synth", "dbt_bench", "study", "scan", "pathways", "fraud"]
+
+
+def _area_module(area: str) -> str:
+    return "veille.dbt_bench" if area == "dbt_bench" else f"veille.{area}.bench"
+
+
+for _area in _AREAS:
+    _name = _area_module(_area)
+    _parent = _name.rsplit(".", 1)[0]
+    if importlib.util.find_spec(_parent) and importlib.util.find_spec(_name):
+        importlib.import_module(_name).register(bench_app)
+
+
+@bench_app.command("all")
+def bench_all(ctx: typer.Context) -> None:
+    """Run every benchmark with its default sizes."""
+    for name, cmd in typer.main.get_command(bench_app).commands.items():  # type: ignore[attr-defined]
+        if name != "all":
+            typer.echo(f"== veille bench {name}")
+            ctx.invoke(cmd.callback)  # type: ignore[arg-type]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")
