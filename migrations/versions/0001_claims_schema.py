@@ -28,12 +28,13 @@ create table meta.load_batch (
     rows_read       bigint      not null check (rows_read >= 0),
     rows_loaded     bigint      not null check (rows_loaded >= 0),
     rows_rejected   bigint      not null check (rows_rejected >= 0),
+    rows_dropped    bigint      not null default 0 check (rows_dropped >= 0),
     started_at      timestamptz not null,
     finished_at     timestamptz not null,
     seconds         double precision not null check (seconds >= 0),
     check (finished_at >= started_at)
 );
-comment on table meta.load_batch is 'One row per loaded file of an extract (a file is identified by its SHA-256).';
+comment on table meta.load_batch is 'One row per loaded file of an extract (a file is identified by its SHA-256). rows_dropped: removed by a documented cleaning rule (DPN_QLF = 71, return codes, error GHM, netted regularisations).';
 
 create table meta.rejected_row (
     batch_id     bigint not null references meta.load_batch (batch_id) on delete cascade,
