@@ -1,0 +1,82 @@
+-- Parsing functions of the loader, created as session-temporary functions (pg_temp) so that
+-- they always match the loader that uses them and leave nothing behind.
+
+create function pg_temp.mkdate(y int, m int, d int) returns date
+language sql immutable as $$
+    select case
+        when y between 1600 and 2200 and m between 1 and 12 and d >= 1
+             and d <= extract(day from (make_date(y, m, 1) + interval '1 month' - interval '1 day'))
+        then make_date(y, m, d)
+    end
+$$;
+
+create function pg_temp.mon(m text) returns int
+language sql immutable as $$
+    select array_position(
+        array['JAN','FEB','MAR','APR','MAY','JUN','JUL','AUG','SEP','OCT','NOV','DEC'], m)
+$$;
+
+-- Any of the contract's date forms, '1600-01-01' included; null when unparseable or empty.
+create function pg_temp.raw_date(s text) returns date
+language sql immutable as $$
+    select case
+        when v is null or v = '' then null
+        when v ~ '^\d{4}-\d{2}-\d{2}' then
+            pg_temp.mkdate(substr(v, 1, 4)::int, substr(v, 6, 2)::int, substr(v, 9, 2)::int)
+        when v ~ '^\d{2}[A-Z]{3}\d{4}' then
+            pg_temp.mkdate(substr(v, 6, 4)::int, pg_temp.mon(substr(v, 3, 3)), substr(v, 1, 2)::int)
+        when v ~ '^\d{2}/\d{2}/\d{4}' then
+            pg_temp.mkdate(substr(v, 7, 4)::int, substr(v, 4, 2)::int, substr(v, 1, 2)::int)
+        when v ~ '^\d{8}$' then
+            coalesce(
+                pg_temp.mkdate(substr(v, 5, 4)::int, substr(v, 3, 2)::int, substr(v, 1, 2)::int),
+                pg_temp.mkdate(substr(v, 1, 4)::int, substr(v, 5, 2)::int, substr(v, 7, 2)::int))
+    end
+    from (select upper(btrim(s)) as v) as x
+$$;
+
+-- A date, with the SNDS "no date" value 1600-01-01 read as missing.
+create function pg_temp.d(s text) returns date
+language sql immutable as $$
+    select nullif(pg_temp.raw_date(s), date '1600-01-01')
+$$;
+
+-- True when a value is present but is not a date.
+create function pg_temp.bad_date(s text) returns boolean
+language sql immutable as $$
+    select btrim(coalesce(s, '')) <> '' and pg_temp.raw_date(s) is null
+$$;
+
+-- Numbers with a decimal point or a decimal comma.
+create function pg_temp.num(s text) returns numeric
+language sql immutable as $$
+    select case when v ~ '^[+-]?\d{1,15}([.]\d*)?$' then v::numeric end
+    from (select replace(btrim(s), ',', '.') as v) as x
+$$;
+
+create function pg_temp.int(s text) returns int
+language sql immutable as $$
+    select case when v ~ '^[+-]?\d{1,9}([.]0*)?$' then split_part(v, '.', 1)::int end
+    from (select replace(btrim(s), ',', '.') as v) as x
+$$;
+
+-- True when a value is present but is not a number.
+create function pg_temp.bad_int(s text) returns boolean
+language sql immutable as $$
+    select btrim(coalesce(s, '')) <> '' and pg_temp.int(s) is null
+$$;
+
+-- Provider numbers: trimmed; empty or all zeros means none.
+create function pg_temp.pid(s text) returns varchar(20)
+language sql immutable as $$
+    select case when v = '' or v ~ '^0+$' then null else left(v, 20) end
+    from (select btrim(coalesce(s, '')) as v) as x
+$$;
+
+-- The nine DCIR join keys as one value.
+create function pg_temp.k9(
+    a text, b text, c text, d text, e text, f text, g text, h text, i text) returns text
+language sql immutable as $$
+    select concat_ws('|', btrim(a), pg_temp.d(b)::text, btrim(c), btrim(d), btrim(e),
+                     pg_temp.d(f)::text, btrim(g), btrim(h), btrim(i))
+$$;

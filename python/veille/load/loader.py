@@ -1,0 +1,318 @@
+"""`veille load DIR`: an SNDS extract into the claims schema, all of it or nothing.
+
+1. every file is checked (table, header, encoding, binary) before the database is touched;
+2. in one transaction, each new file is COPY'd as text into a temporary landing table;
+3. set-based SQL (normalize.sql) parses, cleans, links and inserts, writing the rows that break
+   the contract to meta.rejected_row with their reason;
+4. meta.load_batch records each file (checksum, flow month, counts, timings); commit.
+
+A file whose checksum is already in meta.load_batch is skipped (and said so), so loading the
+same folder twice changes nothing and a later monthly flow appends.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from veille import db
+from veille.errors import LoadError
+from veille.load.files import ExtractFile, discover
+from veille.load.spec import SPECS
+
+_COPY_BLOCK = 1 << 20
+_LOCK_KEY = 4_242_001
+
+
+@dataclass
+class FileResult:
+    file: str
+    table: str
+    batch_id: int | None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_dropped: int = 0
+    copy_seconds: float = 0.0
+    skipped: bool = False
+
+
+@dataclass
+class LoadSummary:
+    directory: Path
+    files: list[FileResult] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    rejected_by_reason: Counter = field(default_factory=Counter)
+    dropped_by_reason: Counter = field(default_factory=Counter)
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def loaded_files(self) -> list[FileResult]:
+        return [f for f in self.files if not f.skipped]
+
+    def totals(self) -> dict[str, int]:
+        fs = self.loaded_files
+        return {
+            "read": sum(f.rows_read for f in fs),
+            "loaded": sum(f.rows_loaded for f in fs),
+            "dropped": sum(f.rows_dropped for f in fs),
+            "rejected": sum(f.rows_rejected for f in fs),
+        }
+
+
+def _sql_text(name: str) -> str:
+    return resources.files("veille.load").joinpath(name).read_text()
+
+
+def _steps(text: str) -> list[tuple[str, str]]:
+    parts = re.split(r"^-- step: (.+)$", text, flags=re.M)
+    return [(parts[i].strip(), parts[i + 1]) for i in range(1, len(parts), 2)]
+
+
+def _landing_name(batch_id: int) -> str:
+    return f"l_{batch_id}"
+
+
+def _copy_file(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, progress=None) -> float:
+    table = sql.Identifier(_landing_name(batch_id))
+    cols = [sql.Identifier(c.lower()) for c in f.header]
+    cur.execute(
+        sql.SQL("create temp table {} ({}, _line bigint generated always as identity) on commit drop").format(
+            table, sql.SQL(", ").join(sql.SQL("{} text").format(c) for c in cols)
+        )
+    )
+    copy = sql.SQL(
+        "copy {} ({}) from stdin with (format csv, header true, delimiter {}, encoding {}, null '')"
+    ).format(table, sql.SQL(", ").join(cols), sql.Literal(f.delimiter), sql.Literal(f.encoding))
+    t0 = time.perf_counter()
+    try:
+        with cur.copy(copy) as cp, f.path.open("rb") as fh:
+            while block := fh.read(_COPY_BLOCK):
+                cp.write(block)
+                if progress is not None:
+                    progress(len(block))
+    except psycopg.Error as exc:
+        raise LoadError(_copy_error(f, exc)) from None
+    return time.perf_counter() - t0
+
+
+def _copy_error(f: ExtractFile, exc: psycopg.Error) -> str:
+    context = (exc.diag.context or "") if exc.diag else ""
+    m = re.search(r"line (\d+)", context)
+    where = f"line {m.group(1)}: " if m else ""
+    message = (exc.diag.message_primary if exc.diag and exc.diag.message_primary else str(exc)).strip()
+    if "extra data after last expected column" in message:
+        message = "more fields than the header has columns"
+    elif "missing data for column" in message:
+        message = "fewer fields than the header has columns"
+    elif "unterminated CSV quoted field" in message:
+        message = "unterminated quoted field"
+    return f"{f.name}: {where}{message}"
+
+
+def _source_views(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> None:
+    for name, spec in SPECS.items():
+        selects = []
+        for f, batch_id in new:
+            if f.table != name:
+                continue
+            have = set(f.header)
+            cols = [
+                sql.SQL("{}").format(sql.Identifier(c.lower())) if c in have
+                else sql.SQL("null::text as {}").format(sql.Identifier(c.lower()))
+                for c in spec.columns
+            ]
+            selects.append(
+                sql.SQL("select {b}::bigint as _batch, {fn}::text as _file, _line + 1 as _line, "
+                        "{y}::int as _year, {cols} from {t}").format(
+                    b=sql.Literal(batch_id), fn=sql.Literal(f.name),
+                    y=sql.Literal(f.pmsi_year or 0), cols=sql.SQL(", ").join(cols),
+                    t=sql.Identifier(_landing_name(batch_id)),
+                )
+            )
+        if not selects:
+            cols = sql.SQL(", ").join(
+                sql.SQL("null::text as {}").format(sql.Identifier(c.lower())) for c in spec.columns
+            )
+            selects.append(sql.SQL(
+                "select null::bigint as _batch, null::text as _file, null::bigint as _line, "
+                "0 as _year, {} where false").format(cols))
+        view = sql.Identifier("src_" + name.lower())
+        cur.execute(sql.SQL("create temp view {} as {}").format(view, sql.SQL(" union all ").join(selects)))
+
+
+def already_loaded(checksums: list[str]) -> dict[str, tuple[str, int]]:
+    """checksum -> (file name, batch id) of files already in meta.load_batch."""
+    if not checksums:
+        return {}
+    with db.raw_connection() as conn:
+        rows = conn.execute(
+            "select checksum, file_name, batch_id from meta.load_batch where checksum = any(%s)",
+            (checksums,),
+        ).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def _check_schema(conn: psycopg.Connection) -> None:
+    ok = conn.execute("select to_regclass('claims.dispensing') is not null").fetchone()[0]
+    if not ok:
+        raise LoadError("the database has no claims schema: run `veille migrate` first")
+
+
+def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadSummary:
+    """Load one extract folder. Raises LoadError (database unchanged) on a bad file."""
+    directory = Path(directory)
+    started = time.perf_counter()
+    files, ignored = discover(directory)
+    summary = LoadSummary(directory=directory, ignored=[p.name for p in ignored])
+
+    with db.raw_connection() as conn:
+        _check_schema(conn)
+        conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        done = {
+            r[0]: r[1]
+            for r in conn.execute(
+                "select checksum, batch_id from meta.load_batch where checksum = any(%s)",
+                ([f.checksum for f in files],),
+            ).fetchall()
+        }
+        seen: dict[str, str] = {}
+        new: list[tuple[ExtractFile, int]] = []
+        todo: list[ExtractFile] = []
+        for f in files:
+            if f.checksum in done or f.checksum in seen:
+                summary.files.append(FileResult(f.name, f.table, done.get(f.checksum), skipped=True))
+            else:
+                seen[f.checksum] = f.name
+                todo.append(f)
+        if not todo:
+            conn.rollback()
+            summary.seconds = time.perf_counter() - started
+            return summary
+
+        now = datetime.now(timezone.utc)
+        with conn.cursor() as cur:
+            cur.execute(_sql_text("functions.sql"))
+            progress_ctx = _Progress(todo) if show_progress else None
+            try:
+                for f in todo:
+                    cur.execute(
+                        "insert into meta.load_batch (extract_dir, file_name, table_name, checksum, "
+                        "rows_read, rows_loaded, rows_rejected, started_at, finished_at, seconds) "
+                        "values (%s, %s, %s, %s, 0, 0, 0, %s, %s, 0) returning batch_id",
+                        (str(directory.resolve()), f.name, f.table, f.checksum, now, now),
+                    )
+                    batch_id = cur.fetchone()[0]
+                    advance = progress_ctx.start(f) if progress_ctx else None
+                    seconds = _copy_file(cur, f, batch_id, advance)
+                    cur.execute(sql.SQL("select count(*) from {}").format(
+                        sql.Identifier(_landing_name(batch_id))))
+                    rows = cur.fetchone()[0]
+                    if progress_ctx:
+                        progress_ctx.finish(f, rows, seconds)
+                    new.append((f, batch_id))
+                    summary.files.append(FileResult(f.name, f.table, batch_id, rows_read=rows,
+                                                    copy_seconds=seconds))
+                    cur.execute(sql.SQL("analyze {}").format(sql.Identifier(_landing_name(batch_id))))
+            finally:
+                if progress_ctx:
+                    progress_ctx.close()
+
+            _source_views(cur, new)
+            cur.execute(
+                "create temp table rej (_batch bigint, _file text, _line bigint, col text, val text, "
+                "reason text) on commit drop"
+            )
+            cur.execute("create temp table drp (_batch bigint, reason text) on commit drop")
+            for step, text in _steps(_sql_text("normalize.sql")):
+                t0 = time.perf_counter()
+                if show_progress:
+                    from rich.console import Console
+
+                    Console(stderr=True).print(f"  normalizing: {step}", highlight=False)
+                try:
+                    cur.execute(text)
+                except psycopg.Error as exc:
+                    raise LoadError(
+                        f"{directory}: the load failed while normalizing {step} "
+                        f"({(exc.diag.message_primary or str(exc)).strip()}); nothing was loaded"
+                    ) from None
+                summary.step_seconds[step] = time.perf_counter() - t0
+
+            cur.execute(
+                "insert into meta.rejected_row (batch_id, file_name, line_number, column_name, value, reason) "
+                "select _batch, _file, _line, col, left(val, 200), reason from rej"
+            )
+            rejected = dict(cur.execute("select _batch, count(*) from rej group by 1").fetchall())
+            dropped = dict(cur.execute("select _batch, count(*) from drp group by 1").fetchall())
+            summary.rejected_by_reason.update(
+                dict(cur.execute("select reason, count(*) from rej group by 1").fetchall()))
+            summary.dropped_by_reason.update(
+                dict(cur.execute("select reason, count(*) from drp group by 1").fetchall()))
+            finished = datetime.now(timezone.utc)
+            for fr in summary.loaded_files:
+                fr.rows_rejected = rejected.get(fr.batch_id, 0)
+                fr.rows_dropped = dropped.get(fr.batch_id, 0)
+                fr.rows_loaded = fr.rows_read - fr.rows_rejected - fr.rows_dropped
+                flow = _flow_month(cur, fr, new)
+                cur.execute(
+                    "update meta.load_batch set rows_read = %s, rows_loaded = %s, rows_rejected = %s, "
+                    "rows_dropped = %s, flow_month = %s, finished_at = %s, seconds = %s "
+                    "where batch_id = %s",
+                    (fr.rows_read, fr.rows_loaded, fr.rows_rejected, fr.rows_dropped, flow,
+                     finished, (finished - now).total_seconds(), fr.batch_id),
+                )
+        conn.commit()
+        with conn.cursor() as cur:
+            for t in ("patient", "dispensing", "service_line", "hospital_stay", "stay_diagnosis",
+                      "medical_act", "lab_test", "ald"):
+                cur.execute(f"analyze claims.{t}")
+            conn.commit()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _flow_month(cur: psycopg.Cursor, fr: FileResult, new: list[tuple[ExtractFile, int]]) -> date | None:
+    f = next(x for x, b in new if b == fr.batch_id)
+    if "FLX_DIS_DTD" not in f.header:
+        return None
+    cur.execute(sql.SQL("select date_trunc('month', min(pg_temp.d(flx_dis_dtd)))::date from {}").format(
+        sql.Identifier(_landing_name(fr.batch_id))))
+    return cur.fetchone()[0]
+
+
+class _Progress:
+    """A rich progress bar per file, with rows/s once the file is in."""
+
+    def __init__(self, files: list[ExtractFile]) -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                   TimeRemainingColumn, TransferSpeedColumn)
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+        )
+        self.progress.start()
+        self.tasks: dict[str, int] = {}
+
+    def start(self, f: ExtractFile):
+        task = self.progress.add_task(f"COPY {f.name}", total=f.size)
+        self.tasks[f.name] = task
+        return lambda n: self.progress.advance(task, n)
+
+    def finish(self, f: ExtractFile, rows: int, seconds: float) -> None:
+        rate = rows / seconds if seconds > 0 else 0
+        self.progress.update(self.tasks[f.name], description=f"COPY {f.name}: {rows:,} rows, {rate:,.0f} rows/s")
+
+    def close(self) -> None:
+        self.progress.stop()
