@@ -1,0 +1,1 @@
+"""Drug–outcome studies: study files, registry rows, estimators, results and reports."""

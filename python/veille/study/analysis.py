@@ -1,0 +1,292 @@
+"""Every estimate of one comparison x outcome, from the mart rows to tidy tables.
+
+Input: the `marts.fct_study_survival` rows of one cohort x outcome (a DataFrame), the
+subjects' ATC-class covariates, optionally the counting-process rows. Output: an
+:class:`OutcomeAnalysis` whose tables go to the `results` schema and the report. Whatever the
+data cannot support becomes a ``not_estimable`` row with the reason, never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from lifelines import CoxTimeVaryingFitter, KaplanMeierFitter
+from scipy.special import expit
+
+from veille.study import propensity as ps_
+from veille.study.cox import Z95, CoxResult, NotEstimable, fit_cox
+from veille.study.ph import ph_test
+from veille.study.rates import incidence_rates
+
+CUMULATIVE_TERMS = {"<1y": "cum_lt_1y", "1-2y": "cum_1_2y", ">=2y": "cum_ge_2y"}
+
+
+@dataclass
+class Settings:
+    """What to estimate for one outcome (from the study file)."""
+
+    analyses: tuple[str, ...]
+    patient_covariates: tuple[str, ...]
+    min_events: int = 5
+    caliper_sd: float = 0.2
+    negative_control: bool = False
+
+
+@dataclass
+class OutcomeAnalysis:
+    cohort_id: str
+    outcome_id: str
+    exposure: str
+    comparator: str
+    negative_control: bool
+    incidence: pd.DataFrame
+    estimates: list[dict] = field(default_factory=list)
+    balance: pd.DataFrame | None = None
+    diagnostics: list[dict] = field(default_factory=list)
+    km: dict[int, pd.DataFrame] = field(default_factory=dict)
+
+    def note(self, kind: str, message: str, value: float | None = None) -> None:
+        self.diagnostics.append({"kind": kind, "value": value, "message": message})
+
+    def estimate(self, analysis: str, term: str = "exposed") -> dict | None:
+        return next((e for e in self.estimates if e["analysis"] == analysis and e["term"] == term), None)
+
+
+def covariate_matrix(df: pd.DataFrame, patient: tuple[str, ...], classes: pd.DataFrame | None) -> pd.DataFrame:
+    """Numeric covariates per row of ``df``: patient columns (sex -> female) and ATC classes."""
+    out = pd.DataFrame(index=df.index)
+    for name in patient:
+        out["female" if name == "sex" else name] = (df["sex"] == 2).astype(float) if name == "sex" else df[name].astype(float)
+    if classes is not None and len(classes):
+        wide = (
+            classes[classes["used"] == 1]
+            .assign(v=1.0)
+            .pivot_table(index="patient_id", columns="atc_class", values="v", aggfunc="max")
+        )
+        for cls in sorted(wide.columns):
+            out[f"atc_{cls}"] = df["patient_id"].map(wide[cls]).fillna(0.0).to_numpy()
+    return out
+
+
+def usable_covariates(x: pd.DataFrame, exposed: np.ndarray, result: OutcomeAnalysis) -> list[str]:
+    """Covariates that vary in both groups; the others are reported and left out."""
+    keep = []
+    for col in x.columns:
+        v = x[col].to_numpy()
+        if np.all(v == v[0]):
+            result.note("covariate_dropped", f"covariate {col} is constant ({v[0]:g} for everyone): left out of the models")
+            continue
+        const_in = [name for g, name in ((1, "exposed"), (0, "comparator")) if np.unique(v[exposed == g]).size == 1]
+        if const_in:
+            result.note(
+                "covariate_dropped",
+                f"covariate {col} is constant among the {const_in[0]}: left out of the propensity score and adjustment",
+            )
+            continue
+        twin = next((k for k in keep if abs(np.corrcoef(x[k].to_numpy(), v)[0, 1]) > 0.999), None)
+        if twin:
+            result.note("covariate_dropped", f"covariate {col} duplicates {twin}: left out of the models")
+            continue
+        keep.append(col)
+    return keep
+
+
+def _row(result: OutcomeAnalysis, analysis: str, sub: pd.DataFrame, fit: CoxResult | None, message: str | None, term: str = "exposed") -> dict:
+    row = {
+        "cohort_id": result.cohort_id,
+        "outcome_id": result.outcome_id,
+        "analysis": analysis,
+        "term": term,
+        "exposure": result.exposure,
+        "comparator": result.comparator,
+        "is_negative_control": result.negative_control,
+        "n_exposed": int((sub["exposed"] == 1).sum()),
+        "n_comparator": int((sub["exposed"] == 0).sum()),
+        "events_exposed": int(sub.loc[sub["exposed"] == 1, "event"].sum()),
+        "events_comparator": int(sub.loc[sub["exposed"] == 0, "event"].sum()),
+        "hr": None, "ci_low": None, "ci_high": None, "se_log_hr": None, "p_value": None,
+        "status": "not_estimable", "message": message,
+    }
+    if fit is not None:
+        row.update(hr=fit.hr, ci_low=fit.ci_low, ci_high=fit.ci_high, se_log_hr=fit.se_log_hr,
+                   p_value=fit.p_value, status="ok", message=None)
+    result.estimates.append(row)
+    return row
+
+
+def support_problem(df: pd.DataFrame, min_events: int) -> str | None:
+    """Why these rows cannot give a hazard ratio, or None."""
+    n1, n0 = int((df["exposed"] == 1).sum()), int((df["exposed"] == 0).sum())
+    if n1 == 0:
+        return "no exposed subjects: no hazard ratio"
+    if n0 == 0:
+        return "no comparator subjects: no hazard ratio"
+    e1 = int(df.loc[df["exposed"] == 1, "event"].sum())
+    e0 = int(df.loc[df["exposed"] == 0, "event"].sum())
+    if e1 + e0 < min_events:
+        return f"too few events ({e1 + e0} < {min_events}): no hazard ratio"
+    if e1 == 0 or e0 == 0:
+        return f"no events among the {'exposed' if e1 == 0 else 'comparator'}: the hazard ratio is not estimable"
+    return None
+
+
+def analyse_outcome(
+    df: pd.DataFrame,
+    settings: Settings,
+    *,
+    cohort_id: str,
+    outcome_id: str,
+    exposure: str,
+    comparator: str,
+    classes: pd.DataFrame | None = None,
+    counting: pd.DataFrame | None = None,
+) -> OutcomeAnalysis:
+    """Run the requested analyses on the survival rows ``df`` of one cohort x outcome."""
+    df = df.reset_index(drop=True)
+    res = OutcomeAnalysis(cohort_id, outcome_id, exposure, comparator, settings.negative_control, incidence_rates(df))
+    want = set(settings.analyses)
+    exposed = df["exposed"].to_numpy()
+    if "kaplan_meier" in want and not settings.negative_control:
+        res.km = kaplan_meier(df)
+    problem = support_problem(df, settings.min_events)
+    hr_analyses = [a for a in ("cox_crude", "cox_adjusted", "iptw", "matching") if a in want]
+    if problem:
+        res.note("not_estimable", problem)
+        for a in hr_analyses:
+            _row(res, a, df, None, problem)
+        return res
+    x = covariate_matrix(df, settings.patient_covariates, classes)
+    covs = usable_covariates(x, exposed, res)
+    data = pd.concat([df[["exposed", "time_days", "event", "patient_id"]], x[covs]], axis=1)
+
+    adjusted: CoxResult | None = None
+    for a, kw in (("cox_crude", {}), ("cox_adjusted", {"covariates": covs})):
+        if a in want:
+            try:
+                fit = fit_cox(data, kw.get("covariates", []))
+                _row(res, a, data, fit, None)
+                adjusted = fit if a == "cox_adjusted" or adjusted is None else adjusted
+            except NotEstimable as exc:
+                _row(res, a, data, None, str(exc))
+                res.note("not_estimable", f"{a}: {exc}")
+
+    if {"iptw", "matching"} & want:
+        _propensity_analyses(res, data, covs, want, settings)
+
+    if "ph_test" in want and adjusted is not None and not settings.negative_control:
+        try:
+            table = ph_test(adjusted, data)
+            p = float(table.loc[table["term"] == "exposed", "p"].iloc[0])
+            verdict = "no evidence against proportional hazards" if p >= 0.05 else "hazards may not be proportional: read the HR as an average over follow-up"
+            res.note("ph_test", f"Schoenfeld test for exposure: p = {p:.3f} ({verdict})", p)
+        except Exception as exc:  # noqa: BLE001 - a diagnostic must not stop the study
+            res.note("ph_test", f"proportional-hazards test not computed ({exc})")
+
+    if "cumulative_exposure" in want and counting is not None and not settings.negative_control:
+        _cumulative(res, counting, df, x[covs], settings)
+    return res
+
+
+def _propensity_analyses(res: OutcomeAnalysis, data: pd.DataFrame, covs: list[str], want: set[str], settings: Settings) -> None:
+    exposed = data["exposed"].to_numpy()
+    try:
+        if not covs:
+            raise NotEstimable("no usable covariate for a propensity score")
+        logit = ps_.propensity_logit(data[covs].to_numpy(float), exposed.astype(float))
+    except NotEstimable as exc:
+        for a in ("iptw", "matching"):
+            if a in want:
+                _row(res, a, data, None, str(exc))
+        res.note("not_estimable", f"propensity score: {exc}")
+        return
+    ps = expit(logit)
+    balance = pd.DataFrame({
+        "covariate": covs,
+        "mean_exposed": data.loc[exposed == 1, covs].mean().to_numpy(),
+        "mean_comparator": data.loc[exposed == 0, covs].mean().to_numpy(),
+        "smd_before": ps_.smd(data[covs], exposed).to_numpy(),
+        "smd_iptw": np.nan,
+        "smd_matched": np.nan,
+    })
+    if "iptw" in want:
+        w = ps_.iptw_weights(ps, exposed)
+        weighted = data.assign(_w=w)
+        try:
+            _row(res, "iptw", data, fit_cox(weighted, [], weights="_w", robust=True), None)
+        except NotEstimable as exc:
+            _row(res, "iptw", data, None, str(exc))
+        balance["smd_iptw"] = ps_.smd(data[covs], exposed, w).to_numpy()
+        res.note("iptw_ess", f"IPTW (stabilized, truncated at 1st/99th percentiles): effective sample size {ps_.effective_sample_size(w):.0f} of {len(w)}, weights {w.min():.2f}-{w.max():.2f}", ps_.effective_sample_size(w))
+    if "matching" in want:
+        caliper = settings.caliper_sd * float(np.std(logit))
+        pairs = ps_.match_nearest(logit, exposed, caliper)
+        share = len(pairs) / max(int(exposed.sum()), 1)
+        res.note("matching", f"1:1 matching within {settings.caliper_sd} SD of the logit: {share:.1%} of exposed matched", share)
+        idx = pairs.ravel()
+        matched = data.iloc[idx].assign(_pair=np.repeat(np.arange(len(pairs)), 2))
+        problem = support_problem(matched, settings.min_events)
+        if problem:
+            _row(res, "matching", matched, None, f"after matching, {problem}")
+        else:
+            try:
+                _row(res, "matching", matched, fit_cox(matched, [], cluster="_pair"), None)
+            except NotEstimable as exc:
+                _row(res, "matching", matched, None, str(exc))
+        if len(pairs):
+            balance["smd_matched"] = ps_.smd(matched[covs], matched["exposed"].to_numpy()).to_numpy()
+    res.balance = balance
+    flagged = balance.loc[balance["smd_iptw"].abs() > 0.1, "covariate"].tolist() if "iptw" in want else []
+    if flagged:
+        res.note("balance", f"SMD > 0.1 after weighting: {', '.join(flagged)}")
+
+
+def _cumulative(res: OutcomeAnalysis, counting: pd.DataFrame, df: pd.DataFrame, x: pd.DataFrame, settings: Settings) -> None:
+    cp = counting[counting["stop_day"] > counting["start_day"]].copy()
+    for cat, term in CUMULATIVE_TERMS.items():
+        cp[term] = ((cp["exposed"] == 1) & (cp["cum_exposure_category"] == cat)).astype(float)
+    covs = x.assign(patient_id=df["patient_id"].to_numpy())
+    cp = cp.merge(covs, on="patient_id", how="left")
+    terms = [t for t in CUMULATIVE_TERMS.values() if cp[t].sum() > 0]
+    cols = terms + list(x.columns)
+    try:
+        ctv = CoxTimeVaryingFitter()
+        ctv.fit(cp[["patient_id", "start_day", "stop_day", "event", *cols]], id_col="patient_id",
+                start_col="start_day", stop_col="stop_day", event_col="event")
+        for cat, term in CUMULATIVE_TERMS.items():
+            if term not in terms:
+                res.note("cumulative_exposure", f"no exposed person-time in category {cat}")
+                continue
+            beta, se = float(ctv.params_[term]), float(ctv.standard_errors_[term])
+            in_cat = cp[cp[term] == 1]
+            last = cp[cp["exposed"] == 0]
+            res.estimates.append({
+                "cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": "cumulative_exposure",
+                "term": cat, "exposure": f"{res.exposure} ({cat} cumulative)", "comparator": res.comparator,
+                "is_negative_control": False,
+                "n_exposed": int(in_cat["patient_id"].nunique()), "n_comparator": int(last["patient_id"].nunique()),
+                "events_exposed": int(in_cat["event"].sum()), "events_comparator": int(last["event"].sum()),
+                "hr": float(np.exp(beta)), "ci_low": float(np.exp(beta - Z95 * se)), "ci_high": float(np.exp(beta + Z95 * se)),
+                "se_log_hr": se, "p_value": float(ctv.summary.loc[term, "p"]), "status": "ok", "message": None,
+            })
+    except Exception as exc:  # noqa: BLE001 - lifelines raises several types on degenerate data
+        res.note("not_estimable", f"cumulative-exposure Cox not estimable ({str(exc).splitlines()[0][:120]})")
+
+
+def kaplan_meier(df: pd.DataFrame, points: int = 200) -> dict[int, pd.DataFrame]:
+    """Survival curves per group, thinned to about ``points`` steps for plotting."""
+    out = {}
+    for g in (1, 0):
+        sub = df[df["exposed"] == g]
+        if sub.empty:
+            continue
+        km = KaplanMeierFitter().fit(sub["time_days"], sub["event"])
+        sf = km.survival_function_.iloc[:, 0]
+        ci = km.confidence_interval_survival_function_
+        curve = pd.DataFrame({"day": sf.index.to_numpy(float), "survival": sf.to_numpy(), "ci_low": ci.iloc[:, 0].to_numpy(), "ci_high": ci.iloc[:, 1].to_numpy()})
+        if len(curve) > points:
+            keep = np.unique(np.linspace(0, len(curve) - 1, points).astype(int))
+            curve = curve.iloc[keep]
+        out[g] = curve.reset_index(drop=True)
+    return out

@@ -1,0 +1,341 @@
+"""Study files: `analyses/studies/<id>.yml` parsed into validated pydantic models.
+
+A study is one question (exposure vs comparator -> outcome) asked of one base population,
+possibly in several comparisons (study c: four drug classes, each vs its own comparator).
+Durations are in days. Every mistake becomes one line naming the file and the key:
+``analyses/studies/x.yml: unknown key 'washot' (did you mean 'washout'?)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from veille.errors import VeilleError
+
+ATC_PREFIX = re.compile(r"^[ABCDGHJLMNPRSV]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$")
+STUDY_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+PATIENT_COVARIATES = (
+    "age_at_index",
+    "sex",
+    "ald_count",
+    "ald_diabetes",
+    "n_stays_prior_year",
+    "n_drugs_prior_year",
+    "index_year",
+)
+ANALYSES = (
+    "incidence",
+    "kaplan_meier",
+    "cox_crude",
+    "cox_adjusted",
+    "iptw",
+    "matching",
+    "ph_test",
+    "cumulative_exposure",
+)
+HR_ANALYSES = ("cox_crude", "cox_adjusted", "iptw", "matching")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DrugSet(_Strict):
+    """A labelled set of ATC prefixes (or names of the study's concept sets)."""
+
+    label: str = Field(min_length=1)
+    atc: list[str] = Field(min_length=1)
+
+
+class Comparator(_Strict):
+    kind: Literal["active", "non_user"]
+    label: str = Field(min_length=1)
+    atc: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _atc_matches_kind(self) -> Comparator:
+        if self.kind == "active" and not self.atc:
+            raise ValueError("an active comparator needs 'atc' codes")
+        if self.kind == "non_user" and self.atc:
+            raise ValueError("a non_user comparator takes no 'atc' (it is the base population)")
+        return self
+
+
+class Comparison(_Strict):
+    id: str
+    exposure: DrugSet
+    comparator: Comparator
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not STUDY_ID.match(v):
+            raise ValueError(f"comparison id {v!r} must be lowercase letters, digits and _")
+        return v
+
+
+class Outcome(_Strict):
+    id: str = Field(min_length=1)
+    lookback: int = Field(365, ge=0)
+
+
+class AgeRange(_Strict):
+    min: int | None = Field(None, ge=0, le=120)
+    max: int | None = Field(None, ge=0, le=120)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeRange:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"impossible age range: min {self.min} > max {self.max}")
+        return self
+
+
+class Period(_Strict):
+    """Study period; null bounds mean the span of the loaded data."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"impossible study period: start {self.start} is not before end {self.end}")
+        return self
+
+
+class Purchases(_Strict):
+    count: int = Field(1, ge=1)
+    window: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _window_needed(self) -> Purchases:
+        if self.count > 1 and self.window == 0:
+            raise ValueError(f"impossible window: {self.count} purchases within 0 days")
+        return self
+
+
+class Strategy(_Strict):
+    kind: Literal["as_treated", "itt"] = "as_treated"
+    grace: int = Field(30, ge=0)
+
+
+class Covariates(_Strict):
+    patient: list[str] = Field(default_factory=lambda: list(PATIENT_COVARIATES))
+    atc: list[str] = Field(default_factory=list)
+
+    @field_validator("patient")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in PATIENT_COVARIATES:
+                raise ValueError(f"unknown patient covariate {name!r}{_hint(name, PATIENT_COVARIATES)}")
+        return v
+
+
+class PublishedEstimate(_Strict):
+    comparison: str
+    outcome: str
+    hr: float = Field(gt=0)
+    ci_low: float = Field(gt=0)
+    ci_high: float = Field(gt=0)
+    note: str = ""
+
+
+class Reference(_Strict):
+    citation: str
+    estimates: list[PublishedEstimate] = Field(default_factory=list)
+
+
+class Study(_Strict):
+    id: str
+    title: str = Field(min_length=1)
+    question: str = Field(min_length=1)
+    reference: Reference | None = None
+    concept_sets: dict[str, list[str]] = Field(default_factory=dict)
+    base_population: list[str] | None = None
+    age: AgeRange = AgeRange()
+    sex: Literal[1, 2] | None = None
+    study_period: Period = Period()
+    prior_observation: int = Field(365, ge=0)
+    washout: int = Field(365, ge=0)
+    min_purchases: Purchases = Purchases()
+    start_delay: int = Field(0, ge=0)
+    exposure_strategy: Strategy = Strategy()
+    max_followup: int | None = Field(None, gt=0)
+    comparisons: list[Comparison] = Field(min_length=1)
+    outcomes: list[Outcome] = Field(min_length=1)
+    negative_controls: list[Outcome] = Field(default_factory=list)
+    covariates: Covariates = Covariates()
+    analyses: list[str] = Field(default_factory=lambda: [a for a in ANALYSES if a != "cumulative_exposure"])
+    primary_analysis: str = "cox_adjusted"
+    min_events: int = Field(5, ge=1)
+
+    @field_validator("analyses")
+    @classmethod
+    def _known_analyses(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in ANALYSES:
+                raise ValueError(f"unknown analysis {name!r}{_hint(name, ANALYSES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Study:
+        if not STUDY_ID.match(self.id):
+            raise ValueError(f"study id {self.id!r} (the file name) must be lowercase letters, digits and _")
+        if self.primary_analysis not in HR_ANALYSES:
+            raise ValueError(f"primary_analysis must be one of {', '.join(HR_ANALYSES)}")
+        if self.primary_analysis not in self.analyses:
+            raise ValueError(f"primary_analysis {self.primary_analysis!r} is not in analyses")
+        ids = [c.id for c in self.comparisons]
+        if len(set(ids)) != len(ids):
+            raise ValueError("comparison ids must be unique")
+        names = [o.id for o in self.outcomes + self.negative_controls]
+        if len(set(names)) != len(names):
+            raise ValueError("an outcome is listed twice (outcomes and negative_controls)")
+        if self.max_followup is not None and self.start_delay >= self.max_followup:
+            raise ValueError(
+                f"impossible window: start_delay {self.start_delay} days >= max_followup {self.max_followup} days"
+            )
+        if self.min_purchases.window > self.washout + 3650:
+            raise ValueError("impossible window: min_purchases.window is longer than ten years")
+        for name, codes in self.concept_sets.items():
+            for code in codes:
+                _check_atc(code, f"concept_sets.{name}")
+        self._resolve(self.base_population or [], "base_population")
+        for i, c in enumerate(self.comparisons):
+            self._resolve(c.exposure.atc, f"comparisons[{i}].exposure.atc")
+            self._resolve(c.comparator.atc or [], f"comparisons[{i}].comparator.atc")
+        for code in self.covariates.atc:
+            _check_atc(code, "covariates.atc")
+        for r in self.reference.estimates if self.reference else []:
+            if r.comparison not in ids:
+                raise ValueError(f"reference estimate names unknown comparison {r.comparison!r}")
+            if not r.ci_low <= r.hr <= r.ci_high:
+                raise ValueError(f"reference estimate HR {r.hr} is outside its CI")
+        return self
+
+    def _resolve(self, codes: list[str], where: str) -> list[str]:
+        out: list[str] = []
+        for code in codes:
+            if code in self.concept_sets:
+                out.extend(self.concept_sets[code])
+            else:
+                _check_atc(code, where)
+                out.append(code)
+        return sorted(set(out))
+
+    def atc(self, codes: list[str] | None) -> list[str]:
+        """ATC prefixes with concept-set names expanded (sorted, unique)."""
+        return self._resolve(codes or [], "")
+
+    def cohort_id(self, comparison: Comparison) -> str:
+        return f"{self.id}__{comparison.id}"
+
+
+def _check_atc(code: str, where: str) -> None:
+    if not isinstance(code, str) or not ATC_PREFIX.match(code):
+        raise ValueError(f"{where}: {code!r} is not an ATC code (a prefix such as N05BA or A10BG03)")
+
+
+def _hint(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the location ``loc`` (for 'did you mean')."""
+    model: Any = Study
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return None
+        ann = field.annotation
+        model = next(
+            (a for a in _flatten(ann) if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
+        if model is None:
+            return None
+    return model
+
+
+def _flatten(ann: Any) -> list[Any]:
+    args = getattr(ann, "__args__", None)
+    if not args:
+        return [ann]
+    return [x for a in args for x in _flatten(a)]
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _one_line(err: dict[str, Any]) -> str:
+    loc = tuple(p for p in err["loc"] if p not in ("function-after", "function-before"))
+    if err["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        parent = _model_at(loc[:-1])
+        hint = _hint(key, list(parent.model_fields)) if parent else ""
+        prefix = f"{_where(loc[:-1])}: " if loc[:-1] else ""
+        return f"{prefix}unknown key {key!r}{hint}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    where = _where(loc)
+    return f"{where}: {msg}" if where else msg
+
+
+def parse_study(data: Any, source: str, study_id: str) -> Study:
+    """Validate a parsed YAML document; errors name ``source``."""
+    if not isinstance(data, dict):
+        raise VeilleError(f"{source}: a study file is a mapping of keys (title, question, ...)")
+    if "id" in data and data["id"] != study_id:
+        raise VeilleError(f"{source}: id {data['id']!r} differs from the file name {study_id!r}")
+    try:
+        return Study.model_validate({**data, "id": study_id})
+    except ValidationError as exc:
+        raise VeilleError(f"{source}: {_one_line(exc.errors()[0])}") from None
+
+
+def load_study(path: Path | str) -> Study:
+    """Read and validate one study file; the id is the file name."""
+    path = Path(path)
+    if not path.is_file():
+        raise VeilleError(f"{path}: no such study file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise VeilleError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_study(data, str(path), path.stem)
+
+
+def studies_dir() -> Path:
+    from veille import db
+
+    return db.project_root() / "analyses" / "studies"
+
+
+def find_study(study_id: str, directory: Path | None = None) -> Study:
+    directory = directory or studies_dir()
+    path = directory / f"{study_id}.yml"
+    if not path.is_file():
+        known = sorted(p.stem for p in directory.glob("*.yml"))
+        raise VeilleError(f"no study {study_id!r}{_hint(study_id, known)}; known: {', '.join(known) or 'none'}")
+    return load_study(path)
+
+
+def load_all(directory: Path | None = None) -> list[Study]:
+    directory = directory or studies_dir()
+    return [load_study(p) for p in sorted(directory.glob("*.yml"))]

@@ -1,0 +1,35 @@
+"""The small-cell rule: every count below 10 leaves veille as ``<10``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+THRESHOLD = 10
+MASK = "<10"
+
+
+def mask_count(n: Any) -> str:
+    """A count as exported text: ``<10`` when 1 <= n < 10 (and 0 too: zero is a small cell)."""
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return ""
+    n = int(n)
+    return MASK if n < THRESHOLD else str(n)
+
+
+def mask_value(n: Any) -> Any:
+    """A count for machine-readable export: the int itself, or ``"<10"``."""
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return None
+    n = int(n)
+    return MASK if n < THRESHOLD else n
+
+
+def mask_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A copy of ``df`` with the count ``columns`` masked (values become int or ``<10``)."""
+    out = df.copy()
+    for col in columns:
+        out[col] = out[col].map(mask_value).astype(object)
+    return out

@@ -1,0 +1,86 @@
+"""Write a study's comparisons into the registry the dbt cohort models read."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from veille.study.config import Study
+
+_DEFINITION = sa.text(
+    """
+    insert into study.cohort_definition (
+        cohort_id, study_id, exposure_label, exposure_atc, comparator_kind, comparator_label,
+        comparator_atc, base_atc, washout_days, min_prior_observation_days, age_min, age_max,
+        sex, study_start, study_end, min_purchases, purchase_window_days, strategy, grace_days,
+        start_delay_days, max_followup_days, covariate_atc)
+    values (
+        :cohort_id, :study_id, :exposure_label, :exposure_atc, :comparator_kind, :comparator_label,
+        :comparator_atc, :base_atc, :washout_days, :min_prior_observation_days, :age_min, :age_max,
+        :sex, :study_start, :study_end, :min_purchases, :purchase_window_days, :strategy,
+        :grace_days, :start_delay_days, :max_followup_days, :covariate_atc)
+    """
+)
+_OUTCOME = sa.text(
+    "insert into study.cohort_outcome (cohort_id, outcome_id, lookback_days, is_negative_control) "
+    "values (:cohort_id, :outcome_id, :lookback_days, :is_negative_control)"
+)
+
+
+def definition_rows(study: Study) -> list[dict]:
+    """One `study.cohort_definition` row per comparison, concept sets expanded."""
+    rows = []
+    for c in study.comparisons:
+        rows.append(
+            {
+                "cohort_id": study.cohort_id(c),
+                "study_id": study.id,
+                "exposure_label": c.exposure.label,
+                "exposure_atc": study.atc(c.exposure.atc),
+                "comparator_kind": c.comparator.kind,
+                "comparator_label": c.comparator.label,
+                "comparator_atc": study.atc(c.comparator.atc) or None,
+                "base_atc": study.atc(study.base_population) or None,
+                "washout_days": study.washout,
+                "min_prior_observation_days": study.prior_observation,
+                "age_min": study.age.min,
+                "age_max": study.age.max,
+                "sex": study.sex,
+                "study_start": study.study_period.start,
+                "study_end": study.study_period.end,
+                "min_purchases": study.min_purchases.count,
+                "purchase_window_days": study.min_purchases.window,
+                "strategy": study.exposure_strategy.kind,
+                "grace_days": study.exposure_strategy.grace,
+                "start_delay_days": study.start_delay,
+                "max_followup_days": study.max_followup,
+                "covariate_atc": study.atc(study.covariates.atc),
+            }
+        )
+    return rows
+
+
+def outcome_rows(study: Study) -> list[dict]:
+    """One `study.cohort_outcome` row per comparison x outcome (negative controls flagged)."""
+    rows = []
+    for c in study.comparisons:
+        for o, negative in [(o, False) for o in study.outcomes] + [
+            (o, True) for o in study.negative_controls
+        ]:
+            rows.append(
+                {
+                    "cohort_id": study.cohort_id(c),
+                    "outcome_id": o.id,
+                    "lookback_days": o.lookback,
+                    "is_negative_control": negative,
+                }
+            )
+    return rows
+
+
+def write_registry(conn: sa.Connection, study: Study) -> list[str]:
+    """Replace the study's registry rows (in the caller's transaction); return the cohort ids."""
+    conn.execute(sa.text("delete from study.cohort_definition where study_id = :s"), {"s": study.id})
+    defs = definition_rows(study)
+    conn.execute(_DEFINITION, defs)
+    conn.execute(_OUTCOME, outcome_rows(study))
+    return [d["cohort_id"] for d in defs]
