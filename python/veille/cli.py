@@ -115,7 +115,7 @@ def main() -> None:
         if isinstance(rc, int):
             sys.exit(rc)
     except VeilleError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except subprocess.CalledProcessError as exc:
         console.print(f"[bold red]error:[/] command failed: {' '.join(map(str, exc.cmd))}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from veille.errors import LoadError
 from veille.load.spec import SPECS, table_of
 
 _CHUNK = 1 << 22
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass
@@ -63,8 +65,15 @@ def _scan(path: Path) -> tuple[str, str, int]:
 
 def _header(path: Path, encoding: str) -> tuple[list[str], str]:
     with path.open("rb") as fh:
-        first = fh.readline(1 << 20)
-    text = first.decode("utf-8" if encoding == "UTF8" else "cp1252").lstrip("\ufeff").rstrip("\r\n")
+        head = fh.read(1 << 16)
+    first = head.split(b"\n", 1)[0]
+    if _CONTROL.search(head):
+        raise LoadError(f"{path.name}: binary file (control bytes), not a CSV export")
+    try:
+        text = first.decode("utf-8" if encoding == "UTF8" else "cp1252")
+    except UnicodeDecodeError:
+        raise LoadError(f"{path.name}: binary file (undecodable bytes), not a CSV export") from None
+    text = text.lstrip("\ufeff").rstrip("\r\n")
     if not text.strip():
         raise LoadError(f"{path.name}: empty file (no header line)")
     delimiter = ";" if text.count(";") >= text.count(",") and ";" in text else ","

@@ -255,11 +255,11 @@ where n.rej is null and n.drop_reason is null and n.patient_id = g.patient_id
   and n.date = g.date and n.cip = g.cip and n.pharmacy is not distinct from g.pharmacy
   and n.prescriber is not distinct from g.prescriber;
 
+delete from claims.dispensing d using g_neg g where g.target = d.dispensing_id and d.packs + g.packs <= 0;
 update claims.dispensing d set packs = d.packs + g.packs,
     amount_paid = d.amount_paid + coalesce(g.paid, 0),
     amount_reimbursed = d.amount_reimbursed + coalesce(g.reimbursed, 0)
 from g_neg g where g.target = d.dispensing_id and d.packs + g.packs > 0;
-delete from claims.dispensing d using g_neg g where g.target = d.dispensing_id and d.packs + g.packs <= 0;
 
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_pha where rej is not null;
 insert into drp select _batch, drop_reason from n_pha where rej is null and drop_reason is not null;

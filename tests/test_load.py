@@ -1,0 +1,226 @@
+"""The loader on a hand-written mini-extract (tests/fixtures/mini) that uses every format variant
+of the contract: ';' and ',' delimiters, decimal commas, Latin-1, ISO / SAS / DD/MM/YYYY /
+DDMMYYYY dates, 1600-01-01, split monthly files, PMSI year files, extra columns."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from veille import db
+from veille.errors import LoadError
+from veille.load import load_extract
+from veille.load.spec import SPECS
+
+MINI = Path(__file__).parent / "fixtures" / "mini"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "snds"
+P1, P2 = "AAAAAAAAAAAAAAAA1", "BBBBBBBBBBBBBBBB2"
+
+
+def rows(query: str) -> list[tuple]:
+    with db.engine().connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(query))]
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    """Everything the loader writes, without generated ids."""
+    return {
+        "patient": rows("select ben_nir_psa, ben_rng_gem, sex, birth_year, birth_month, death_date, "
+                        "residence_dpt, rights_date from claims.patient order by 1, 2"),
+        "dispensing": rows("select ben_nir_psa, dispensing_date, cip13, packs, prescriber_id, pharmacy_id, "
+                           "amount_paid, amount_reimbursed, flow_month from claims.dispensing "
+                           "join claims.patient using (patient_id) order by 1, 2"),
+        "service_line": rows("select ben_nir_psa, service_date, nature_code, provider_id, provider_specialty, "
+                             "amount_paid from claims.service_line join claims.patient using (patient_id) "
+                             "order by 1, 2"),
+        "lab_test": rows("select ben_nir_psa, test_date, nabm_code, quantity, provider_id, prescriber_id "
+                         "from claims.lab_test join claims.patient using (patient_id) order by 1, 2"),
+        "medical_act": rows("select ben_nir_psa, act_date, ccam_code, provider_id from claims.medical_act "
+                            "join claims.patient using (patient_id) order by 1, 2"),
+        "stay": rows("select facility_id, rsa_num, pmsi_year, ben_nir_psa, admission_date, discharge_date, "
+                     "ghm, los_days, exit_mode from claims.hospital_stay join claims.patient using (patient_id) "
+                     "order by 2"),
+        "diagnosis": rows("select rsa_num, role, icd10 from claims.stay_diagnosis "
+                          "join claims.hospital_stay using (stay_id) order by 1, 2, 3"),
+        "stay_act": rows("select rsa_num, ccam_code, act_date from claims.stay_act "
+                         "join claims.hospital_stay using (stay_id)"),
+        "ald": rows("select ben_nir_psa, ald_number, icd10, start_date, end_date from claims.ald "
+                    "join claims.patient using (patient_id)"),
+        "provider": rows("select provider_id, kind, specialty from claims.provider order by 1"),
+        "drug": rows("select * from ref.drug order by 1"),
+        "rejected": rows("select file_name, line_number, column_name, reason from meta.rejected_row "
+                         "order by 1, 2"),
+    }
+
+
+EXPECTED = {
+    "patient": [
+        (P1, 1, 1, 1950, 3, None, "075", date(2010, 1, 1)),
+        (P2, 1, 2, 1980, 12, date(2020, 6, 15), "013", date(2011, 3, 14)),
+        ("CCCCCCCCCCCCCCCC3", 1, 1, 1990, 5, None, "069", None),
+        ("CCCCCCCCCCCCCCCC3", 2, 2, 1990, 5, None, "069", None),
+    ],
+    # 2 packs on 2019-01-14, less 1 by a regularisation arriving in the next flow; the
+    # 2019-02-14 dispensing is cancelled by its regularisation in the same flow.
+    "dispensing": [
+        (P1, date(2019, 1, 14), "3400930000011", 1, "22222222", "11111111", Decimal("6.25"),
+         Decimal("4.37"), date(2019, 2, 1)),
+        (P2, date(2019, 2, 3), "3400930000028", 1, "22222222", "11111111", Decimal("30.00"),
+         Decimal("19.50"), date(2019, 3, 1)),
+    ],
+    "service_line": [(P1, date(2019, 1, 10), 1111, "22222222", "1", Decimal("25.00"))],
+    "lab_test": [(P2, date(2019, 1, 20), "0592", 1, "33333333", "22222222")],
+    "medical_act": [(P2, date(2019, 1, 25), "BGQP002", "44444444")],
+    "stay": [("750000001", "0000000001", 2019, P1, date(2019, 3, 5), date(2019, 3, 10), "12C04Z", 5, "8")],
+    "diagnosis": [("0000000001", "DAS", "C787"), ("0000000001", "DAS", "E119"), ("0000000001", "DP", "C679")],
+    "stay_act": [("0000000001", "JDFA003", date(2019, 3, 6))],
+    "ald": [(P1, 8, "E11", date(2015, 6, 1), None)],
+    "provider": [("11111111", "pharmacy", None), ("22222222", "professional", "1"),
+                 ("33333333", "professional", "38"), ("44444444", "professional", "15"),
+                 ("750000001", "facility", None)],
+    "drug": [("3400930000011", "A10BA02", "METFORMINE", "MÉTFORMINE BIOGARAN 850 mg", "NGC", 30),
+             ("3400930000028", "A10BG03", "PIOGLITAZONE", "ACTOS 30 mg", "GC", 90)],
+    "rejected": [
+        ("ER_PHA_F_2019_01.csv", 3, "PHA_PRS_C13", "unknown CIP13 (not in IR_PHA_R)"),
+        ("ER_PHA_F_2019_01.csv", 4, "DCT_ORD_NUM..REM_TYP_AFF", "detail line without its service line (ER_PRS_F)"),
+        ("ER_PRS_F_2019_01.csv", 6, "BEN_NIR_PSA", "unknown patient (not in IR_BEN_R)"),
+        ("ER_PRS_F_2019_01.csv", 9, "EXE_SOI_DTD", "missing or unparseable date"),
+        ("IR_BEN_R.csv", 6, "BEN_DCD_DTE", "death before birth"),
+        ("IR_IMB_R.csv", 3, "IMB_ALD_DTF", "ALD end before its start"),
+        ("T_MCO19B.csv", 5, "NIR_ANO_17", "T_MCOaaC line rejected: ambiguous patient link "
+                                          "(several BEN_RNG_GEM share this BEN_NIR_PSA)"),
+        ("T_MCO19B.csv", 6, "ETA_NUM, RSA_NUM", "stay without its T_MCOaaC line"),
+        ("T_MCO19C.csv", 5, "NIR_ANO_17", "ambiguous patient link (several BEN_RNG_GEM share this BEN_NIR_PSA)"),
+    ],
+}
+
+
+def test_mini_extract_loads_to_exact_rows(migrated_db):
+    summary = load_extract(MINI)
+    assert snapshot() == EXPECTED
+    assert summary.ignored == ["README.txt"]
+    assert summary.totals() == {"read": 45, "loaded": 27, "dropped": 9, "rejected": 9}
+    assert summary.dropped_by_reason == {
+        "return code not 0 (T_MCOaaC)": 3,  # the C line, and the B and D lines of its stay
+        "cancelled by a regularisation line": 2,
+        "error GHM (90*)": 1,
+        "DPN_QLF = 71 (information-only line)": 1,
+        "regularisation line (netted)": 1,
+        "ETE_IND_TAA = 1 (public hospital activity, already in PMSI)": 1,
+    }
+    batches = rows("select file_name, flow_month, rows_read, rows_loaded, rows_rejected, rows_dropped "
+                   "from meta.load_batch where file_name like 'ER_PRS_F%' order by 1")
+    assert batches == [("ER_PRS_F_2019_01.csv", date(2019, 2, 1), 8, 5, 2, 1),
+                       ("ER_PRS_F_2019_02.csv", date(2019, 3, 1), 5, 4, 0, 1)]
+
+
+def test_reload_is_a_no_op(migrated_db):
+    load_extract(MINI)
+    before = snapshot()
+    n = rows("select count(*) from meta.load_batch")
+    summary = load_extract(MINI)
+    assert all(f.skipped for f in summary.files) and len(summary.files) == 14
+    assert snapshot() == before and rows("select count(*) from meta.load_batch") == n
+
+
+def test_a_later_monthly_flow_appends(migrated_db, tmp_path):
+    first = tmp_path / "extract"
+    first.mkdir()
+    for f in MINI.iterdir():
+        if "_2019_02" not in f.name:
+            shutil.copy(f, first)
+    load_extract(first)
+    assert rows("select packs, dispensing_date from claims.dispensing") == [(2, date(2019, 1, 14))]
+    for f in MINI.glob("*_2019_02.csv"):
+        shutil.copy(f, first)
+    summary = load_extract(first)
+    assert sorted(f.file for f in summary.loaded_files) == [
+        "ER_ETE_F_2019_02.csv", "ER_PHA_F_2019_02.csv", "ER_PRS_F_2019_02.csv"]
+    assert snapshot() == EXPECTED
+    assert rows("select count(*) from meta.load_batch") == [(14,)]
+    # the regularisation of the second flow was netted against the first flow's dispensing
+    assert summary.dropped_by_reason["regularisation of an earlier load (netted)"] == 1
+
+
+def _bad_copy(tmp_path: Path, name: str, content: bytes | None = None) -> Path:
+    d = tmp_path / "bad"
+    shutil.copytree(MINI, d)
+    if content is not None:
+        (d / name).write_bytes(content)
+    return d
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("ER_CAM_F.csv", b"\x00\x01\x02garbage", "ER_CAM_F.csv: binary file (NUL bytes), not a CSV export"),
+        ("ER_BIO_F.csv", b"", "ER_BIO_F.csv: empty file"),
+        ("IR_IMB_R.csv", b"BEN_NIR_PSA;BEN_RNG_GEM;IMB_ALD_DTD\nX;1;2019-01-01\n",
+         "IR_IMB_R.csv: required column MED_MTF_COD missing: not a valid IR_IMB_R file"),
+        ("T_MCO19D.csv", b"ETA_NUM;RSA_NUM;ASS_DGN;ASS_DGN\n",
+         "T_MCO19D.csv: line 1: column ASS_DGN appears twice in the header"),
+        ("ER_CAM_F.csv", (MINI / "ER_CAM_F.csv").read_bytes() + b"1;2;3\n",
+         "ER_CAM_F.csv: line 3: fewer fields than the header has columns"),
+        ("ER_BIO_F.csv", (MINI / "ER_BIO_F.csv").read_bytes().replace(b";592;1", b";592;1;7;8"),
+         "ER_BIO_F.csv: line 2: more fields than the header has columns"),
+    ],
+)
+def test_a_bad_file_stops_the_load_and_changes_nothing(migrated_db, tmp_path, name, content, message):
+    load_extract(MINI)  # a first good load: the bad one must leave it as it is
+    before = snapshot()
+    d = _bad_copy(tmp_path, name, content)
+    for f in d.iterdir():  # make every file new so the whole extract is attempted again
+        if f.suffix == ".csv" and f.name != name:
+            f.write_bytes(f.read_bytes() + (b"" if f.read_bytes().endswith(b"\n") else b"\n"))
+    with pytest.raises(LoadError) as err:
+        load_extract(d)
+    assert str(err.value) == message
+    assert snapshot() == before
+
+
+def test_the_cli_prints_one_line_for_a_user_mistake(migrated_db, tmp_path):
+    d = _bad_copy(tmp_path, "ER_CAM_F.csv", b"\x00binary")
+    proc = subprocess.run([sys.executable, "-m", "veille.cli", "load", str(d)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: ER_CAM_F.csv: binary file (NUL bytes), not a CSV export"
+    proc = subprocess.run([sys.executable, "-m", "veille.cli", "load", str(tmp_path / "nowhere")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {tmp_path / 'nowhere'}: no such directory"
+
+
+def test_load_without_schema_says_to_migrate(empty_db):
+    with pytest.raises(LoadError, match=r"run `veille migrate` first"):
+        load_extract(MINI)
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/snds not present")
+def test_the_hdh_synthetic_sample_ends_in_counted_rejections(migrated_db):
+    summary = load_extract(SHARED / "synthetic-snds-sample")
+    tot = summary.totals()
+    assert tot["read"] == 110
+    assert tot["read"] == tot["loaded"] + tot["dropped"] + tot["rejected"]
+    assert tot["rejected"] > 50  # random pseudonyms link to nothing
+    assert rows("select count(*) from meta.rejected_row") == [(tot["rejected"],)]
+    assert summary.rejected_by_reason["unknown patient (not in IR_BEN_R)"] > 0
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/snds not present")
+def test_required_columns_exist_in_the_official_schemas():
+    for name, spec in SPECS.items():
+        schema = SHARED / "schemas" / f"{name}.json"
+        if not schema.exists():  # nomenclatures: checked against the shipped samples' headers
+            sample = {"IR_CIM_V": "IR_CIM_V.csv", "IR_CCAM_V": "IR_CCAM_V63.csv", "IR_BIO_R": "IR_BIO_R.csv"}[name]
+            header = (SHARED / "nomenclatures" / sample).read_text(encoding="utf-8", errors="replace")
+            official = {c.strip('"') for c in header.splitlines()[0].split(";")}
+        else:
+            official = {f["name"] for f in json.loads(schema.read_text())["fields"]}
+        assert set(spec.columns) <= official, (name, set(spec.columns) - official)
