@@ -1,7 +1,6 @@
 """Alembic environment: the database comes from veille.db, like dbt's and SQLAlchemy's."""
 
 from alembic import context
-
 from veille import db
 
 config = context.config

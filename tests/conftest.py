@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from veille import db
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

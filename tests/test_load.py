@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from veille import db
 from veille.errors import LoadError
 from veille.load import load_extract
@@ -95,8 +94,8 @@ EXPECTED = {
         ("ER_PRS_F_2019_01.csv", 9, "EXE_SOI_DTD", "missing or unparseable date"),
         ("IR_BEN_R.csv", 6, "BEN_DCD_DTE", "death before birth"),
         ("IR_IMB_R.csv", 3, "IMB_ALD_DTF", "ALD end before its start"),
-        ("T_MCO19B.csv", 5, "NIR_ANO_17", "T_MCOaaC line rejected: ambiguous patient link "
-                                          "(several BEN_RNG_GEM share this BEN_NIR_PSA)"),
+        ("T_MCO19B.csv", 5, "NIR_ANO_17",
+         "T_MCOaaC line rejected: ambiguous patient link (several BEN_RNG_GEM share this BEN_NIR_PSA)"),
         ("T_MCO19B.csv", 6, "ETA_NUM, RSA_NUM", "stay without its T_MCOaaC line"),
         ("T_MCO19C.csv", 5, "NIR_ANO_17", "ambiguous patient link (several BEN_RNG_GEM share this BEN_NIR_PSA)"),
     ],
@@ -188,11 +187,11 @@ def test_a_bad_file_stops_the_load_and_changes_nothing(migrated_db, tmp_path, na
 
 def test_the_cli_prints_one_line_for_a_user_mistake(migrated_db, tmp_path):
     d = _bad_copy(tmp_path, "ER_CAM_F.csv", b"\x00binary")
-    proc = subprocess.run([sys.executable, "-m", "veille.cli", "load", str(d)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "veille.cli", "load", str(d)], capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: ER_CAM_F.csv: binary file (NUL bytes), not a CSV export"
     proc = subprocess.run([sys.executable, "-m", "veille.cli", "load", str(tmp_path / "nowhere")],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {tmp_path / 'nowhere'}: no such directory"
 

@@ -1,5 +1,4 @@
 import sqlalchemy as sa
-
 from veille import db, migrate
 
 

@@ -220,7 +220,7 @@ def settings() -> Settings:
     if url:
         try:
             u = make_url(url)
-        except Exception as exc:  # noqa: BLE001 - user input
+        except Exception as exc:
             raise VeilleError(f"VEILLE_DATABASE_URL is not a database URL: {url!r}") from exc
         if not u.drivername.startswith("postgresql"):
             raise VeilleError(f"VEILLE_DATABASE_URL must be a postgresql:// URL, got {u.drivername}")

@@ -35,6 +35,7 @@ def run_dbt(args: list[str], *, check: bool = True, quiet: bool = False) -> int:
         cwd=dbt_project_dir(),
         env=dbt_env(),
         stdout=subprocess.DEVNULL if quiet else None,
+        check=False,
     )
     if check and proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode, ["dbt", *args])

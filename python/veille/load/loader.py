@@ -16,7 +16,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -74,7 +74,7 @@ def _sql_text(name: str) -> str:
 
 
 def _steps(text: str) -> list[tuple[str, str]]:
-    parts = re.split(r"^-- step: (.+)$", text, flags=re.M)
+    parts = re.split(r"^-- step: (.+)$", text, flags=re.MULTILINE)
     return [(parts[i].strip(), parts[i + 1]) for i in range(1, len(parts), 2)]
 
 
@@ -199,7 +199,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
             summary.seconds = time.perf_counter() - started
             return summary
 
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with conn.cursor() as cur:
             cur.execute(_sql_text("functions.sql"))
             progress_ctx = _Progress(todo) if show_progress else None
@@ -258,7 +258,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
                 dict(cur.execute("select reason, count(*) from rej group by 1").fetchall()))
             summary.dropped_by_reason.update(
                 dict(cur.execute("select reason, count(*) from drp group by 1").fetchall()))
-            finished = datetime.now(timezone.utc)
+            finished = datetime.now(UTC)
             for fr in summary.loaded_files:
                 fr.rows_rejected = rejected.get(fr.batch_id, 0)
                 fr.rows_dropped = dropped.get(fr.batch_id, 0)
@@ -295,8 +295,14 @@ class _Progress:
 
     def __init__(self, files: list[ExtractFile]) -> None:
         from rich.console import Console
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                                   TimeRemainingColumn, TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
