@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from veille import db
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+WAREHOUSE_PATIENTS = 4000  # the shared synthetic warehouse (fixture synthetic_warehouse)
 
 
 @pytest.fixture(scope="session")
@@ -68,5 +69,46 @@ def migrated_db(empty_db):
     """A fresh database with every migration applied."""
     from veille import migrate
 
-    migrate.upgrade("head")
+    migrate.upgrade("heads")
     return empty_db
+
+
+@pytest.fixture(scope="session")
+def synthetic_warehouse(pg_server, tmp_path_factory):
+    """A database holding a small `strong` synthetic extract, loaded and built by dbt, once per
+    session. Read-only for tests: yields {"database", "extract", "truth"}; selects the database."""
+    import json
+    from datetime import date
+
+    from veille import migrate
+    from veille.dbt import run_dbt
+    from veille.load import load_extract
+    from veille.synth import generate
+
+    out = tmp_path_factory.mktemp("strong_extract")
+    generate(out, patients=WAREHOUSE_PATIENTS, years=4, start=date(2015, 1, 1), seed=11,
+             scenario="strong")
+    name = "synthetic_warehouse"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        conn.execute(sa.text(f'create database "{name}"'))
+    os.environ["VEILLE_DATABASE"] = name
+    db.reset_cache()
+    migrate.upgrade("heads")
+    load_extract(out)
+    run_dbt(["build", "--quiet"], check=True)
+    truth = json.loads((out / "truth.json").read_text())
+    yield {"database": name, "extract": out, "truth": truth}
+    os.environ.pop("VEILLE_DATABASE", None)
+    db.reset_cache()
+
+
+@pytest.fixture()
+def warehouse(synthetic_warehouse):
+    """Select the shared synthetic warehouse database for this test."""
+    os.environ["VEILLE_DATABASE"] = synthetic_warehouse["database"]
+    db.reset_cache()
+    yield synthetic_warehouse
+    os.environ.pop("VEILLE_DATABASE", None)
+    db.reset_cache()

@@ -69,7 +69,7 @@ def db_env() -> None:
 
 @app.command("migrate")
 def migrate_cmd(
-    revision: str = typer.Argument("head", help="target revision"),
+    revision: str = typer.Argument("heads", help="target revision (default: all heads)"),
     down: bool = typer.Option(False, "--down", help="downgrade to REVISION instead"),
 ) -> None:
     """Apply the alembic migrations (claims, ref, meta, results schemas)."""

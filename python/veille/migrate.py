@@ -15,7 +15,7 @@ def alembic_config() -> Config:
     return cfg
 
 
-def upgrade(revision: str = "head") -> None:
+def upgrade(revision: str = "heads") -> None:
     """Bring the schema up to ``revision``."""
     command.upgrade(alembic_config(), revision)
 
