@@ -66,6 +66,6 @@ def register(app: typer.Typer) -> None:
         if migrate:
             from veille import migrate as m
 
-            m.upgrade("head")
+            m.upgrade()
         summary = load_extract(directory, show_progress=not quiet)
         print_summary(summary)
