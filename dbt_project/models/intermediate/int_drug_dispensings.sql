@@ -1,0 +1,61 @@
+{{ config(materialized='view', tags=['study']) }}
+{#- Dispensings with their ATC code, drug code at the episode level and days covered. -#}
+{%- set mode = days_covered_mode() | trim %}
+
+with dispensings as (
+    select * from {{ ref('stg_claims__dispensings') }}
+),
+
+drugs as (
+    select * from {{ ref('stg_ref__drugs') }}
+    where atc7 is not null
+),
+
+daily_units as (
+    select * from {{ ref('drug_daily_units') }}
+),
+
+drug_days_per_pack as (
+    select
+        drugs.cip13,
+        drugs.atc7,
+        {%- if mode == 'units' %}
+        coalesce(
+            drugs.units_per_pack::numeric / coalesce(
+                (
+                    select daily_units.daily_units
+                    from daily_units
+                    where drugs.atc7 like daily_units.atc_prefix || '%'
+                    order by length(daily_units.atc_prefix) desc
+                    limit 1
+                ),
+                1
+            ),
+            case when drugs.pack_type = 'GC' then {{ var_int('fixed_days_gc', 90, 1) }} else {{ var_int('fixed_days_ngc', 30, 1) }} end
+        ) as days_per_pack
+        {%- else %}
+        case
+            when drugs.pack_type = 'GC' then {{ var_int('fixed_days_gc', 90, 1) }}
+            else {{ var_int('fixed_days_ngc', 30, 1) }}
+        end::numeric as days_per_pack
+        {%- endif %}
+    from drugs
+),
+
+final as (
+    select
+        dispensings.dispensing_id,
+        dispensings.patient_id,
+        dispensings.dispensing_date,
+        dispensings.cip13,
+        drug_days_per_pack.atc7,
+        left(drug_days_per_pack.atc7, {{ episode_code_length() }}) as drug_code,
+        dispensings.packs,
+        greatest(1, ceil(dispensings.packs * drug_days_per_pack.days_per_pack))::int as days_covered
+    from dispensings
+    inner join drug_days_per_pack
+        on dispensings.cip13 = drug_days_per_pack.cip13
+    where dispensings.packs > 0
+)
+
+select * from final

@@ -1,0 +1,244 @@
+{{ config(tags=['study']) }}
+{#-
+  New users of each cohort with their index date and, in order, the criteria they pass.
+  Active comparator: index = first dispensing (in the data) of the exposure or of the comparator,
+  whichever comes first; both on the same day = not a new user of either.
+  Non-user comparator: exposed = new users of the exposure; comparators = people who never have
+  an exposure dispensing, with a pseudo-index = their first dispensing of a base drug (of any
+  drug when base_atc is null) dated on or after the study start and at least washout_days after
+  the start of its observation period.
+  With base_atc set, subjects of both groups must have a base dispensing on or before index.
+  last_step_passed: 1 new users, 2 washout, 3 prior observation, 4 age, 5 sex, 6 study period,
+  7 min purchases (subjects with 7 form the cohort).
+-#}
+
+with cohorts as (
+    select * from {{ ref('int_study_cohorts') }}
+),
+
+group_dispensings as (
+    select * from {{ ref('int_study_group_dispensings') }}
+),
+
+observation_periods as (
+    select * from {{ ref('int_observation_periods') }}
+),
+
+patients as (
+    select * from {{ ref('stg_claims__patients') }}
+),
+
+first_uses as (
+    select
+        cohort_id,
+        patient_id,
+        min(dispensing_date) filter (where drug_group = 'exposure') as first_exposure_date,
+        min(dispensing_date) filter (where drug_group = 'comparator') as first_comparator_date,
+        min(dispensing_date) filter (where drug_group = 'base') as first_base_date
+    from group_dispensings
+    group by cohort_id, patient_id
+),
+
+active_new_users as (
+    select
+        cohorts.cohort_id,
+        first_uses.patient_id,
+        case
+            when first_uses.first_comparator_date is null
+                or first_uses.first_exposure_date < first_uses.first_comparator_date then 1
+            when first_uses.first_exposure_date is null
+                or first_uses.first_comparator_date < first_uses.first_exposure_date then 0
+        end as exposed,
+        least(first_uses.first_exposure_date, first_uses.first_comparator_date) as index_date,
+        first_uses.first_base_date
+    from cohorts
+    inner join first_uses
+        on cohorts.cohort_id = first_uses.cohort_id
+    where cohorts.comparator_kind = 'active'
+        and (first_uses.first_exposure_date is not null or first_uses.first_comparator_date is not null)
+),
+
+nonuser_exposed as (
+    select
+        cohorts.cohort_id,
+        first_uses.patient_id,
+        1 as exposed,
+        first_uses.first_exposure_date as index_date,
+        first_uses.first_base_date
+    from cohorts
+    inner join first_uses
+        on cohorts.cohort_id = first_uses.cohort_id
+    where cohorts.comparator_kind = 'non_user'
+        and first_uses.first_exposure_date is not null
+),
+
+pseudo_index_dispensings as (
+    select
+        cohorts.cohort_id,
+        group_dispensings.patient_id,
+        group_dispensings.dispensing_date
+    from cohorts
+    inner join group_dispensings
+        on cohorts.cohort_id = group_dispensings.cohort_id
+        and group_dispensings.drug_group = 'base'
+    where cohorts.comparator_kind = 'non_user'
+        and cohorts.base_atc is not null
+    union all
+    select
+        cohorts.cohort_id,
+        dispensings.patient_id,
+        dispensings.dispensing_date
+    from cohorts
+    cross join {{ ref('int_drug_dispensings') }} as dispensings
+    where cohorts.comparator_kind = 'non_user'
+        and cohorts.base_atc is null
+),
+
+nonuser_comparators as (
+    select
+        cohorts.cohort_id,
+        candidates.patient_id,
+        0 as exposed,
+        min(candidates.dispensing_date) as index_date,
+        min(candidates.dispensing_date) as first_base_date
+    from pseudo_index_dispensings as candidates
+    inner join cohorts
+        on candidates.cohort_id = cohorts.cohort_id
+    inner join observation_periods
+        on candidates.patient_id = observation_periods.patient_id
+        and candidates.dispensing_date between observation_periods.observation_start
+        and observation_periods.observation_end
+    where candidates.dispensing_date >= cohorts.period_start
+        and candidates.dispensing_date >= observation_periods.observation_start + cohorts.washout_days
+        and not exists (
+            select 1
+            from first_uses
+            where first_uses.cohort_id = candidates.cohort_id
+                and first_uses.patient_id = candidates.patient_id
+                and first_uses.first_exposure_date is not null
+        )
+    group by cohorts.cohort_id, candidates.patient_id
+),
+
+new_users as (
+    select * from active_new_users
+    union all
+    select * from nonuser_exposed
+    union all
+    select * from nonuser_comparators
+),
+
+eligible_new_users as (
+    select new_users.*
+    from new_users
+    inner join cohorts
+        on new_users.cohort_id = cohorts.cohort_id
+    where new_users.exposed is not null
+        and (cohorts.base_atc is null or new_users.first_base_date <= new_users.index_date)
+),
+
+first_episodes as (
+    select cohort_id, drug_group, patient_id, n_dispensings, episode_end
+    from {{ ref('int_study_episodes') }}
+    where episode_number = 1
+),
+
+window_purchases as (
+    select
+        eligible_new_users.cohort_id,
+        eligible_new_users.patient_id,
+        count(*)::int as n_purchases
+    from eligible_new_users
+    inner join cohorts
+        on eligible_new_users.cohort_id = cohorts.cohort_id
+    inner join group_dispensings
+        on eligible_new_users.cohort_id = group_dispensings.cohort_id
+        and eligible_new_users.patient_id = group_dispensings.patient_id
+        and group_dispensings.drug_group = case when eligible_new_users.exposed = 1 then 'exposure' else 'comparator' end
+        and group_dispensings.dispensing_date between eligible_new_users.index_date
+        and eligible_new_users.index_date + cohorts.purchase_window_days
+    where cohorts.purchase_window_days > 0
+    group by eligible_new_users.cohort_id, eligible_new_users.patient_id
+),
+
+assessed as (
+    select
+        eligible_new_users.cohort_id,
+        eligible_new_users.patient_id,
+        eligible_new_users.exposed,
+        eligible_new_users.index_date,
+        observation_periods.observation_start,
+        observation_periods.observation_end,
+        observation_periods.end_reason as observation_end_reason,
+        patients.sex,
+        patients.death_date,
+        (
+            extract(year from eligible_new_users.index_date)::int - patients.birth_year
+            - case
+                when patients.birth_month is not null
+                    and extract(month from eligible_new_users.index_date)::int < patients.birth_month then 1
+                else 0
+            end
+        ) as age_at_index,
+        coalesce(eligible_new_users.index_date - observation_periods.observation_start >= cohorts.washout_days, false)
+            as passes_washout,
+        coalesce(
+            eligible_new_users.index_date - observation_periods.observation_start >= cohorts.min_prior_observation_days,
+            false
+        ) as passes_prior_observation,
+        cohorts.age_min,
+        cohorts.age_max,
+        cohorts.sex as required_sex,
+        eligible_new_users.index_date between cohorts.period_start and cohorts.period_end as passes_study_period,
+        case
+            when cohorts.comparator_kind = 'non_user' and eligible_new_users.exposed = 0 then true
+            when cohorts.purchase_window_days > 0
+                then coalesce(window_purchases.n_purchases, 0) >= cohorts.min_purchases
+            else coalesce(first_episodes.n_dispensings, 0) >= cohorts.min_purchases
+        end as passes_min_purchases
+    from eligible_new_users
+    inner join cohorts
+        on eligible_new_users.cohort_id = cohorts.cohort_id
+    inner join patients
+        on eligible_new_users.patient_id = patients.patient_id
+    left join observation_periods
+        on eligible_new_users.patient_id = observation_periods.patient_id
+        and eligible_new_users.index_date between observation_periods.observation_start
+        and observation_periods.observation_end
+    left join first_episodes
+        on eligible_new_users.cohort_id = first_episodes.cohort_id
+        and eligible_new_users.patient_id = first_episodes.patient_id
+        and first_episodes.drug_group = case when eligible_new_users.exposed = 1 then 'exposure' else 'comparator' end
+    left join window_purchases
+        on eligible_new_users.cohort_id = window_purchases.cohort_id
+        and eligible_new_users.patient_id = window_purchases.patient_id
+),
+
+final as (
+    select
+        cohort_id,
+        patient_id,
+        exposed,
+        index_date,
+        observation_start,
+        observation_end,
+        observation_end_reason,
+        age_at_index,
+        sex,
+        death_date,
+        case
+            when not passes_washout then 1
+            when not passes_prior_observation then 2
+            when not coalesce(
+                (age_min is null or age_at_index >= age_min) and (age_max is null or age_at_index <= age_max),
+                false
+            ) then 3
+            when not (required_sex is null or coalesce(sex = required_sex, false)) then 4
+            when not passes_study_period then 5
+            when not passes_min_purchases then 6
+            else 7
+        end as last_step_passed
+    from assessed
+)
+
+select * from final

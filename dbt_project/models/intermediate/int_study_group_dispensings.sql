@@ -1,0 +1,43 @@
+{{ config(tags=['study']) }}
+{#-
+  Dispensings of each cohort's drug groups: exposure, comparator (active designs) and base
+  population (base_atc), matched on ATC prefixes; one row per cohort x group x dispensing.
+-#}
+
+with cohorts as (
+    select * from {{ ref('int_study_cohorts') }}
+),
+
+group_prefixes as (
+    select cohort_id, 'exposure' as drug_group, unnest(exposure_atc) as atc_prefix from cohorts
+    union all
+    select cohort_id, 'comparator', unnest(comparator_atc) from cohorts where comparator_kind = 'active'
+    union all
+    select cohort_id, 'base', unnest(base_atc) from cohorts
+),
+
+group_drugs as (
+    select distinct
+        group_prefixes.cohort_id,
+        group_prefixes.drug_group,
+        drugs.cip13
+    from group_prefixes
+    inner join {{ ref('stg_ref__drugs') }} as drugs
+        on drugs.atc7 like upper(group_prefixes.atc_prefix) || '%'
+),
+
+final as (
+    select
+        group_drugs.cohort_id,
+        group_drugs.drug_group,
+        dispensings.patient_id,
+        dispensings.dispensing_id,
+        dispensings.dispensing_date,
+        dispensings.atc7,
+        dispensings.days_covered
+    from group_drugs
+    inner join {{ ref('int_drug_dispensings') }} as dispensings
+        on group_drugs.cip13 = dispensings.cip13
+)
+
+select * from final
