@@ -1,0 +1,207 @@
+"""`generate()`: write a synthetic SNDS extract, its truth.json and latent tables, chunk by chunk.
+
+Patients are simulated in fixed-size chunks, each from its own random stream
+(seed, chunk number), and appended to the files: memory stays bounded by the chunk size and
+the same arguments always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from veille.errors import VeilleError
+from veille.synth import care, dcir, exposure, fraud, hazards, hospital, referential
+from veille.synth.lines import concat
+from veille.synth.population import make_patients
+from veille.synth.scenario import load_scenario
+from veille.synth.world import Providers, World, day_number, rng_for
+from veille.synth.writer import Formatter, Sink
+
+CHUNK_SIZE = 20_000
+MAX_YEARS = 20
+
+
+def _check_args(out_dir: Path, patients: int, years: int, start: date, seed: int, force: bool) -> None:
+    if not isinstance(patients, int) or patients < 1:
+        raise VeilleError(f"--patients must be a positive integer, got {patients}")
+    if not isinstance(years, int) or not 1 <= years <= MAX_YEARS:
+        raise VeilleError(f"--years must be between 1 and {MAX_YEARS}, got {years}")
+    if not isinstance(start, date) or not date(1990, 1, 1) <= start <= date(2100, 1, 1):
+        raise VeilleError(f"--start must be a date between 1990-01-01 and 2100-01-01, got {start}")
+    if not isinstance(seed, int) or seed < 0:
+        raise VeilleError(f"--seed must be a non-negative integer, got {seed}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise VeilleError(f"--out {out_dir} exists and is not a directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not force:
+            raise VeilleError(f"--out {out_dir} is not empty (use --force to replace an extract)")
+        if not (out_dir / "truth.json").is_file():
+            raise VeilleError(
+                f"--out {out_dir} is not empty and holds no truth.json: not replacing it"
+            )
+
+
+def _end_of_period(start: date, years: int) -> date:
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February
+        return start.replace(year=start.year + years, day=28)
+
+
+def generate(
+    out_dir: str | Path,
+    patients: int,
+    years: int,
+    start: date,
+    seed: int,
+    scenario: str | Path | None = "default",
+    *,
+    force: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write an extract of ``patients`` people over ``years`` from ``start`` into ``out_dir``.
+
+    Returns the path of ``truth.json``. ``progress(done, total)`` is called after each chunk.
+    """
+    out = Path(out_dir)
+    _check_args(out, patients, years, start, seed, force)
+    sc = load_scenario(scenario)
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "latent").mkdir(parents=True)
+    end = _end_of_period(start, years)
+    world = World(seed, day_number(start), day_number(end), patients, chunk_size, sc,
+                  Providers.build(rng_for(seed, 10**6), patients, sc))
+    world.fraud = fraud.choose_actors(world)
+    fmt = Formatter(day_number(date(1900, 1, 1)), day_number(end) + 4000)
+    sink = Sink(out)
+    referential.write_pha(sink, fmt)
+    _touch_flows(sink, world)
+    truth: dict[str, Any] = {"pathways": {}, "fraud": fraud.truth_entries(world), "noise": {},
+                             "events": {o: 0 for o in sc["outcomes"]}, "deaths": 0}
+    noise: dict[str, int] = {}
+    lines_total = 0
+    for chunk in range(world.n_chunks):
+        first = chunk * chunk_size
+        n = min(chunk_size, patients - first)
+        lines_total += _chunk(world, chunk, first, n, fmt, sink, out, truth, noise)
+        if progress:
+            progress(first + n, patients)
+    truth["noise"] = noise
+    _write_truth(out, world, sc, truth, start, end, years, sink, lines_total)
+    return out / "truth.json"
+
+
+def _touch_flows(sink: Sink, world: World) -> None:
+    """One file per table and monthly flow of the period (+3 months), even if empty."""
+    first = np.datetime64(int(world.start), "D").astype("datetime64[M]")
+    last = np.datetime64(int(world.end - 1), "D").astype("datetime64[M]") + 3
+    m = first
+    while m <= last:
+        suffix = str(m).replace("-", "_")
+        for table in ("ER_PRS_F", "ER_PHA_F", "ER_CAM_F", "ER_BIO_F", "ER_ETE_F"):
+            sink.touch(f"{table}_{suffix}.csv", table)
+        m = m + 1
+
+
+def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: Sink, out: Path,
+           truth: dict[str, Any], noise: dict[str, int]) -> int:
+    rng = rng_for(world.seed, chunk)
+    sc = world.scenario
+    pts = make_patients(rng, n, first, world)
+    arch = exposure.assign_archetypes(rng, pts, world)
+    eps = exposure.make_episodes(rng, pts, world, arch)
+    fills, eps = exposure.make_fills(rng, pts, eps, world, arch)
+    by_outcome = hazards.effects_by_outcome(sc)
+    events: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    segments = []
+    for o, effs in by_outcome.items():
+        draw = hazards.draw_outcome(rng, pts, eps, world, o, effs)
+        events[o] = (draw.patient, draw.day)
+        segments.append((o, draw.segments))
+        truth["events"][o] += len(draw.patient)
+    stays, stay_noise = hospital.make_stays(rng, pts, world, events, chunk)
+    shop, shop_truth = fraud.doctor_shopping(rng, pts, eps, world, chunk)
+    phantom, to_dead = fraud.phantom_fills(rng, pts, world)
+    all_fills = [fills, phantom] + ([shop] if shop is not None else [])
+    lines = concat([care.all_care(rng, pts, world, arch, all_fills),
+                    hospital.clinic_lines(stays, world), fraud.volume_lines(rng, pts, world)])
+    lines, dcir_noise = dcir.add_noise(rng, lines, world)
+    n_lines = dcir.write_dcir(lines, pts, world, fmt, sink, chunk)
+    referential.write_ben(pts, fmt, sink)
+    referential.write_ald(rng, pts, world, events, fmt, sink)
+    n_stays = referential.write_pmsi(stays, pts, world, fmt, sink)
+    for k, v in {**dcir_noise, **stay_noise, "phantom_dispensings_to_dead_patients": to_dead}.items():
+        noise[k] = noise.get(k, 0) + v
+    truth["fraud"].update(shop_truth)
+    truth["deaths"] += int(pts.died.sum())
+    for i in np.flatnonzero(arch >= 0):
+        truth["pathways"][str(pts.nir[i])] = exposure.ARCHETYPES[arch[i]]
+    _write_latent(out, chunk, pts, eps, events, segments)
+    return n_lines + n_stays
+
+
+def _write_latent(out: Path, chunk: int, pts, eps, events, segments) -> None:
+    arrays: dict[str, np.ndarray] = {
+        "patient_index": pts.index, "patient_nir": pts.nir.astype(str), "patient_rank": pts.rank,
+        "patient_male": pts.male, "patient_age": pts.age, "patient_frailty": pts.frailty,
+        "patient_entry": pts.entry, "patient_exit": pts.exit, "patient_died": pts.died,
+        "exposure_patient": pts.index[eps.patient], "exposure_drug": eps.drug,
+        "exposure_start": eps.start, "exposure_stop": eps.stop,
+    }
+    for c, v in pts.cond.items():
+        arrays[f"patient_cond_{c}"] = v
+    for o, (p, day) in events.items():
+        arrays[f"event_{o}_patient"] = pts.index[p]
+        arrays[f"event_{o}_day"] = day
+    for o, seg in segments:
+        for k, v in seg.items():
+            arrays[f"pt_{o}_{k}"] = v
+    np.savez(out / "latent" / f"chunk_{chunk:05d}.npz", **arrays)
+
+
+def _write_truth(out: Path, world: World, sc: dict, truth: dict, start: date, end: date,
+                 years: int, sink: Sink, lines_total: int) -> None:
+    from veille.synth.catalog import DRUGS
+
+    effects = []
+    for eff in sc["effects"]:
+        e = {k: eff[k] for k in ("exposure_atc", "outcome_icd10", "hazard_ratio", "window",
+                                 "latency_days", "population")}
+        e["hazard_ratio"] = float(e["hazard_ratio"])
+        e["comparator_atc"] = eff.get("comparator_atc")
+        e["negative_control"] = e["hazard_ratio"] == 1.0
+        effects.append(e)
+    doc = {
+        "generator": "veille synth",
+        "seed": world.seed,
+        "patients": world.patients,
+        "years": years,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "effects": effects,
+        "pathways": truth["pathways"],
+        "fraud": truth["fraud"],
+        "noise": truth["noise"],
+        "counts": {"rows": dict(sorted(sink.rows.items())), "claim_lines": lines_total,
+                   "events": truth["events"], "deaths": truth["deaths"]},
+        "drugs": {d.atc7: d.molecule for d in DRUGS},
+        "scenario": sc,
+    }
+    (out / "truth.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=_plain) + "\n", "utf-8")
+
+
+def _plain(x: object) -> object:
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    raise TypeError(f"not JSON serializable: {type(x).__name__}")

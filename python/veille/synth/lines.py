@@ -1,0 +1,50 @@
+"""DCIR service lines of one chunk as columns (before flows and join keys are attached)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+DETAIL_NONE, DETAIL_PHA, DETAIL_CAM, DETAIL_BIO, DETAIL_ETE = 0, 1, 2, 3, 4
+
+_DEFAULTS: dict[str, tuple[object, object]] = {
+    # column: (dtype, default)
+    "patient": (np.int64, 0),
+    "day": (np.int64, 0),
+    "nature": (np.int64, 0),
+    "qty": (np.int64, 1),
+    "paid": (np.int64, 0),
+    "reimb": (np.int64, 0),
+    "exe": (object, ""),
+    "exe_spe": (np.int64, 0),
+    "pre": (object, ""),
+    "pre_spe": (np.int64, 0),
+    "dpn": (np.int64, 0),
+    "detail": (np.int64, DETAIL_NONE),
+    "pack": (np.int64, -1),
+    "code": (object, ""),  # CCAM act or NABM code
+    "ete_fin": (object, ""),
+    "ete_taa": (np.int64, 0),
+    "ete_cat": (np.int64, 0),
+    "flow_lag": (np.int64, -1),  # months between care and flow; -1 = draw it
+}
+
+
+def batch(n: int, **cols: object) -> dict[str, np.ndarray]:
+    """Columns of ``n`` lines; scalars broadcast, missing columns take their default."""
+    out: dict[str, np.ndarray] = {}
+    for name, (dtype, default) in _DEFAULTS.items():
+        v = cols.pop(name, default)
+        arr = np.empty(n, dtype=dtype)
+        arr[:] = v
+        out[name] = arr
+    if cols:
+        raise KeyError(f"unknown line columns: {sorted(cols)}")
+    return out
+
+
+def concat(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([b[k] for b in batches]) for k in _DEFAULTS}
+
+
+def take(lines: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[idx] for k, v in lines.items()}
