@@ -95,7 +95,7 @@ def fit_cox(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            cph.fit(data, duration_col=duration, event_col=event, weights_col=weights)
+            cph.fit(data, duration_col=duration, event_col=event, weights_col=weights, batch_mode=True)
         except (ConvergenceError, np.linalg.LinAlgError) as exc:
             raise NotEstimable(f"the Cox model did not converge ({_first_line(exc)})") from None
     for w in caught:

@@ -1,0 +1,152 @@
+"""`veille study run`: registry rows -> dbt study marts -> estimators -> `results` -> report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from veille import db
+from veille.errors import VeilleError
+from veille.study import store
+from veille.study.analysis import OutcomeAnalysis, Settings, analyse_outcome
+from veille.study.config import Study
+from veille.study.registry import write_registry
+
+DBT_SELECTION = ["build", "--select", "+tag:study"]
+MARTS = ("fct_study_survival", "fct_study_covariate_class", "fct_study_counting_process", "fct_study_attrition")
+
+
+@dataclass
+class StudyRun:
+    study: Study
+    run_id: int
+    outcomes: list[OutcomeAnalysis] = field(default_factory=list)
+    attrition: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def build_marts(quiet: bool = True) -> None:
+    from veille.dbt import run_dbt
+
+    if run_dbt(DBT_SELECTION, check=False, quiet=quiet) != 0:
+        raise VeilleError("dbt could not build the study marts: run `veille dbt build --select +tag:study` to see why")
+
+
+def _read(conn: sa.Connection, mart: str, cohort_ids: list[str]) -> pd.DataFrame:
+    exists = conn.execute(sa.text("select to_regclass(:t)"), {"t": f"marts.{mart}"}).scalar()
+    if not exists:
+        raise VeilleError(f"mart marts.{mart} is missing: build the dbt project first (veille dbt build)")
+    return pd.read_sql(
+        sa.text(f"select * from marts.{mart} where cohort_id = any(:ids)"), conn, params={"ids": cohort_ids}
+    )
+
+
+def run_study(study: Study, *, build: bool = True, report_dir: Path | None = None) -> StudyRun:
+    """Run every comparison x outcome of ``study``; results are stored under a new run id."""
+    eng = db.engine()
+    with eng.begin() as conn:
+        exists = conn.execute(sa.text("select to_regclass('results.run')")).scalar()
+        if not exists:
+            raise VeilleError("the results schema is missing: run `veille migrate` first")
+        cohort_ids = write_registry(conn, study)
+    if build:
+        build_marts()
+    with eng.begin() as conn:
+        run_id = store.start_run(conn, study)
+    run = StudyRun(study, run_id)
+    try:
+        with eng.connect() as conn:
+            surv, classes, counting, attrition = (_read(conn, m, cohort_ids) for m in MARTS)
+        run.attrition = attrition
+        with eng.begin() as conn:
+            store.save_attrition(conn, run_id, attrition)
+            for comp in study.comparisons:
+                cid = study.cohort_id(comp)
+                rows = surv[surv["cohort_id"] == cid]
+                cls = classes[classes["cohort_id"] == cid]
+                for outcome, negative in [(o, False) for o in study.outcomes] + [(o, True) for o in study.negative_controls]:
+                    settings = Settings(
+                        analyses=tuple(study.analyses),
+                        patient_covariates=tuple(study.covariates.patient),
+                        min_events=study.min_events,
+                        negative_control=negative,
+                    )
+                    res = analyse_outcome(
+                        rows[rows["outcome_id"] == outcome.id],
+                        settings,
+                        cohort_id=cid,
+                        outcome_id=outcome.id,
+                        exposure=comp.exposure.label,
+                        comparator=comp.comparator.label,
+                        classes=cls,
+                        counting=counting[(counting["cohort_id"] == cid) & (counting["outcome_id"] == outcome.id)],
+                    )
+                    run.outcomes.append(res)
+                    store.save_outcome(conn, run_id, res)
+            store.finish_run(conn, run_id, "done")
+    except Exception as exc:
+        with eng.begin() as conn:
+            store.finish_run(conn, run_id, "failed", str(exc)[:500])
+        raise
+    if report_dir is not None:
+        from veille.study.report import write_report
+
+        write_report(run, report_dir)
+    return run
+
+
+def summary_lines(run: StudyRun) -> list[str]:
+    """What the command prints: each estimate (counts masked) or why it is missing."""
+    from veille.study.masking import mask_count
+    from veille.study.report import negative_control_summary
+
+    s = run.study
+    lines = [f"{s.id} (run {run.run_id}): {s.title}"]
+    for comp in s.comparisons:
+        cid = s.cohort_id(comp)
+        outs = [o for o in run.outcomes if o.cohort_id == cid]
+        lines.append(f"  {comp.exposure.label} vs {comp.comparator.label}")
+        for o in outs:
+            if o.negative_control:
+                continue
+            for e in o.estimates:
+                label = f"    {o.outcome_id:<24} {e['analysis'] + ('' if e['term'] == 'exposed' else ' ' + e['term']):<28}"
+                if e["status"] == "ok":
+                    lines.append(f"{label} HR {e['hr']:.2f} ({e['ci_low']:.2f}-{e['ci_high']:.2f})  events "
+                                 f"{mask_count(e['events_exposed'])} / {mask_count(e['events_comparator'])}")
+                else:
+                    lines.append(f"{label} not estimable: {e['message']}")
+        nc = negative_control_summary(outs, s.primary_analysis)
+        if nc:
+            lines.append(f"    negative controls: {nc}")
+    return lines
+
+
+def run_studies(studies: list[Study], *, build: bool = True, report_dir: Path | None = None, echo=print) -> list[StudyRun]:
+    """Run several studies with one dbt build (all registry rows are written first)."""
+    if build:
+        with db.engine().begin() as conn:
+            for s in studies:
+                write_registry(conn, s)
+        build_marts()
+    runs = []
+    for s in studies:
+        run = run_study(s, build=False, report_dir=report_dir)
+        runs.append(run)
+        for line in summary_lines(run):
+            echo(line)
+        if report_dir is not None:
+            echo(f"  report: {Path(report_dir) / s.id / 'index.html'}")
+    return runs
+
+
+def run_all_for_demo() -> Path:
+    """Run every shipped study (used by `veille demo`); return the report index path."""
+    from veille.study.config import load_all
+
+    report_dir = db.project_root() / "reports"
+    run_studies(load_all(), report_dir=report_dir)
+    return report_dir / "index.html"

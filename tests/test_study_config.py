@@ -1,0 +1,86 @@
+"""Study files: the shipped ones validate; each kind of mistake gives one exact line."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from veille.errors import VeilleError
+from veille.study.config import load_all, load_study
+
+MINIMAL = {
+    "title": "t",
+    "question": "q",
+    "comparisons": [
+        {"id": "a_vs_b", "exposure": {"label": "a", "atc": ["N05BA"]},
+         "comparator": {"kind": "non_user", "label": "non-users"}}
+    ],
+    "outcomes": [{"id": "hip_fracture"}],
+}
+
+
+def _write(tmp_path: Path, data: dict, name: str = "x") -> Path:
+    p = tmp_path / f"{name}.yml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def _error(tmp_path: Path, data: dict) -> str:
+    p = _write(tmp_path, data)
+    with pytest.raises(VeilleError) as exc:
+        load_study(p)
+    return str(exc.value).replace(str(tmp_path) + "/", "")
+
+
+def test_shipped_studies_validate():
+    studies = {s.id: s for s in load_all()}
+    assert set(studies) == {"pioglitazone_bladder_cancer", "rosiglitazone_vs_pioglitazone", "fall_risk_hip_fracture"}
+    pio = studies["pioglitazone_bladder_cancer"]
+    assert pio.atc(pio.comparisons[0].exposure.atc) == ["A10BD05", "A10BD06", "A10BG03"]
+    assert pio.atc(pio.base_population) == ["A10"]
+    assert (pio.min_purchases.count, pio.min_purchases.window, pio.start_delay) == (2, 182, 182)
+    assert (pio.age.min, pio.age.max) == (40, 79)
+    assert len(studies["fall_risk_hip_fracture"].comparisons) == 5
+
+
+def test_minimal_study_gets_the_defaults(tmp_path):
+    s = load_study(_write(tmp_path, MINIMAL))
+    assert s.id == "x"
+    assert (s.washout, s.prior_observation, s.start_delay, s.max_followup) == (365, 365, 0, None)
+    assert s.study_period.start is None and s.study_period.end is None
+    assert s.exposure_strategy.kind == "as_treated" and s.exposure_strategy.grace == 30
+    assert s.primary_analysis == "cox_adjusted"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"washot": 365}, "x.yml: unknown key 'washot' (did you mean 'washout'?)"),
+        ({"age": {"min": 70, "mx": 80}}, "x.yml: age: unknown key 'mx' (did you mean 'max'?)"),
+        ({"comparisons": [{"id": "a", "exposure": {"label": "a", "atc": ["N5BA"]},
+                           "comparator": {"kind": "non_user", "label": "n"}}]},
+         "x.yml: comparisons[0].exposure.atc: 'N5BA' is not an ATC code (a prefix such as N05BA or A10BG03)"),
+        ({"age": {"min": 80, "max": 65}}, "x.yml: age: impossible age range: min 80 > max 65"),
+        ({"study_period": {"start": "2019-01-01", "end": "2018-01-01"}},
+         "x.yml: study_period: impossible study period: start 2019-01-01 is not before end 2018-01-01"),
+        ({"min_purchases": {"count": 2, "window": 0}}, "x.yml: min_purchases: impossible window: 2 purchases within 0 days"),
+        ({"start_delay": 400, "max_followup": 365},
+         "x.yml: impossible window: start_delay 400 days >= max_followup 365 days"),
+        ({"washout": -1}, "x.yml: washout: Input should be greater than or equal to 0"),
+        ({"analyses": ["cox_crude", "iptv"]}, "x.yml: analyses: unknown analysis 'iptv' (did you mean 'iptw'?)"),
+        ({"comparisons": [{"id": "a", "exposure": {"label": "a", "atc": ["N05BA"]},
+                           "comparator": {"kind": "active", "label": "n"}}]},
+         "x.yml: comparisons[0].comparator: an active comparator needs 'atc' codes"),
+        ({"id": "other"}, "x.yml: id 'other' differs from the file name 'x'"),
+    ],
+)
+def test_mistakes_give_one_readable_line(tmp_path, change, message):
+    assert _error(tmp_path, {**MINIMAL, **change}) == message
+
+
+def test_not_yaml_and_missing_file(tmp_path):
+    p = tmp_path / "x.yml"
+    p.write_text("title: [unclosed\n")
+    with pytest.raises(VeilleError, match=r"x\.yml: line 2 not valid YAML"):
+        load_study(p)
+    with pytest.raises(VeilleError, match="no such study file"):
+        load_study(tmp_path / "nope.yml")

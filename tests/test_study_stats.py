@@ -1,0 +1,164 @@
+"""Estimators on simulated survival data with a known hazard ratio (numpy, fixed seeds)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter
+from lifelines.statistics import proportional_hazard_test
+from veille.study import propensity as ps
+from veille.study.analysis import Settings, analyse_outcome
+from veille.study.config import ANALYSES, PATIENT_COVARIATES
+from veille.study.cox import fit_cox
+from veille.study.masking import mask_count, mask_frame, mask_value
+from veille.study.ph import ph_test
+from veille.study.rates import incidence_rates, poisson_ci
+from veille.study.simulate import simulate_classes, simulate_survival
+
+ALL = tuple(a for a in ANALYSES if a != "cumulative_exposure")
+
+
+def _continuous(n: int, seed: int) -> pd.DataFrame:
+    """Small data without tied times (where Breslow and Efron agree exactly)."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    ex = rng.binomial(1, 0.4, n)
+    t = rng.exponential(1 / np.exp(0.5 * ex + 0.3 * x1))
+    c = rng.exponential(2, n)
+    return pd.DataFrame({"exposed": ex, "x1": x1, "time_days": np.minimum(t, c),
+                         "event": (t <= c).astype(int), "w": rng.uniform(0.5, 2, n),
+                         "pair": rng.integers(0, n // 3, n)})
+
+
+def test_vectorized_sandwich_equals_lifelines_robust():
+    df = _continuous(300, 1)
+    ref = CoxPHFitter().fit(df.drop(columns="pair"), "time_days", "event", weights_col="w", robust=True)
+    mine = fit_cox(df, ["x1"], weights="w", robust=True)
+    np.testing.assert_allclose(mine.summary["se"].to_numpy(), ref.standard_errors_.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(mine.summary["coef"].to_numpy(), ref.params_.to_numpy(), rtol=1e-6)
+
+
+def test_cluster_sandwich_equals_lifelines_cluster():
+    df = _continuous(300, 2)
+    ref = CoxPHFitter().fit(df.drop(columns="w"), "time_days", "event", cluster_col="pair")
+    mine = fit_cox(df, ["x1"], cluster="pair")
+    np.testing.assert_allclose(mine.summary["se"].to_numpy(), ref.standard_errors_.to_numpy(), rtol=1e-6)
+
+
+def test_ph_test_equals_lifelines_without_ties():
+    df = _continuous(300, 3)
+    fit = fit_cox(df, ["x1"])
+    mine = ph_test(fit, df)
+    ref = proportional_hazard_test(fit.fitter, df[["exposed", "x1", "time_days", "event"]], time_transform="rank")
+    np.testing.assert_allclose(mine["statistic"].to_numpy(), np.ravel(ref.test_statistic), rtol=1e-6)
+
+
+def test_exact_poisson_intervals_and_rates():
+    assert poisson_ci(10) == pytest.approx((4.795389, 18.390356), rel=1e-6)
+    assert poisson_ci(0) == pytest.approx((0.0, 3.688879), rel=1e-6)
+    df = pd.DataFrame({"exposed": [1, 1, 0, 0], "event": [1, 0, 1, 1], "time_days": [365.25, 365.25, 730.5, 730.5]})
+    rates = incidence_rates(df).set_index("exposed")
+    assert rates.loc[1, "person_years"] == pytest.approx(2.0)
+    assert rates.loc[1, "rate_per_1000"] == pytest.approx(500.0)
+    assert rates.loc[0, "rate_per_1000"] == pytest.approx(500.0)
+    assert rates.loc[0, "ci_high"] == pytest.approx(1000 * poisson_ci(2)[1] / 4)
+
+
+def test_matching_pairs_are_distinct_and_within_caliper():
+    rng = np.random.default_rng(4)
+    logit = rng.normal(size=5000)
+    exposed = rng.binomial(1, 1 / (1 + np.exp(-logit)))
+    caliper = 0.2 * logit.std()
+    pairs = ps.match_nearest(logit, exposed, caliper)
+    # maximal: no unmatched exposed subject has an unmatched comparator within the caliper
+    left_t = np.setdiff1d(np.flatnonzero(exposed == 1), pairs[:, 0])
+    left_c = np.sort(logit[np.setdiff1d(np.flatnonzero(exposed == 0), pairs[:, 1])])
+    j = np.clip(np.searchsorted(left_c, logit[left_t]), 1, len(left_c) - 1)
+    nearest = np.minimum(np.abs(left_c[j] - logit[left_t]), np.abs(left_c[j - 1] - logit[left_t]))
+    assert (nearest > caliper).all()
+    assert len(pairs) == 1619
+    assert (exposed[pairs[:, 0]] == 1).all() and (exposed[pairs[:, 1]] == 0).all()
+    assert len(np.unique(pairs[:, 0])) == len(pairs) and len(np.unique(pairs[:, 1])) == len(pairs)
+    assert np.abs(logit[pairs[:, 0]] - logit[pairs[:, 1]]).max() <= caliper
+
+
+def test_logistic_matches_the_simulated_model():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(20000, 2))
+    y = rng.binomial(1, 1 / (1 + np.exp(-(-0.5 + 1.0 * x[:, 0] - 0.7 * x[:, 1])))).astype(float)
+    beta = ps.fit_logistic(x, y)
+    np.testing.assert_allclose(beta, [-0.5, 1.0, -0.7], atol=0.06)
+
+
+def test_analysis_recovers_the_hazard_ratio_and_crude_misses_it():
+    df = simulate_survival(20000, 1.5, seed=3)
+    res = analyse_outcome(df, Settings(ALL, PATIENT_COVARIATES), cohort_id="sim", outcome_id="o",
+                          exposure="e", comparator="c", classes=simulate_classes(df, ("A10BA", "C10")))
+    for a in ("cox_adjusted", "iptw", "matching"):
+        e = res.estimate(a)
+        assert e["status"] == "ok"
+        assert e["ci_low"] <= 1.5 <= e["ci_high"], (a, e)
+    crude = res.estimate("cox_crude")
+    assert crude["ci_low"] > 1.5  # confounding by age and prior stays inflates the crude HR
+    assert res.balance["smd_before"].abs().max() > 0.5
+    assert res.balance["smd_iptw"].abs().max() < 0.1
+    assert res.balance["smd_matched"].abs().max() < 0.1
+    assert {d["kind"] for d in res.diagnostics} >= {"iptw_ess", "matching", "ph_test"}
+    assert set(res.km) == {0, 1}
+
+
+def _run(df: pd.DataFrame, **kw) -> list:
+    res = analyse_outcome(df, Settings(ALL, PATIENT_COVARIATES, **kw), cohort_id="sim", outcome_id="o",
+                          exposure="e", comparator="c")
+    return res
+
+
+def test_no_exposed_subjects_is_reported_not_raised():
+    df = simulate_survival(500, 1.5, seed=6)
+    res = _run(df[df["exposed"] == 0])
+    assert {e["status"] for e in res.estimates} == {"not_estimable"}
+    assert {e["message"] for e in res.estimates} == {"no exposed subjects: no hazard ratio"}
+    assert all(e["hr"] is None for e in res.estimates)
+
+
+def test_too_few_events_is_reported():
+    df = simulate_survival(300, 1.5, seed=7)
+    df["event"] = 0
+    df.loc[df.index[:3], "event"] = 1
+    res = _run(df, min_events=5)
+    assert {e["message"] for e in res.estimates} == {"too few events (3 < 5): no hazard ratio"}
+
+
+def test_no_events_in_one_group_is_reported():
+    df = simulate_survival(2000, 1.5, seed=8)
+    df.loc[df["exposed"] == 1, "event"] = 0
+    res = _run(df)
+    assert {e["message"] for e in res.estimates} == {"no events among the exposed: the hazard ratio is not estimable"}
+
+
+def test_constant_covariates_are_dropped_with_a_message():
+    df = simulate_survival(4000, 1.5, seed=9)
+    df["index_year"] = 2018
+    df.loc[df["exposed"] == 1, "ald_count"] = 0
+    res = _run(df)
+    msgs = [d["message"] for d in res.diagnostics if d["kind"] == "covariate_dropped"]
+    assert "covariate index_year is constant (2018 for everyone): left out of the models" in msgs
+    assert "covariate ald_count is constant among the exposed: left out of the propensity score and adjustment" in msgs
+    assert res.estimate("cox_adjusted")["status"] == "ok"
+
+
+def test_separation_gives_a_clear_message():
+    df = simulate_survival(3000, 1.5, seed=10)
+    df["n_drugs_prior_year"] = df["exposed"] * 5 + np.random.default_rng(0).uniform(0, 1, len(df))
+    res = _run(df)
+    assert res.estimate("iptw")["message"] == "the propensity-score model did not converge (a covariate separates the groups)"
+    assert res.estimate("cox_crude")["status"] == "ok"
+    for e in res.estimates:
+        assert e["hr"] is None or np.isfinite(e["hr"])
+
+
+def test_masking_small_cells():
+    assert [mask_count(n) for n in (0, 3, 9, 10, 12345)] == ["<10", "<10", "<10", "10", "12345"]
+    assert [mask_value(n) for n in (9, 10, None)] == ["<10", 10, None]
+    out = mask_frame(pd.DataFrame({"events": [2, 50], "hr": [1.0, 2.0]}), ["events"])
+    assert out["events"].tolist() == ["<10", 50]
+    assert out["hr"].tolist() == [1.0, 2.0]
