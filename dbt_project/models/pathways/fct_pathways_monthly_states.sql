@@ -1,0 +1,162 @@
+{{ config(materialized='table', schema='pathways', tags=['pathways']) }}
+{#-
+  Monthly care states of the patients treated with a line class (glucose-lowering drugs by
+  default), over var pathways_months (36) months from the month of their first line-class
+  dispensing. A month's state, read on its 15th day:
+  * treatment: 0 none, 1 one class, 2 two or more classes without insulin, 3 insulin
+    (from int_pathways__therapy_segments);
+  * monitoring: 1 when the 12 months around it (6 before, the month, 5 after) hold at least
+    var pathways_monitoring_threshold (4) monitoring contacts (distinct day x item: lab tests
+    with NABM codes var pathways_monitoring_nabm, CCAM acts var pathways_monitoring_ccam, visits
+    to specialties var pathways_monitoring_specialties), else 0;
+  * hospitalised: 1 when a hospital stay overlaps the month;
+  * observed: false outside the observation periods (and after death).
+  state = 'A' + 4 * treatment + 2 * monitoring + hospitalised ('A'..'P'), '.' when not observed.
+-#}
+{%- set months = var('pathways_months', 36) %}
+{%- set threshold = var('pathways_monitoring_threshold', 4) %}
+{%- set nabm = var('pathways_monitoring_nabm', ['1577', '592', '996', '1133']) %}
+{%- set ccam = var('pathways_monitoring_ccam', ['BGQP002', 'BGQP007']) %}
+{%- set specialties = var('pathways_monitoring_specialties', ['15', '42']) %}
+
+with classes as (
+    select * from {{ ref('int_pathways__drug_classes') }}
+    where class_role = 'line'
+),
+
+segments as (
+    select * from {{ ref('int_pathways__therapy_segments') }}
+),
+
+dispensings as (
+    select * from {{ ref('int_drug_dispensings') }}
+),
+
+events as (
+    select * from {{ ref('int_pathways__care_events') }}
+),
+
+observation as (
+    select * from {{ ref('fct_observation_periods') }}
+),
+
+stays as (
+    select patient_id, admission_date, discharge_date from {{ source('claims', 'hospital_stay') }}
+),
+
+index_dates as (
+    select
+        dispensings.patient_id,
+        min(dispensings.dispensing_date) as index_date
+    from dispensings
+    inner join classes
+        on dispensings.atc7 like classes.atc_prefix || '%'
+    group by dispensings.patient_id
+),
+
+patient_months as (
+    select
+        index_dates.patient_id,
+        index_dates.index_date,
+        month_index.m::int as month_index,
+        (date_trunc('month', index_dates.index_date) + month_index.m * interval '1 month')::date as month_start
+    from index_dates
+    cross join generate_series(0, {{ months }} - 1) as month_index (m)
+),
+
+monitoring_events as (
+    select distinct patient_id, event_date, event_kind, code
+    from events
+    where (event_kind = 'lab_test' and code in ('{{ nabm | join("', '") }}'))
+        or (event_kind = 'medical_act' and code in ('{{ ccam | join("', '") }}'))
+        or (event_kind = 'specialist_visit' and code in ('{{ specialties | join("', '") }}'))
+),
+
+monitoring as (
+    select
+        patient_months.patient_id,
+        patient_months.month_index,
+        count(monitoring_events.event_date) as contacts
+    from patient_months
+    inner join monitoring_events
+        on patient_months.patient_id = monitoring_events.patient_id
+        and monitoring_events.event_date >= patient_months.month_start - interval '6 months'
+        and monitoring_events.event_date < patient_months.month_start + interval '6 months'
+    group by patient_months.patient_id, patient_months.month_index
+),
+
+treatment as (
+    select
+        patient_months.patient_id,
+        patient_months.month_index,
+        max(
+            case
+                when segments.regimen like '%insulin%' then 3
+                when segments.regimen like '%+%' then 2
+                else 1
+            end
+        ) as treatment
+    from patient_months
+    inner join segments
+        on patient_months.patient_id = segments.patient_id
+        and segments.segment_start <= patient_months.month_start + 14
+        and segments.segment_end > patient_months.month_start + 14
+    group by patient_months.patient_id, patient_months.month_index
+),
+
+hospitalised as (
+    select distinct
+        patient_months.patient_id,
+        patient_months.month_index
+    from patient_months
+    inner join stays
+        on patient_months.patient_id = stays.patient_id
+        and stays.admission_date < (patient_months.month_start + interval '1 month')::date
+        and stays.discharge_date >= patient_months.month_start
+),
+
+observed as (
+    select distinct
+        patient_months.patient_id,
+        patient_months.month_index
+    from patient_months
+    inner join observation
+        on patient_months.patient_id = observation.patient_id
+        and observation.observation_start <= patient_months.month_start + 14
+        and observation.observation_end >= patient_months.month_start + 14
+),
+
+final as (
+    select
+        patient_months.patient_id,
+        patient_months.index_date,
+        patient_months.month_index,
+        patient_months.month_start,
+        observed.patient_id is not null as observed,
+        coalesce(treatment.treatment, 0)::int as treatment,
+        (coalesce(monitoring.contacts, 0) >= {{ threshold }})::int as monitoring,
+        (hospitalised.patient_id is not null)::int as hospitalised,
+        case
+            when observed.patient_id is null then '.'
+            else chr(
+                65 + 4 * coalesce(treatment.treatment, 0)
+                + 2 * (coalesce(monitoring.contacts, 0) >= {{ threshold }})::int
+                + (hospitalised.patient_id is not null)::int
+            )
+        end as state
+    from patient_months
+    left join observed
+        on patient_months.patient_id = observed.patient_id
+        and patient_months.month_index = observed.month_index
+    left join treatment
+        on patient_months.patient_id = treatment.patient_id
+        and patient_months.month_index = treatment.month_index
+    left join monitoring
+        on patient_months.patient_id = monitoring.patient_id
+        and patient_months.month_index = monitoring.month_index
+    left join hospitalised
+        on patient_months.patient_id = hospitalised.patient_id
+        and patient_months.month_index = hospitalised.month_index
+)
+
+select * from final
