@@ -23,7 +23,7 @@ FLOW_LAG_P = np.array([0.15, 0.70, 0.10, 0.05])
 KEY_BASE = 10**9
 DETAIL_TABLES = {DETAIL_PHA: "ER_PHA_F", DETAIL_CAM: "ER_CAM_F", DETAIL_BIO: "ER_BIO_F",
                  DETAIL_ETE: "ER_ETE_F"}
-PACK_CIP = np.array([p.cip13 for p in PACKS], dtype=object)
+PACK_CIP = np.array([p.cip13 for p in PACKS], dtype="S13")
 PACK_PRICE = np.array([p.price_cents for p in PACKS])
 
 
@@ -62,7 +62,7 @@ def write_dcir(lines: dict[str, np.ndarray], pts: Patients, world: World, fmt: F
     lines = take(lines, order)
     flow_m = flow_m[order]
     flow_day = flow_m.astype("datetime64[D]").astype(np.int64)
-    dct = chunk * KEY_BASE + np.arange(1, n + 1)
+    dct = (chunk + 1) * KEY_BASE + np.arange(1, n + 1)
     keys = {
         "DCT_ORD_NUM": fmt.num(dct),
         "FLX_DIS_DTD": fmt.iso(flow_day),
@@ -70,7 +70,7 @@ def write_dcir(lines: dict[str, np.ndarray], pts: Patients, world: World, fmt: F
         "FLX_EMT_ORD": "0",
         "FLX_EMT_TYP": "1",
         "FLX_TRT_DTD": fmt.iso(flow_day + 2 + dct % 20),
-        "ORG_CLE_NUM": "01C" + pts.dpt[lines["patient"]] + "000",
+        "ORG_CLE_NUM": _org(pts.dpt[lines["patient"]]),
         "PRS_ORD_NUM": "1",
         "REM_TYP_AFF": "1",
     }
@@ -86,7 +86,7 @@ def write_dcir(lines: dict[str, np.ndarray], pts: Patients, world: World, fmt: F
         **keys,
         "BEN_NIR_PSA": pts.nir[p],
         "BEN_RNG_GEM": fmt.num(pts.rank[p]),
-        "BEN_SEX_COD": np.where(pts.male[p], "1", "2"),
+        "BEN_SEX_COD": np.where(pts.male[p], b"1", b"2"),
         "BEN_NAI_ANN": fmt.num(birth_year[p]),
         "BEN_RES_DPT": pts.dpt[p],
         "BEN_AMA_COD": fmt.num(np.maximum(care_year - birth_year[p], 0)),
@@ -102,8 +102,8 @@ def write_dcir(lines: dict[str, np.ndarray], pts: Patients, world: World, fmt: F
         "BSE_REM_BSE": fmt.money(lines["paid"]),
         "PFS_EXE_NUM": lines["exe"],
         "PFS_PRE_NUM": lines["pre"],
-        "PSE_SPE_COD": np.where(lines["exe_spe"] > 0, exe_spe, ""),
-        "PSP_SPE_COD": np.where(lines["pre_spe"] > 0, pre_spe, ""),
+        "PSE_SPE_COD": np.where(lines["exe_spe"] > 0, exe_spe, b""),
+        "PSP_SPE_COD": np.where(lines["pre_spe"] > 0, pre_spe, b""),
     }
     bounds = np.flatnonzero(np.r_[True, flow_m[1:] != flow_m[:-1], True])
     for a, b in itertools.pairwise(bounds):
@@ -114,7 +114,7 @@ def write_dcir(lines: dict[str, np.ndarray], pts: Patients, world: World, fmt: F
         det = lines["detail"][sl]
         for code, table in DETAIL_TABLES.items():
             idx = a + np.flatnonzero(det == code)
-            cols = {k: (v if isinstance(v, str) else v[idx]) for k, v in keys.items()}
+            cols = {k: _cut(v, idx) for k, v in keys.items()}
             if code == DETAIL_PHA:
                 pack = lines["pack"][idx]
                 cols.update(PHA_PRS_C13=PACK_CIP[pack], PHA_ACT_QSN=fmt.num(qty[idx]),
@@ -132,4 +132,18 @@ def write_dcir(lines: dict[str, np.ndarray], pts: Patients, world: World, fmt: F
 
 
 def _slice(cols: dict[str, object], sl: slice) -> dict[str, object]:
-    return {k: (v if isinstance(v, str) else v[sl]) for k, v in cols.items()}
+    return {k: _cut(v, sl) for k, v in cols.items()}
+
+
+def _cut(v: object, idx: object) -> object:
+    if isinstance(v, str | bytes):
+        return v
+    if isinstance(v, tuple):
+        return tuple(_cut(x, idx) for x in v)
+    return v[idx]
+
+
+def _org(dpt: np.ndarray) -> np.ndarray:
+    """ORG_CLE_NUM of the beneficiary's local fund: 01C + department + 000."""
+    uniq, inv = np.unique(dpt, return_inverse=True)
+    return np.array([b"01C" + d + b"000" for d in uniq.tolist()], dtype="S9")[inv]

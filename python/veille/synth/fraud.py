@@ -44,13 +44,13 @@ def truth_entries(world: World) -> dict[str, dict[str, str]]:
     prov, fr = world.providers, world.fraud
     out: dict[str, dict[str, str]] = {}
     for i in fr["high_prescriber_idx"]:
-        out[str(prov.gp[i])] = {"kind": "high_prescriber",
+        out[prov.gp[i].decode()] = {"kind": "high_prescriber",
                                 "scheme": "benzodiazepines, Z-drugs and opioids far above GP peers"}
     for i in fr["volume_idx"]:
-        out[str(prov.gp[i])] = {"kind": "impossible_volume",
+        out[prov.gp[i].decode()] = {"kind": "impossible_volume",
                                 "scheme": "bills more consultations a day than a GP can see"}
     for i in fr["phantom_idx"]:
-        out[str(prov.pharmacy[i])] = {"kind": "phantom_pharmacy",
+        out[prov.pharmacy[i].decode()] = {"kind": "phantom_pharmacy",
                                       "scheme": "bills dispensings that never happened, some to dead patients"}
     return out
 
@@ -84,7 +84,7 @@ def doctor_shopping(rng, pts: Patients, eps: Episodes, world: World, chunk: int)
         out_day.append(days)
         out_pre.append(gps[rng.integers(0, len(gps), len(days))])
         out_ph.append(phs[np.arange(len(days)) % len(phs)])
-        truth[str(pts.nir[p])] = {"kind": "doctor_shopping",
+        truth[pts.nir[p].decode()] = {"kind": "doctor_shopping",
                                   "scheme": f"{SHOPPING_CLASSES[kl[e]]}: overlapping prescriptions "
                                             f"from {len(gps)} prescribers in {len(phs)} pharmacies"}
     if not out_p:

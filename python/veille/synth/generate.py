@@ -144,7 +144,7 @@ def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: S
     truth["fraud"].update(shop_truth)
     truth["deaths"] += int(pts.died.sum())
     for i in np.flatnonzero(arch >= 0):
-        truth["pathways"][str(pts.nir[i])] = exposure.ARCHETYPES[arch[i]]
+        truth["pathways"][pts.nir[i].decode()] = exposure.ARCHETYPES[arch[i]]
     _write_latent(out, chunk, pts, eps, events, segments)
     return n_lines + n_stays
 

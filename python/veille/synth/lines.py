@@ -14,15 +14,15 @@ _DEFAULTS: dict[str, tuple[object, object]] = {
     "qty": (np.int64, 1),
     "paid": (np.int64, 0),
     "reimb": (np.int64, 0),
-    "exe": (object, ""),
+    "exe": ("S9", b""),
     "exe_spe": (np.int64, 0),
-    "pre": (object, ""),
+    "pre": ("S9", b""),
     "pre_spe": (np.int64, 0),
     "dpn": (np.int64, 0),
     "detail": (np.int64, DETAIL_NONE),
     "pack": (np.int64, -1),
-    "code": (object, ""),  # CCAM act or NABM code
-    "ete_fin": (object, ""),
+    "code": ("S7", b""),  # CCAM act or NABM code
+    "ete_fin": ("S9", b""),
     "ete_taa": (np.int64, 0),
     "ete_cat": (np.int64, 0),
     "flow_lag": (np.int64, -1),  # months between care and flow; -1 = draw it

@@ -46,7 +46,7 @@ class Patients:
 
 def _ids(rng: np.random.Generator, n: int) -> np.ndarray:
     codes = ALPHABET[rng.integers(0, len(ALPHABET), size=(n, 17))]
-    return codes.view("S17").ravel().astype(str).astype(object)
+    return np.ascontiguousarray(codes).view("S17").ravel()
 
 
 def make_patients(rng: np.random.Generator, n: int, first: int, world: World) -> Patients:
@@ -81,7 +81,7 @@ def make_patients(rng: np.random.Generator, n: int, first: int, world: World) ->
     died = t_death < end
     death = np.where(died, t_death, 0)
     exit_ = np.where(died, t_death + 1, end)
-    dpt_codes = np.array([d for d, _ in DEPARTMENTS], dtype=object)
+    dpt_codes = np.array([d for d, _ in DEPARTMENTS], dtype="S3")
     dpt_w = np.array([w for _, w in DEPARTMENTS], float)
     dpt = dpt_codes[rng.choice(len(dpt_codes), size=n, p=dpt_w / dpt_w.sum())]
     nir = _ids(rng, n)

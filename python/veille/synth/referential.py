@@ -8,7 +8,9 @@ from veille.synth.catalog import CONDITION_CODES, DRUGS, PACKS
 from veille.synth.hospital import RET_COLUMNS, Stays
 from veille.synth.population import Patients
 from veille.synth.world import World
-from veille.synth.writer import NO_DATE, Formatter, Sink, render
+from veille.synth.writer import Formatter, Sink, render
+
+NO_DATE = b"1600-01-01"
 
 ALD_SHARE = {"diabetes": 0.8, "heart_failure": 0.7, "depression": 0.3, "dementia": 0.6,
              "psychosis": 0.8, "cancer": 0.9}
@@ -22,7 +24,7 @@ def write_ben(pts: Patients, fmt: Formatter, sink: Sink) -> None:
         "BEN_RNG_GEM": fmt.num(pts.rank),
         "BEN_NAI_ANN": fmt.num(by // 12 + 1970),
         "BEN_NAI_MOI": np.array([f"{m:02d}" for m in range(1, 13)], dtype=object)[by % 12],
-        "BEN_SEX_COD": np.where(pts.male, "1", "2"),
+        "BEN_SEX_COD": np.where(pts.male, b"1", b"2"),
         "BEN_DCD_DTE": np.where(pts.died, fmt.iso(np.where(pts.died, pts.death, fmt.base)), NO_DATE),
         "BEN_RES_DPT": pts.dpt,
         "BEN_DTE_INS": fmt.iso(np.maximum(pts.rights, fmt.base)),
@@ -95,7 +97,7 @@ def write_pmsi(st: Stays, pts: Patients, world: World, fmt: Formatter, sink: Sin
         p = st.patient[s]
         dis = st.discharge[s]
         n = len(s)
-        ret = {c: np.where(st.bad_ret[s] == i, "1", "0") for i, c in enumerate(RET_COLUMNS)}
+        ret = {c: np.where(st.bad_ret[s] == i, b"1", b"0") for i, c in enumerate(RET_COLUMNS)}
         n_das = np.bincount(np.searchsorted(s, st.das_stay[np.isin(st.das_stay, s)]), minlength=n)
         b = {
             "ETA_NUM": eta[s], "RSA_NUM": st.rsa[s], "DGN_PAL": st.dp[s], "DGN_REL": st.dr[s],
@@ -104,7 +106,7 @@ def write_pmsi(st: Stays, pts: Patients, world: World, fmt: Formatter, sink: Sin
             "SOR_ANN": str(y), "SOR_MOI": np.array([f"{m:02d}" for m in range(1, 13)], dtype=object)[
                 dis.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12],
             "AGE_ANN": fmt.num(np.maximum(((st.admission[s] - pts.birth[p]) / 365.25).astype(np.int64), 0)),
-            "COD_SEX": np.where(pts.male[p], "1", "2"), "BDI_DEP": pts.dpt[p],
+            "COD_SEX": np.where(pts.male[p], b"1", b"2"), "BDI_DEP": pts.dpt[p],
             "NBR_DGN": fmt.num(n_das + 1), "NBR_RUM": "1",
         }
         sink.append(f"T_MCO{yy}B.csv", "T_MCOaaB", render("T_MCOaaB", b, n), n)

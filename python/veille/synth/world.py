@@ -28,7 +28,7 @@ def draw_ids(rng: np.random.Generator, n: int, digits: int) -> np.ndarray:
     vals = rng.choice(hi - lo, size=n, replace=False) + lo if n < 10**6 else None
     if vals is None:  # pragma: no cover - very large pools
         vals = np.unique(rng.integers(lo, hi, size=int(n * 1.1)))[:n]
-    return vals.astype(str).astype(object)
+    return vals.astype("S")
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Providers:
         spec = {s: rest[i * n_sp:(i + 1) * n_sp] for i, s in enumerate(specialties)}
         dpt = rng.integers(1, 96, size=n_hosp)
         serial = draw_ids(rng, n_hosp, 7)
-        finess = np.array([f"{d:02d}{s}" for d, s in zip(dpt, serial, strict=True)], dtype=object)
+        finess = np.array([f"{d:02d}{s.decode()}" for d, s in zip(dpt, serial, strict=True)], dtype="S9")
         public = rng.random(n_hosp) < float(sc["care"]["public_hospital_share"])
         public[0], public[-1] = True, False
         return cls(gp, spec, ph, lab, finess, public)

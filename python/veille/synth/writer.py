@@ -17,17 +17,15 @@ NO_DATE = "1600-01-01"
 
 
 class Formatter:
-    """String lookups for day numbers and integers."""
+    """Byte-string lookups for day numbers; integer and amount formatting."""
 
     def __init__(self, first_day: int, last_day: int) -> None:
         self.base = first_day
         days = np.arange(first_day, last_day + 1).astype("datetime64[D]")
-        iso = np.datetime_as_string(days, unit="D").astype(object)
-        self.iso_lut = iso
-        self.ddmmyyyy_lut = np.array([s[8:10] + s[5:7] + s[0:4] for s in iso], dtype=object)
-        self.yyyymm_lut = np.array([s[0:4] + s[5:7] for s in iso], dtype=object)
-        self.int_lut = np.arange(0, 100_000).astype(str).astype(object)
-        self.cent_lut = np.array([f"{i:02d}" for i in range(100)], dtype=object)
+        iso = np.datetime_as_string(days, unit="D")
+        self.iso_lut = iso.astype("S10")
+        self.ddmmyyyy_lut = np.array([s[8:10] + s[5:7] + s[0:4] for s in iso.tolist()], dtype="S8")
+        self.yyyymm_lut = np.array([s[0:4] + s[5:7] for s in iso.tolist()], dtype="S6")
 
     def iso(self, day: np.ndarray) -> np.ndarray:
         return self.iso_lut[np.asarray(day) - self.base]
@@ -38,49 +36,81 @@ class Formatter:
     def yyyymm(self, day: np.ndarray) -> np.ndarray:
         return self.yyyymm_lut[np.asarray(day) - self.base]
 
-    def num(self, x: np.ndarray) -> np.ndarray:
+    def num(self, x: np.ndarray) -> np.ndarray | tuple:
+        """Integers as text (a tuple of parts that render() lays side by side)."""
         x = np.asarray(x, dtype=np.int64)
-        if len(x) and x.min() >= 0 and x.max() < len(self.int_lut):
-            return self.int_lut[x]
-        return x.astype(str).astype(object)
+        if len(x) == 0:
+            return x.astype("S1")
+        if x.min() < 0:
+            return (np.where(x < 0, b"-", b""), *_parts(self.num(np.abs(x))))
+        if x.max() < _BASE:
+            return _INT[x]
+        if x.max() < _BASE * _BASE:
+            hi, lo = np.divmod(x, _BASE)
+            return (_INT_OR_EMPTY[hi], np.where(hi > 0, _PAD[lo], _INT[lo]))
+        return x.astype("S20")
 
-    def money(self, cents: np.ndarray) -> np.ndarray:
+    def money(self, cents: np.ndarray) -> tuple:
+        """Amounts in cents as euros with two decimals."""
         cents = np.asarray(cents, dtype=np.int64)
-        a = np.abs(cents)
-        s = self.num(a // 100) + "." + self.cent_lut[a % 100]
-        return np.where(cents < 0, "-" + s, s)
+        euros, cts = np.divmod(np.abs(cents), 100)
+        return (np.where(cents < 0, b"-", b""), *_parts(self.num(euros)), b".", _PAD2[cts])
 
 
-def render(table: str, cols: dict[str, object], n: int) -> str:
-    """CSV lines (no header) of ``table``: ``cols`` maps column -> array of str or a constant."""
+_BASE = 100_000
+_INT = np.arange(_BASE).astype("S5")
+_INT_OR_EMPTY = np.where(np.arange(_BASE) > 0, _INT, b"")
+_PAD = np.array([f"{i:05d}" for i in range(_BASE)], dtype="S5")
+_PAD2 = np.array([f"{i:02d}" for i in range(100)], dtype="S2")
+
+
+def _parts(v: object) -> tuple:
+    return v if isinstance(v, tuple) else (v,)
+
+
+def _as_bytes(v: np.ndarray) -> np.ndarray:
+    a = np.asarray(v)
+    if a.dtype.kind != "S":
+        a = a.astype("S")
+    return a
+
+
+def render(table: str, cols: dict[str, object], n: int) -> bytes:
+    """CSV lines (no header) of ``table``: ``cols`` maps column -> array or constant string.
+
+    Columns become fixed-width byte matrices (numpy pads with NUL bytes) laid side by side
+    with the separators; dropping the NUL bytes leaves the CSV text.
+    """
     unknown = set(cols) - set(COLUMNS[table])
     if unknown:
         raise KeyError(f"{table}: not official columns {sorted(unknown)}")
     if n == 0:
-        return ""
-    acc: np.ndarray | None = None
-    pending = ""
+        return b""
+    blocks: list[np.ndarray] = []
+    pending = b""
     for i, name in enumerate(COLUMNS[table]):
         if i:
-            pending += ";"
+            pending += b";"
         if name not in cols:
             continue
-        v = cols[name]
-        if isinstance(v, str):
-            pending += v
-            continue
-        if acc is None:
-            acc = pending + v if pending else np.asarray(v, dtype=object)
-        else:
-            acc = acc + (pending + v) if len(pending) > 0 else acc + v
-        pending = ""
-    if acc is None:
-        return (pending + "\n") * n
-    return "".join((acc + (pending + "\n")).tolist())
+        for part in _parts(cols[name]):
+            if isinstance(part, str | bytes):
+                pending += part.encode("ascii") if isinstance(part, str) else part
+                continue
+            if pending:
+                blocks.append(np.broadcast_to(np.frombuffer(pending, np.uint8), (n, len(pending))))
+                pending = b""
+            a = _as_bytes(part)
+            if a.dtype.itemsize:
+                blocks.append(a.view(np.uint8).reshape(n, a.dtype.itemsize))
+    pending += b"\n"
+    blocks.append(np.broadcast_to(np.frombuffer(pending, np.uint8), (n, len(pending))))
+    flat = np.concatenate(blocks, axis=1).ravel()
+    return flat[flat != 0].tobytes()
 
 
-def header(table: str) -> str:
-    return ";".join(COLUMNS[table]) + "\n"
+def header(table: str) -> bytes:
+    return (";".join(COLUMNS[table]) + "\n").encode("ascii")
 
 
 class Sink:
@@ -91,18 +121,18 @@ class Sink:
         self.created: set[str] = set()
         self.rows: dict[str, int] = {}
 
-    def append(self, file_name: str, table: str, text: str, rows: int) -> None:
+    def append(self, file_name: str, table: str, text: bytes, rows: int) -> None:
         path = self.root / file_name
-        mode = "a"
+        mode = "ab"
         if file_name not in self.created:
             self.created.add(file_name)
-            mode = "w"
-        with open(path, mode, encoding="utf-8", newline="") as fh:
-            if mode == "w":
+            mode = "wb"
+        with open(path, mode) as fh:
+            if mode == "wb":
                 fh.write(header(table))
             fh.write(text)
         self.rows[table] = self.rows.get(table, 0) + rows
 
     def touch(self, file_name: str, table: str) -> None:
         if file_name not in self.created:
-            self.append(file_name, table, "", 0)
+            self.append(file_name, table, b"", 0)
