@@ -58,6 +58,8 @@ def write_dcir(lines: dict[str, np.ndarray], pts: Patients, world: World, fmt: F
                sink: Sink, chunk: int) -> int:
     n = len(lines["day"])
     flow_m = month_start(lines["day"]) + lines["flow_lag"].astype("timedelta64[M]")
+    # the extract stops three months after the period: later arrivals come in the last flow
+    flow_m = np.minimum(flow_m, month_start(np.array([world.end - 1])) + 3)
     order = np.argsort(flow_m, kind="stable")
     lines = take(lines, order)
     flow_m = flow_m[order]
