@@ -1,0 +1,57 @@
+{{ config(materialized='table', tags=['scan']) }}
+{#-
+  Exposed person-days of each drug (ATC7 and ATC5) by stratum (calendar year x 5-year age band
+  x sex, as in scan_stratum_person_time), from the clipped exposure episodes.
+-#}
+
+with episodes as (
+    select * from {{ ref('scan_drug_episodes') }}
+),
+
+windows as (
+    select * from {{ ref('scan_patient_windows') }}
+),
+
+intervals as (
+    select
+        episodes.drug_level,
+        episodes.drug_code,
+        windows.sex,
+        windows.birth_year,
+        episodes.exposed_start as interval_start,
+        episodes.exposed_end as interval_end
+    from episodes
+    inner join windows
+        on episodes.patient_id = windows.patient_id
+),
+
+split_by_year as (
+    select
+        intervals.drug_level,
+        intervals.drug_code,
+        intervals.sex,
+        years.calendar_year,
+        coalesce(least(greatest((years.calendar_year - intervals.birth_year) / 5, 0), 18), -1) as age_band,
+        least(intervals.interval_end, make_date(years.calendar_year + 1, 1, 1))
+            - greatest(intervals.interval_start, make_date(years.calendar_year, 1, 1)) as days
+    from intervals
+    cross join lateral generate_series(
+        extract(year from intervals.interval_start)::int,
+        extract(year from intervals.interval_end - 1)::int
+    ) as years (calendar_year)
+    where intervals.interval_start < intervals.interval_end
+),
+
+final as (
+    select
+        drug_level,
+        drug_code,
+        calendar_year,
+        age_band,
+        sex,
+        sum(days)::bigint as exposed_days
+    from split_by_year
+    group by drug_level, drug_code, calendar_year, age_band, sex
+)
+
+select * from final

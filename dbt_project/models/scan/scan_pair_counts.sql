@@ -1,0 +1,158 @@
+{{ config(materialized='table', tags=['scan']) }}
+{#-
+  The screen's counting mart: one row per drug (ATC7, ATC5) x outcome (ICD-10 3-character code,
+  block) pair with at least var scan_min_events (default 3) events for one method:
+  * sequence symmetry: drug_first, outcome_first, nsr_numerator, nsr_denominator;
+  * observed vs expected: new outcomes during the drug's exposure episodes (observed) and the
+    expected count, sum over strata of the exposed person-days times the stratum's outcome
+    rate in the whole population (calendar year x 5-year age band x sex);
+  * tree scan: risk_events, control_events (summed over the block's leaves at block level).
+-#}
+{%- set min_events = var_int('scan_min_events', 3, 1) | int %}
+
+with onsets as (
+    select * from {{ ref('scan_outcome_onsets') }}
+),
+
+episodes as (
+    select * from {{ ref('scan_drug_episodes') }}
+),
+
+windows as (
+    select * from {{ ref('scan_patient_windows') }}
+),
+
+ssa as (
+    select * from {{ ref('scan_sequence_symmetry') }}
+),
+
+tree_leaves as (
+    select * from {{ ref('scan_tree_events') }}
+),
+
+observed as (
+    select
+        episodes.drug_level,
+        episodes.drug_code,
+        onsets.outcome_level,
+        onsets.outcome_code,
+        count(*) as observed
+    from onsets
+    inner join episodes
+        on onsets.patient_id = episodes.patient_id
+        and onsets.onset_date >= episodes.exposed_start
+        and onsets.onset_date < episodes.exposed_end
+    group by 1, 2, 3, 4
+),
+
+tree as (
+    select drug_level, drug_code, 'icd3' as outcome_level, icd3 as outcome_code,
+        sum(risk_events) as risk_events, sum(control_events) as control_events
+    from tree_leaves
+    group by 1, 2, 3, 4
+    union all
+    select drug_level, drug_code, 'block', block_code, sum(risk_events), sum(control_events)
+    from tree_leaves
+    where block_code is not null
+    group by 1, 2, 3, 4
+),
+
+pairs as (
+    select drug_level, drug_code, outcome_level, outcome_code from ssa
+    where drug_first + outcome_first >= {{ min_events }}
+    union
+    select drug_level, drug_code, outcome_level, outcome_code from observed
+    where observed >= {{ min_events }}
+    union
+    select drug_level, drug_code, outcome_level, outcome_code from tree
+    where risk_events + control_events >= {{ min_events }}
+),
+
+stratum_time as (
+    select * from {{ ref('scan_stratum_person_time') }}
+),
+
+exposed_time as (
+    select * from {{ ref('scan_exposed_person_time') }}
+),
+
+outcome_strata as (
+    select
+        onsets.outcome_level,
+        onsets.outcome_code,
+        extract(year from onsets.onset_date)::int as calendar_year,
+        coalesce(least(greatest((extract(year from onsets.onset_date)::int - windows.birth_year) / 5, 0), 18), -1)
+            as age_band,
+        windows.sex,
+        count(*) as cases
+    from onsets
+    inner join windows
+        on onsets.patient_id = windows.patient_id
+    group by 1, 2, 3, 4, 5
+),
+
+outcome_rates as (
+    select
+        outcome_strata.outcome_level,
+        outcome_strata.outcome_code,
+        outcome_strata.calendar_year,
+        outcome_strata.age_band,
+        outcome_strata.sex,
+        outcome_strata.cases::double precision / stratum_time.person_days as cases_per_day
+    from outcome_strata
+    inner join stratum_time
+        on outcome_strata.calendar_year = stratum_time.calendar_year
+        and outcome_strata.age_band = stratum_time.age_band
+        and outcome_strata.sex = stratum_time.sex
+),
+
+expected as (
+    select
+        pairs.drug_level,
+        pairs.drug_code,
+        pairs.outcome_level,
+        pairs.outcome_code,
+        sum(exposed_time.exposed_days * outcome_rates.cases_per_day) as expected
+    from pairs
+    inner join exposed_time
+        on pairs.drug_level = exposed_time.drug_level
+        and pairs.drug_code = exposed_time.drug_code
+    inner join outcome_rates
+        on pairs.outcome_level = outcome_rates.outcome_level
+        and pairs.outcome_code = outcome_rates.outcome_code
+        and exposed_time.calendar_year = outcome_rates.calendar_year
+        and exposed_time.age_band = outcome_rates.age_band
+        and exposed_time.sex = outcome_rates.sex
+    group by 1, 2, 3, 4
+),
+
+final as (
+    select
+        pairs.drug_level,
+        pairs.drug_code,
+        pairs.outcome_level,
+        pairs.outcome_code,
+        coalesce(ssa.drug_first, 0)::bigint as ssa_drug_first,
+        coalesce(ssa.outcome_first, 0)::bigint as ssa_outcome_first,
+        ssa.nsr_numerator,
+        ssa.nsr_denominator,
+        coalesce(observed.observed, 0)::bigint as oe_observed,
+        coalesce(expected.expected, 0)::double precision as oe_expected,
+        coalesce(tree.risk_events, 0)::bigint as tree_risk,
+        coalesce(tree.control_events, 0)::bigint as tree_control
+    from pairs
+    left join ssa
+        on pairs.drug_level = ssa.drug_level and pairs.drug_code = ssa.drug_code
+        and pairs.outcome_level = ssa.outcome_level and pairs.outcome_code = ssa.outcome_code
+    left join observed
+        on pairs.drug_level = observed.drug_level and pairs.drug_code = observed.drug_code
+        and pairs.outcome_level = observed.outcome_level and pairs.outcome_code = observed.outcome_code
+    left join expected
+        on pairs.drug_level = expected.drug_level and pairs.drug_code = expected.drug_code
+        and pairs.outcome_level = expected.outcome_level and pairs.outcome_code = expected.outcome_code
+    left join tree
+        on pairs.drug_level = tree.drug_level and pairs.drug_code = tree.drug_code
+        and pairs.outcome_level = tree.outcome_level and pairs.outcome_code = tree.outcome_code
+)
+
+select * from final

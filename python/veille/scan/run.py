@@ -1,0 +1,117 @@
+"""`veille scan`: build the counting marts, compute every method, store a ranked run."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from datetime import UTC, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from veille import db
+from veille.errors import VeilleError
+from veille.scan.settings import ScanSettings
+from veille.scan.signals import rank_signals
+
+SIGNAL_COLUMNS = [
+    "drug_level", "drug_code", "outcome_level", "outcome_code",
+    "ssa_drug_first", "ssa_outcome_first", "ssa_csr", "ssa_nsr", "ssa_asr", "ssa_ci_low",
+    "ssa_ci_high", "ssa_p", "oe_observed", "oe_expected", "oe_ratio", "oe_ic", "oe_ic025",
+    "oe_ic975", "oe_p", "tree_risk", "tree_control", "tree_llr", "tree_p", "combined_p",
+    "q_value", "is_signal", "rank",
+]
+
+
+def build_marts(settings: ScanSettings) -> None:
+    """Run the scan models (and the models they read) with the settings' windows."""
+    from veille.dbt import run_dbt
+
+    run_dbt(["run", "--select", "+tag:scan", "--quiet", "--vars", json.dumps(settings.dbt_vars())])
+
+
+def read_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pair counts and the tree leaves built by dbt (schema scan)."""
+    with db.engine().connect() as conn:
+        missing = conn.execute(sa.text(
+            "select to_regclass('scan.scan_pair_counts') is null or to_regclass('scan.scan_tree_events') is null"
+        )).scalar()
+        if missing:
+            raise VeilleError("the scan marts are missing: run `veille scan` without --no-build "
+                              "(or `veille dbt build --select +tag:scan`)")
+        pairs = pd.read_sql(sa.text("select * from scan.scan_pair_counts"), conn)
+        leaves = pd.read_sql(sa.text("select * from scan.scan_tree_events"), conn)
+    return pairs, leaves
+
+
+def _copy_signals(conn, run_id: int, signals: pd.DataFrame) -> None:
+    frame = signals[SIGNAL_COLUMNS].copy()
+    frame.insert(0, "run_id", run_id)
+    buf = io.StringIO()
+    frame.replace([float("inf"), float("-inf")], None).to_csv(buf, index=False, header=False, na_rep="")
+    cols = ", ".join(frame.columns)
+    with conn.cursor() as cur, cur.copy(f"copy results.signal ({cols}) from stdin with (format csv)") as cp:
+        cp.write(buf.getvalue())
+
+
+def store_run(signals: pd.DataFrame, settings: ScanSettings, started: datetime,
+              seconds: dict[str, float]) -> int:
+    """Write results.scan_run and results.signal in one transaction; return the run id."""
+    with db.raw_connection() as conn:
+        exists = conn.execute("select to_regclass('results.signal') is not null").fetchone()[0]
+        if not exists:
+            raise VeilleError("table results.signal is missing: run `veille migrate` first")
+        run_id = conn.execute(
+            "insert into results.scan_run (started_at, finished_at, status, settings, n_pairs, "
+            "n_signals, seconds) values (%s, %s, 'done', %s, %s, %s, %s) returning run_id",
+            (started, datetime.now(UTC), json.dumps(settings.as_dict()), len(signals),
+             int(signals["is_signal"].sum()), json.dumps(seconds)),
+        ).fetchone()[0]
+        _copy_signals(conn, run_id, signals)
+        conn.commit()
+    return int(run_id)
+
+
+def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=None) -> int:
+    """The whole screen: dbt marts (unless build=False), statistics, stored run. Returns its id."""
+    settings = settings or ScanSettings()
+    started = datetime.now(UTC)
+    seconds: dict[str, float] = {}
+
+    def step(name: str, fn):
+        t0 = time.perf_counter()
+        if progress:
+            progress(name)
+        value = fn()
+        seconds[name] = round(time.perf_counter() - t0, 3)
+        return value
+
+    if build:
+        step("count (dbt)", lambda: build_marts(settings))
+    pairs, leaves = step("read counts", read_counts)
+    if pairs.empty:
+        raise VeilleError(f"no drug x outcome pair has {settings.min_events} or more events: nothing to scan")
+    signals = step("statistics", lambda: rank_signals(pairs, leaves, settings))
+    return step("store", lambda: store_run(signals, settings, started, seconds))
+
+
+def latest_run_id() -> int:
+    """The id of the most recent finished scan."""
+    with db.engine().connect() as conn:
+        run_id = conn.execute(sa.text(
+            "select max(run_id) from results.scan_run where status = 'done'")).scalar()
+    if run_id is None:
+        raise VeilleError("no scan run yet: run `veille scan` first")
+    return int(run_id)
+
+
+def read_signals(run_id: int | None = None) -> pd.DataFrame:
+    """The ranked signals of a run (the latest by default)."""
+    run_id = run_id or latest_run_id()
+    with db.engine().connect() as conn:
+        frame = pd.read_sql(sa.text("select * from results.signal where run_id = :r order by rank"),
+                            conn, params={"r": run_id})
+    if frame.empty:
+        raise VeilleError(f"scan run {run_id} does not exist or has no signal")
+    return frame

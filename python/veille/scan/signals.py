@@ -1,0 +1,36 @@
+"""From the counting mart to the ranked signal table: every method, the combination, the rank."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from veille.scan import stats
+from veille.scan.settings import ScanSettings
+from veille.scan.treescan import tree_scan
+
+PAIR_KEY = ["drug_level", "drug_code", "outcome_level", "outcome_code"]
+METHOD_P = {"ssa": "ssa_p", "oe": "oe_p", "tree": "tree_p"}
+
+
+def rank_signals(pairs: pd.DataFrame, leaves: pd.DataFrame, settings: ScanSettings) -> pd.DataFrame:
+    """``pairs`` (scan.scan_pair_counts) and ``leaves`` (scan.scan_tree_events) -> one row per
+    pair with each method's estimate, the combined p-value, the BH q-value and the rank."""
+    pairs = pairs.reset_index(drop=True)
+    ssa = stats.sequence_symmetry(pairs["ssa_drug_first"], pairs["ssa_outcome_first"],
+                                  pairs["nsr_numerator"], pairs["nsr_denominator"])
+    oe = stats.observed_expected(pairs["oe_observed"], pairs["oe_expected"])
+    nodes = tree_scan(leaves, settings.risk_days, settings.control_days, settings.replicates,
+                      settings.seed)
+    tree = pairs[PAIR_KEY].merge(nodes[PAIR_KEY + ["tree_llr", "tree_p"]], on=PAIR_KEY, how="left")
+    out = pd.concat([pairs, ssa, oe, tree[["tree_llr", "tree_p"]]], axis=1)
+    no_tree = (out["tree_risk"] + out["tree_control"]) == 0
+    out.loc[no_tree, ["tree_llr", "tree_p"]] = np.nan
+    out["combined_p"] = stats.combined_p(out[list(METHOD_P.values())])
+    out["q_value"] = stats.bh_q_values(out["combined_p"].to_numpy())
+    out["is_signal"] = out["q_value"] <= settings.fdr
+    tie_break = out["oe_ic025"].fillna(-np.inf)
+    out = out.assign(_tie=-tie_break).sort_values(
+        ["combined_p", "_tie"] + PAIR_KEY, kind="stable").drop(columns="_tie")
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out.reset_index(drop=True)
