@@ -1,0 +1,1 @@
+"""Care pathways: care use, adherence, guideline indicators, treatment lines, trajectory clusters."""

@@ -1,0 +1,95 @@
+"""`veille pathways run | report | evaluate | indicators`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from veille.errors import VeilleError
+
+pathways_app = typer.Typer(
+    help="Care pathways: care use, adherence, guideline indicators, treatment lines, clusters.",
+    no_args_is_help=True,
+)
+
+
+@pathways_app.command("run")
+def run_cmd(
+    months: int = typer.Option(36, help="months of monthly states per patient"),
+    min_months: int = typer.Option(12, help="months observed needed to be clustered"),
+    k: int = typer.Option(0, help="number of clusters (0 = chosen by silhouette, 2-8)"),
+    sample_size: int = typer.Option(2000, help="CLARA sample size"),
+    samples: int = typer.Option(5, help="CLARA samples"),
+    seed: int = typer.Option(0, help="random seed"),
+    path_filter: str = typer.Option("first", help="treatment paths: first | changes | all"),
+    indicators: Path = typer.Option(None, help="indicator YAML file or directory "
+                                               "(default analyses/indicators)"),
+    no_upstream: bool = typer.Option(False, "--no-upstream",
+                                     help="build only the pathways models (upstream already built)"),
+) -> None:
+    """Build the pathways marts and store summaries and clusters under a new run id."""
+    from veille.pathways.run import RunSettings, run
+
+    if k < 0 or k == 1:
+        raise VeilleError(f"--k must be 0 (automatic) or at least 2, got {k}")
+    run_id = run(RunSettings(months=months, min_months=min_months, k=k or None,
+                             sample_size=sample_size, n_samples=samples, seed=seed,
+                             path_filter=path_filter, upstream=not no_upstream,
+                             indicators_path=str(indicators) if indicators else None))
+    typer.echo(f"pathways run {run_id} done")
+
+
+@pathways_app.command("report")
+def report_cmd(
+    run_id: int = typer.Option(None, "--run-id", help="run id (default: the latest done run)"),
+    out: Path = typer.Option(None, help="HTML file (default reports/pathways/pathways_run_N.html)"),
+) -> None:
+    """Write the self-contained HTML report of a run."""
+    from veille import db
+    from veille.pathways import report
+    from veille.pathways.run import default_report_path, latest_run
+
+    with db.engine().connect() as conn:
+        rid = latest_run(conn, run_id)
+        path = report.build(conn, rid, out or default_report_path(rid))
+    typer.echo(f"report written: {path}")
+
+
+@pathways_app.command("evaluate")
+def evaluate_cmd(
+    truth: Path = typer.Option(..., help="truth.json of a synthetic extract (or its folder)"),
+    run_id: int = typer.Option(None, "--run-id", help="run id (default: the latest done run)"),
+    fmt: str = typer.Option("text", "--format", help="text | json"),
+) -> None:
+    """Agreement of the clusters with the generator's archetypes (adjusted Rand index) and
+    indicator rates per true archetype."""
+    from veille import db
+    from veille.pathways.evaluate import evaluate, read_truth, to_text
+    from veille.pathways.run import latest_run
+
+    if fmt not in ("text", "json"):
+        raise VeilleError(f"--format must be text or json, got {fmt}")
+    archetypes = read_truth(truth)
+    with db.engine().begin() as conn:
+        rid = latest_run(conn, run_id)
+        result = evaluate(conn, rid, archetypes)
+    typer.echo(json.dumps(result, indent=2) if fmt == "json" else to_text(result))
+
+
+@pathways_app.command("indicators")
+def indicators_cmd(
+    path: Path = typer.Argument(None, help="indicator YAML file or directory"),
+) -> None:
+    """Validate and list the guideline indicators."""
+    from veille.pathways.indicators import read_indicators
+
+    for ind, fname in read_indicators(path):
+        items = " and ".join(f"{i.kind} {','.join(i.codes)} x{i.min_count}" for i in ind.items)
+        typer.echo(f"{ind.id} ({fname}): {ind.population.kind} {','.join(ind.population.codes)}; "
+                   f"{ind.window.kind} {ind.window.length}; {items}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pathways_app, name="pathways")

@@ -1,0 +1,277 @@
+"""`veille pathways report`: one self-contained HTML page (plotly's JavaScript inlined once)
+with care-use rates, adherence, indicators and funnel plots, treatment-path sankey and
+sunburst, and the trajectory clusters. Every count below 10 is shown as <10 or left out."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import sqlalchemy as sa
+
+from veille.pathways.rates import funnel_limits
+from veille.pathways.sequences import OUT, TREATMENT_LABELS, encode, parts
+from veille.pathways.summaries import mask_paths
+from veille.study.masking import THRESHOLD, mask_count
+
+STATE_COLORS = ["#d9d9d9", "#9ecae1", "#3182bd", "#e6550d"]  # treatment levels
+
+
+class _Page:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self._js = False
+
+    def h(self, level: int, text: str) -> None:
+        self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def p(self, text: str) -> None:
+        self.parts.append(f"<p>{html.escape(text)}</p>")
+
+    def fig(self, fig: go.Figure) -> None:
+        fig.update_layout(margin={"l": 40, "r": 20, "t": 50, "b": 40}, template="plotly_white")
+        self.parts.append(fig.to_html(full_html=False, include_plotlyjs=not self._js,
+                                      config={"displaylogo": False}))
+        self._js = True
+
+    def table(self, df: pd.DataFrame) -> None:
+        self.parts.append(df.to_html(index=False, border=0, classes="t", na_rep=""))
+
+    def html(self, title: str) -> str:
+        style = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+                 "table.t{border-collapse:collapse;font-size:13px}"
+                 "table.t td,table.t th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}")
+        return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                f"<style>{style}</style></head><body>" + "\n".join(self.parts) + "</body></html>")
+
+
+def _read(conn: sa.Connection, sql: str, run_id: int) -> pd.DataFrame:
+    return pd.read_sql(sa.text(sql), conn, params={"r": run_id})
+
+
+def build(conn: sa.Connection, run_id: int, out: Path) -> Path:
+    page = _Page()
+    page.h(1, f"Care pathways - run {run_id}")
+    page.p(f"Counts below {THRESHOLD} are shown as <{THRESHOLD}; rates resting on them are "
+           "left out.")
+    _care_use(page, conn, run_id)
+    _adherence(page, conn, run_id)
+    _indicators(page, conn, run_id)
+    _paths(page, conn, run_id)
+    _clusters(page, conn, run_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page.html(f"veille pathways run {run_id}"), encoding="utf-8")
+    return out
+
+
+def _care_use(page: _Page, conn: sa.Connection, run_id: int) -> None:
+    page.h(2, "Care use (age-standardized to the European Standard Population 2013)")
+    df = _read(conn, "select * from results.pathways_care_rate where run_id = :r", run_id)
+    if df.empty:
+        page.p("No care-use data.")
+        return
+    overall = df[df["stratum_kind"] == "all"]
+    fig = go.Figure()
+    for measure, g in overall.groupby("measure"):
+        if measure in ("amount_reimbursed", "hospital_days"):
+            continue
+        g = g.sort_values("year")
+        fig.add_trace(go.Scatter(x=g["year"], y=g["std_rate"], name=measure, mode="lines+markers",
+                                 error_y={"type": "data", "symmetric": False,
+                                          "array": g["ci_high"] - g["std_rate"],
+                                          "arrayminus": g["std_rate"] - g["ci_low"]}))
+    fig.update_layout(title="Standardized rates per person-year", xaxis_title="year",
+                      yaxis_title="per person-year")
+    page.fig(fig)
+    tab = df[df["stratum_kind"].isin(["all", "sex"])].copy()
+    tab["events"] = tab["events"].map(mask_count)
+    tab.loc[tab["events"] == "<10", ["crude_rate", "std_rate", "ci_low", "ci_high"]] = np.nan
+    page.table(tab[["measure", "stratum_kind", "stratum", "year", "events", "person_years",
+                    "crude_rate", "std_rate", "ci_low", "ci_high"]].round(3))
+
+
+def _adherence(page: _Page, conn: sa.Connection, run_id: int) -> None:
+    page.h(2, "Adherence (PDC with carry-over, fixed window; adherent = PDC >= 0.8)")
+    df = _read(conn, "select * from results.pathways_adherence where run_id = :r order by drug_class",
+               run_id)
+    df = df[df["patients"] >= THRESHOLD]
+    if df.empty:
+        page.p("No class with at least 10 patients.")
+        return
+    fig = go.Figure(go.Bar(x=df["drug_class"], y=df["adherent_share"],
+                           error_y={"type": "data", "symmetric": False,
+                                    "array": df["ci_high"] - df["adherent_share"],
+                                    "arrayminus": df["adherent_share"] - df["ci_low"]}))
+    fig.update_layout(title="Share adherent (PDC >= 0.8)", yaxis_range=[0, 1])
+    page.fig(fig)
+    tab = df.copy()
+    for c in ("patients", "adherent"):
+        tab[c] = tab[c].map(mask_count)
+    page.table(tab[["drug_class", "patients", "mean_pdc", "median_pdc", "adherent",
+                    "adherent_share", "ci_low", "ci_high", "mean_mpr"]].round(3))
+
+
+def _indicators(page: _Page, conn: sa.Connection, run_id: int) -> None:
+    page.h(2, "Guideline indicators")
+    df = _read(conn, "select r.*, d.label from results.pathways_indicator_rate r "
+                     "join results.pathways_indicator_definition d using (indicator_id) "
+                     "where run_id = :r", run_id)
+    if df.empty:
+        page.p("No indicator population found.")
+        return
+    nat = df[df["level"] == "national"].copy()
+    small = (nat["numerator"] < THRESHOLD) | (nat["denominator"] - nat["numerator"] < THRESHOLD)
+    nat.loc[small, ["rate", "ci_low", "ci_high"]] = np.nan
+    for c in ("denominator", "numerator"):
+        nat[c] = nat[c].map(mask_count)
+    page.table(nat[["indicator_id", "label", "denominator", "numerator", "rate", "ci_low",
+                    "ci_high"]].round(3))
+    for ind, g in df.groupby("indicator_id"):
+        p0 = float(g.loc[g["level"] == "national", "rate"].iloc[0])
+        for level in ("prescriber", "department"):
+            u = g[(g["level"] == level) & (g["denominator"] >= THRESHOLD)]
+            if u.empty or not 0 < p0 < 1:
+                continue
+            n = np.linspace(max(THRESHOLD, 1), max(u["denominator"].max(), THRESHOLD) * 1.05, 200)
+            fig = go.Figure()
+            for level_ci, dash in ((0.95, "dash"), (0.998, "dot")):
+                lo, hi = funnel_limits(p0, np.round(n), level_ci)
+                for y, nm in ((lo, f"{level_ci:.1%} lower"), (hi, f"{level_ci:.1%} upper")):
+                    fig.add_trace(go.Scatter(x=n, y=y, mode="lines", name=nm,
+                                             line={"dash": dash, "color": "grey"}))
+            fig.add_hline(y=p0, line_color="black")
+            fig.add_trace(go.Scatter(x=u["denominator"], y=u["rate"], mode="markers",
+                                     name=level, text=u["unit"]))
+            fig.update_layout(title=f"{ind}: funnel plot per {level} (units with >= 10 patients)",
+                              xaxis_title="patients (periods)", yaxis_title="rate",
+                              yaxis_range=[0, 1])
+            page.fig(fig)
+
+
+def _paths(page: _Page, conn: sa.Connection, run_id: int) -> None:
+    page.h(2, "Treatment paths (glucose-lowering classes, TreatmentPatterns conventions)")
+    df = _read(conn, "select path, patients from results.pathways_path where run_id = :r", run_id)
+    masked = mask_paths(df)
+    if masked.empty:
+        page.p("No path followed by at least 10 patients.")
+        return
+    page.p("Paths followed by fewer than 10 patients are cut back to a shorter prefix "
+           "('> other') or left out.")
+    page.fig(sankey(masked))
+    page.fig(sunburst(masked))
+    page.table(masked.assign(patients=masked["patients"].map(mask_count)).head(30))
+
+
+def sankey(paths: pd.DataFrame) -> go.Figure:
+    """Sankey of lines 1..5: a node per (line, regimen), links summed over paths."""
+    links: dict[tuple[str, str], int] = {}
+    for path, n in zip(paths["path"], paths["patients"], strict=True):
+        steps = path.split(" > ")
+        for i in range(len(steps) - 1):
+            key = (f"{i + 1}. {steps[i]}", f"{i + 2}. {steps[i + 1]}")
+            links[key] = links.get(key, 0) + int(n)
+        if len(steps) == 1:
+            key = (f"1. {steps[0]}", "2. (stop)")
+            links[key] = links.get(key, 0) + int(n)
+    links = {k: v for k, v in links.items() if v >= THRESHOLD}
+    nodes = sorted({x for k in links for x in k})
+    index = {x: i for i, x in enumerate(nodes)}
+    fig = go.Figure(go.Sankey(
+        node={"label": nodes, "pad": 12},
+        link={"source": [index[a] for a, _ in links], "target": [index[b] for _, b in links],
+              "value": list(links.values())}))
+    fig.update_layout(title="Lines of therapy (sankey; flows of fewer than 10 patients hidden)")
+    return fig
+
+
+def sunburst(paths: pd.DataFrame) -> go.Figure:
+    """Sunburst: rings = lines of therapy; each sector's value = patients on that prefix."""
+    totals: dict[str, int] = {}
+    for path, n in zip(paths["path"], paths["patients"], strict=True):
+        steps = path.split(" > ")
+        for i in range(1, len(steps) + 1):
+            pre = " > ".join(steps[:i])
+            totals[pre] = totals.get(pre, 0) + int(n)
+    ids = list(totals)
+    fig = go.Figure(go.Sunburst(
+        ids=ids, labels=[i.split(" > ")[-1] for i in ids],
+        parents=[" > ".join(i.split(" > ")[:-1]) for i in ids],
+        values=[totals[i] for i in ids], branchvalues="total"))
+    fig.update_layout(title="Lines of therapy (sunburst; inner ring = first line)")
+    return fig
+
+
+def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
+    page.h(2, "Trajectory clusters (monthly states, CLARA k-medoids)")
+    ks = _read(conn, "select * from results.pathways_cluster_k where run_id = :r order by k", run_id)
+    cl = _read(conn, "select * from results.pathways_cluster where run_id = :r order by cluster", run_id)
+    if cl.empty:
+        page.p("No trajectories to cluster.")
+        return
+    if not ks.empty:
+        fig = go.Figure(go.Scatter(x=ks["k"], y=ks["silhouette"], mode="lines+markers"))
+        fig.update_layout(title="Average silhouette width by k (the largest is chosen)",
+                          xaxis_title="k", yaxis_title="silhouette")
+        page.fig(fig)
+    rows = []
+    for _, c in cl.iterrows():
+        d = c["description"] if isinstance(c["description"], dict) else json.loads(c["description"])
+        row = {"cluster": c["cluster"], "patients": mask_count(c["size"])}
+        row.update({k: round(v, 3) for k, v in d["treatment_share"].items()})
+        row.update({"monitored": round(d["monitored_share"], 3),
+                    "hospitalised": round(d["hospitalised_share"], 3),
+                    "mean age": round(d["mean_age"], 1), "women": round(d["female_share"], 3)})
+        rows.append(row)
+    page.table(pd.DataFrame(rows))
+    seq = pd.read_sql(
+        sa.text("select m.cluster, s.states from results.pathways_cluster_member m "
+                "join pathways.fct_pathways_state_sequences s using (patient_id) "
+                "where m.run_id = :r"),
+        conn, params={"r": run_id})
+    for c, g in seq.groupby("cluster"):
+        if len(g) < THRESHOLD:
+            continue
+        codes = encode(g["states"].tolist())
+        page.fig(state_distribution(codes, f"Cluster {c}: states by month ({mask_count(len(g))} patients)"))
+        page.fig(index_plot(codes, f"Cluster {c}: index plot (100 random patients)"))
+
+
+def _category(codes: np.ndarray) -> np.ndarray:
+    """0..7 = treatment level x monitoring, 8 = not observed."""
+    t, m, _ = parts(codes)
+    return np.where(codes == OUT, 8, t * 2 + m)
+
+
+CATEGORY_LABELS = [f"{t}, {'monitored' if m else 'low monitoring'}"
+                   for t in TREATMENT_LABELS for m in (0, 1)] + ["not observed"]
+CATEGORY_COLORS = ["#f0f0f0", "#bdbdbd", "#deebf7", "#9ecae1", "#c6dbef", "#3182bd", "#fdd0a2",
+                   "#e6550d", "#ffffff"]
+
+
+def state_distribution(codes: np.ndarray, title: str) -> go.Figure:
+    cat = _category(codes)
+    months = np.arange(codes.shape[1])
+    fig = go.Figure()
+    for j, label in enumerate(CATEGORY_LABELS):
+        share = (cat == j).mean(axis=0)
+        fig.add_trace(go.Bar(x=months, y=share, name=label, marker_color=CATEGORY_COLORS[j]))
+    fig.update_layout(barmode="stack", title=title, xaxis_title="month since first dispensing",
+                      yaxis_title="share", bargap=0)
+    return fig
+
+
+def index_plot(codes: np.ndarray, title: str, n: int = 100, seed: int = 0) -> go.Figure:
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(codes), size=min(n, len(codes)), replace=False)
+    cat = _category(codes[pick])
+    cat = cat[np.lexsort(cat.T[::-1])]
+    scale = [[j / 8, CATEGORY_COLORS[j]] for j in range(9)]
+    fig = go.Figure(go.Heatmap(z=cat, colorscale=scale, zmin=0, zmax=8, showscale=False,
+                               hovertemplate="month %{x}: %{z}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="month since first dispensing",
+                      yaxis_title="patients", yaxis_showticklabels=False)
+    return fig

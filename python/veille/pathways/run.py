@@ -1,0 +1,150 @@
+"""`veille pathways run`: register the indicators, build the pathways marts, compute the
+summaries and the trajectory clusters, store them under one run id in `results`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from veille import db
+from veille.errors import VeilleError
+from veille.pathways import clusters, indicators, summaries
+
+
+@dataclass
+class RunSettings:
+    months: int = 36
+    min_months: int = 12
+    k: int | None = None
+    sample_size: int = 2000
+    n_samples: int = 5
+    seed: int = 0
+    path_filter: str = "first"
+    upstream: bool = True
+    indicators_path: str | None = None
+
+    def dbt_vars(self) -> dict[str, object]:
+        return {"pathways_months": self.months}
+
+
+def _steps() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    transient=True)
+
+
+def build_marts(settings: RunSettings) -> None:
+    from veille.dbt import run_dbt
+
+    select = "+tag:pathways" if settings.upstream else "tag:pathways"
+    rc = run_dbt(["build", "--select", select, "--resource-type", "model", "--resource-type", "seed",
+                  "--quiet", "--vars", json.dumps(settings.dbt_vars())], check=False)
+    if rc != 0:
+        raise VeilleError(f"dbt build --select {select} failed (exit {rc}); see dbt_project/logs")
+
+
+def _write(conn: sa.Connection, table: str, run_id: int, df: pd.DataFrame) -> None:
+    if df.empty:
+        return
+    df = df.assign(run_id=run_id)
+    df.to_sql(table, conn, schema="results", if_exists="append", index=False, method="multi",
+              chunksize=5000)
+
+
+def run(settings: RunSettings) -> int:
+    """Run everything; return the run id."""
+    if settings.path_filter not in ("first", "changes", "all"):
+        raise VeilleError(f"path filter must be first, changes or all, got {settings.path_filter}")
+    if settings.months < 2:
+        raise VeilleError(f"--months must be at least 2, got {settings.months}")
+    inds = indicators.read_indicators(settings.indicators_path)
+    eng = db.engine()
+    with eng.begin() as conn:
+        indicators.register(conn, inds)
+        run_id = conn.execute(
+            sa.text("insert into results.pathways_run (started_at, status, settings) values "
+                    "(:t, 'running', cast(:s as jsonb)) returning run_id"),
+            {"t": dt.datetime.now(dt.UTC), "s": json.dumps(asdict(settings))},
+        ).scalar_one()
+    try:
+        with _steps() as progress:
+            task = progress.add_task("dbt: pathways marts", total=None)
+            build_marts(settings)
+            with eng.begin() as conn:
+                progress.update(task, description="care-use rates")
+                _write(conn, "pathways_care_rate", run_id,
+                       summaries.care_rates(summaries.care_strata(conn)))
+                progress.update(task, description="adherence")
+                _write(conn, "pathways_adherence", run_id, summaries.adherence(conn))
+                progress.update(task, description="indicators")
+                _write(conn, "pathways_indicator_rate", run_id, summaries.indicator_rates(conn))
+                progress.update(task, description="treatment paths")
+                _write(conn, "pathways_path", run_id,
+                       summaries.paths(conn, settings.path_filter)[["path", "length", "patients"]])
+                progress.update(task, description="trajectory clustering")
+                _store_clusters(conn, run_id, settings)
+                conn.execute(sa.text("update results.pathways_run set status = 'done', "
+                                     "finished_at = :t where run_id = :r"),
+                             {"t": dt.datetime.now(dt.UTC), "r": run_id})
+    except Exception as exc:
+        with eng.begin() as conn:
+            conn.execute(sa.text("update results.pathways_run set status = 'failed', finished_at = :t, "
+                                 "message = :m where run_id = :r"),
+                         {"t": dt.datetime.now(dt.UTC), "m": str(exc)[:2000], "r": run_id})
+        raise
+    return run_id
+
+
+def _store_clusters(conn: sa.Connection, run_id: int, settings: RunSettings) -> None:
+    traj = clusters.load(conn, settings.min_months)
+    if len(traj.patient_id) < 3:
+        return
+    model = clusters.cluster(traj, settings.k, settings.sample_size, settings.n_samples,
+                             settings.seed)
+    res = model.result_
+    assert res is not None
+    _write(conn, "pathways_cluster_k", run_id, model.summary)
+    desc = clusters.describe(traj, res.labels, res.medoids)
+    conn.execute(
+        sa.text("insert into results.pathways_cluster (run_id, cluster, medoid, size, description) "
+                "values (:r, :c, :m, :s, cast(:d as jsonb))"),
+        [{"r": run_id, "c": d["cluster"], "m": d["medoid"], "s": d["size"], "d": json.dumps(d)}
+         for d in desc],
+    )
+    members = pd.DataFrame({"patient_id": traj.patient_id, "cluster": res.labels,
+                            "distance": res.distance.astype(float)})
+    _copy_members(conn, run_id, members)
+
+
+def _copy_members(conn: sa.Connection, run_id: int, members: pd.DataFrame) -> None:
+    raw = conn.connection.driver_connection
+    sql = "copy results.pathways_cluster_member (run_id, patient_id, cluster, distance) from stdin"
+    with raw.cursor() as cur, cur.copy(sql) as copy:
+        for row in members.itertuples(index=False):
+            copy.write_row((run_id, int(row.patient_id), int(row.cluster), float(row.distance)))
+
+
+def latest_run(conn: sa.Connection, run_id: int | None = None) -> int:
+    """The given run id if it exists and is done, else the latest done run."""
+    if run_id is not None:
+        found = conn.execute(sa.text("select status from results.pathways_run where run_id = :r"),
+                             {"r": run_id}).scalar()
+        if found is None:
+            raise VeilleError(f"no pathways run {run_id}")
+        if found != "done":
+            raise VeilleError(f"pathways run {run_id} is {found}, not done")
+        return run_id
+    last = conn.execute(sa.text("select max(run_id) from results.pathways_run where status = 'done'")
+                        ).scalar()
+    if last is None:
+        raise VeilleError("no finished pathways run: run `veille pathways run` first")
+    return int(last)
+
+
+def default_report_path(run_id: int) -> Path:
+    return db.project_root() / "reports" / "pathways" / f"pathways_run_{run_id}.html"
