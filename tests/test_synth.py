@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from veille.synth import generate
 from veille.synth.scenario import load_scenario
 
@@ -39,6 +38,12 @@ def _read(extract: Path, table: str, usecols=None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _keyed(df: pd.DataFrame, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Replace the nine join keys by one hash of them (``_k``), for fast joins."""
+    k = pd.util.hash_pandas_object(df[NINE_KEYS], index=False).to_numpy()
+    return df.drop(columns=[c for c in NINE_KEYS if c not in keep]).assign(_k=k)
+
+
 def _pmsi(extract: Path, letter: str, usecols=None) -> pd.DataFrame:
     files = sorted(extract.glob(f"T_MCO??{letter}.csv"))
     return pd.concat([pd.read_csv(f, sep=";", dtype=str, keep_default_na=False, usecols=usecols)
@@ -49,12 +54,19 @@ def _pmsi(extract: Path, letter: str, usecols=None) -> pd.DataFrame:
 def prs(extract) -> pd.DataFrame:
     cols = [*NINE_KEYS, "BEN_NIR_PSA", "BEN_RNG_GEM", "EXE_SOI_DTD", "PRS_NAT_REF", "DPN_QLF",
             "PFS_EXE_NUM", "PFS_PRE_NUM", "PSE_SPE_COD", "PRS_ACT_QTE"]
-    return _read(extract, "ER_PRS_F", cols)
+    return _keyed(_read(extract, "ER_PRS_F", cols), keep=("FLX_DIS_DTD",))
 
 
 @pytest.fixture(scope="module")
-def pha(extract) -> pd.DataFrame:
-    return _read(extract, "ER_PHA_F", [*NINE_KEYS, "PHA_PRS_C13", "PHA_ACT_QSN"])
+def details(extract) -> dict[str, pd.DataFrame]:
+    extra = {"ER_PHA_F": ["PHA_PRS_C13", "PHA_ACT_QSN"], "ER_BIO_F": ["BIO_PRS_IDE"],
+             "ER_CAM_F": ["CAM_PRS_IDE"], "ER_ETE_F": ["ETE_IND_TAA"]}
+    return {t: _keyed(_read(extract, t, [*NINE_KEYS, *cols])) for t, cols in extra.items()}
+
+
+@pytest.fixture(scope="module")
+def pha(details) -> pd.DataFrame:
+    return details["ER_PHA_F"]
 
 
 def _table_of(name: str) -> str:
@@ -80,12 +92,12 @@ def test_every_file_has_the_official_columns_in_order(extract):
         "T_MCO15B.csv", "T_MCO16B.csv", "T_MCO17B.csv", "T_MCO18B.csv"]
 
 
-def test_each_detail_row_joins_exactly_one_service_line(extract, prs):
-    assert not prs.duplicated(NINE_KEYS).any()
+def test_each_detail_row_joins_exactly_one_service_line(details, prs):
+    assert not prs.duplicated("_k").any()
     total = 0
     for table in DCIR[1:]:
-        det = _read(extract, table, NINE_KEYS)
-        joined = det.merge(prs[NINE_KEYS], on=NINE_KEYS, how="inner", validate="many_to_one")
+        det = details[table]
+        joined = det[["_k"]].merge(prs[["_k"]], on="_k", how="inner", validate="many_to_one")
         assert len(joined) == len(det) > 0, table
         total += len(det)
     assert total < len(prs)  # consultations have no detail row
@@ -129,7 +141,7 @@ def test_noise_is_present_and_counted(extract, prs, pha, truth):
     qty = pha["PHA_ACT_QSN"].astype(int)
     assert (qty < 0).sum() == noise["dcir_regularisation_negative_lines"] > 0
     # every negative line cancels a line of the same patient, day, pack and pharmacy
-    lines = pha.merge(prs, on=NINE_KEYS)
+    lines = pha.merge(prs, on="_k")
     key = ["BEN_NIR_PSA", "EXE_SOI_DTD", "PHA_PRS_C13", "PFS_EXE_NUM"]
     neg = lines[lines["PHA_ACT_QSN"].astype(int) < 0][key].drop_duplicates()
     pos = lines[lines["PHA_ACT_QSN"].astype(int) > 0][key].drop_duplicates()
@@ -182,7 +194,7 @@ def test_in_hospital_deaths_match_death_dates(extract):
 def test_fraud_actors_are_visible_in_the_claims(prs, pha, truth, extract):
     kinds = {v["kind"] for v in truth["fraud"].values()}
     assert kinds == {"doctor_shopping", "phantom_pharmacy", "high_prescriber", "impossible_volume"}
-    lines = pha.merge(prs, on=NINE_KEYS)
+    lines = pha.merge(prs, on="_k")
     lines = lines[(lines["DPN_QLF"] != "71") & (lines["PHA_ACT_QSN"].astype(int) > 0)]
     ref = _read(extract, "IR_PHA_R")
     psycho = set(ref.loc[ref["PHA_ATC_C07"].str.match("N05B|N05C|N02A"), "PHA_CIP_C13"])
@@ -221,8 +233,8 @@ def test_truth_json_lists_effects_pathways_and_scenario(truth):
     assert main[("N05A", "S72")][0] == 1.5
 
 
-def test_pathway_archetypes_show_in_follow_up(extract, prs, truth):
-    bio = _read(extract, "ER_BIO_F", [*NINE_KEYS, "BIO_PRS_IDE"]).merge(prs, on=NINE_KEYS)
+def test_pathway_archetypes_show_in_follow_up(extract, prs, details, truth):
+    bio = details["ER_BIO_F"].merge(prs, on="_k")
     hba1c = bio[(bio["BIO_PRS_IDE"] == "1577") & (bio["DPN_QLF"] != "71")]
     per = hba1c.groupby("BEN_NIR_PSA").size()
     arch = pd.Series(truth["pathways"])
@@ -234,7 +246,7 @@ def test_pathway_archetypes_show_in_follow_up(extract, prs, truth):
     # escalating diabetics add insulin after metformin
     ref = _read(extract, "IR_PHA_R")
     insulin = set(ref.loc[ref["PHA_ATC_C07"] == "A10AE04", "PHA_CIP_C13"])
-    pha = _read(extract, "ER_PHA_F", [*NINE_KEYS, "PHA_PRS_C13"]).merge(prs, on=NINE_KEYS)
+    pha = details["ER_PHA_F"].merge(prs, on="_k")
     users = set(pha.loc[pha["PHA_PRS_C13"].isin(insulin), "BEN_NIR_PSA"])
     esc = set(arch[arch == "escalating"].index)
     assert len(esc & users) / len(esc) > 0.5
