@@ -110,7 +110,8 @@ create table results.pathways_path (
 create table results.pathways_cluster_k (
     run_id     bigint  not null references results.pathways_run on delete cascade,
     k          integer not null,
-    silhouette double precision not null,
+    total_distance double precision not null,
+    silhouette double precision,
     chosen     boolean not null,
     primary key (run_id, k)
 );

@@ -1,5 +1,6 @@
 """Trajectory clustering CLARA-style: k-medoids on a sample's full distance matrix, k chosen by
-the average silhouette width, then every patient assigned to the nearest medoid.
+the elbow of the total distance (silhouettes reported), then every patient assigned to the
+nearest medoid; the best of several samples (lowest total distance over everyone) is kept.
 
 Distances are generalized Hamming distances between monthly state sequences: the sum over
 months of a substitution cost between the two states (``sequences.substitution_costs``). With a
@@ -10,6 +11,7 @@ patients to k medoids is linear in n.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,32 +39,57 @@ def distances(a: np.ndarray, b: np.ndarray, cost: np.ndarray, chunk: int = 20000
     return out
 
 
+def _build(d: np.ndarray, k: int) -> np.ndarray:
+    """PAM's greedy BUILD: the most central point, then each time the point that lowers the
+    total distance to the nearest medoid the most."""
+    medoids = [int(np.argmin(d.sum(axis=1)))]
+    nearest = d[medoids[0]].astype(np.float64)
+    for _ in range(1, k):
+        gain = np.maximum(nearest[:, None] - d, 0).sum(axis=0)
+        gain[medoids] = -1
+        nxt = int(np.argmax(gain))
+        medoids.append(nxt)
+        nearest = np.minimum(nearest, d[nxt])
+    return np.array(medoids)
+
+
+def _plusplus(d: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    n = len(d)
+    medoids = [int(rng.integers(n))]
+    nearest = d[medoids[0]].astype(np.float64)
+    for _ in range(1, k):
+        p = nearest**2
+        nxt = int(rng.choice(n, p=p / p.sum())) if p.sum() > 0 else int(rng.integers(n))
+        medoids.append(nxt)
+        nearest = np.minimum(nearest, d[nxt])
+    return np.array(medoids)
+
+
+def _alternate(d: np.ndarray, med: np.ndarray, max_iter: int) -> np.ndarray:
+    k = len(med)
+    for _ in range(max_iter):
+        labels = np.argmin(d[:, med], axis=1)
+        new = med.copy()
+        for j in range(k):
+            members = np.flatnonzero(labels == j)
+            if len(members):
+                new[j] = members[np.argmin(d[np.ix_(members, members)].sum(axis=1))]
+        if np.array_equal(new, med):
+            break
+        med = new
+    return med
+
+
 def kmedoids(d: np.ndarray, k: int, rng: np.random.Generator, n_init: int = 4,
              max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, float]:
-    """k-medoids on a full distance matrix (k-medoids++ seeding, then alternating assignment
-    and medoid update until stable); best of ``n_init`` starts. Returns (medoids, labels, cost)."""
+    """k-medoids on a full distance matrix: PAM BUILD seeding and ``n_init - 1`` k-medoids++
+    seedings, each refined by alternating assignment and medoid update until stable; the start
+    with the lowest total distance wins. Returns (medoids, labels, total distance)."""
     n = len(d)
     best: tuple[np.ndarray, np.ndarray, float] | None = None
-    for _ in range(n_init):
-        medoids = [int(rng.integers(n))]
-        nearest = d[medoids[0]].astype(np.float64)
-        for _ in range(1, k):
-            p = nearest**2
-            nxt = int(rng.choice(n, p=p / p.sum())) if p.sum() > 0 else int(rng.integers(n))
-            medoids.append(nxt)
-            nearest = np.minimum(nearest, d[nxt])
-        med = np.array(medoids)
-        for _ in range(max_iter):
-            labels = np.argmin(d[:, med], axis=1)
-            new = med.copy()
-            for j in range(k):
-                members = np.flatnonzero(labels == j)
-                if len(members):
-                    new[j] = members[np.argmin(d[np.ix_(members, members)].sum(axis=1))]
-            if np.array_equal(np.sort(new), np.sort(med)):
-                med = new
-                break
-            med = new
+    for start in range(n_init):
+        med = _build(d, k) if start == 0 else _plusplus(d, k, rng)
+        med = _alternate(d, med, max_iter)
         labels = np.argmin(d[:, med], axis=1)
         cost = float(d[np.arange(n), med[labels]].sum())
         if best is None or cost < best[2]:
@@ -79,15 +106,32 @@ class ClaraResult:
     labels: np.ndarray  # cluster of every input row
     distance: np.ndarray  # distance of every row to its medoid
     silhouettes: dict[int, float] = field(default_factory=dict)
+    costs: dict[int, float] = field(default_factory=dict)  # sample total distance per k
+
+
+def elbow(costs: dict[int, float], min_gain: float) -> int:
+    """The smallest k after which one more cluster lowers the total distance to the medoids
+    by less than ``min_gain`` (a share); the largest k tried when every step gains more."""
+    ks = sorted(costs)
+    for k, nxt in itertools.pairwise(ks):
+        if costs[k] <= 0 or (costs[k] - costs[nxt]) / costs[k] < min_gain:
+            return k
+    return ks[-1]
 
 
 class Clara:
-    """CLARA with silhouette choice of k, in the lifelines idiom: ``Clara(...).fit(codes)``."""
+    """CLARA in the lifelines idiom: ``Clara(...).fit(codes)``, then ``result_`` and ``summary``.
+
+    k (when not given) is chosen on the first sample by the elbow of the total distance to the
+    medoids: the smallest k after which one more cluster gains less than ``min_gain`` (5 %).
+    The average silhouette width of each k is reported alongside (it favours small k when
+    clusters nest, e.g. two monitoring levels inside one treatment pattern)."""
 
     def __init__(self, k: int | None = None, k_range: tuple[int, int] = (2, 8),
                  sample_size: int = 2000, n_samples: int = 5, seed: int = 0,
-                 cost: np.ndarray | None = None) -> None:
+                 cost: np.ndarray | None = None, min_gain: float = 0.05) -> None:
         self.k = k
+        self.min_gain = min_gain
         self.k_range = k_range
         self.sample_size = sample_size
         self.n_samples = n_samples
@@ -106,14 +150,15 @@ class Clara:
         sample = self._sample(rng, n)
         d = distances(codes[sample], codes[sample], self.cost)
         silhouettes: dict[int, float] = {}
+        costs: dict[int, float] = {}
         if self.k is None:
             lo, hi = self.k_range
             for k in range(lo, min(hi, len(sample) - 1) + 1):
-                _, labels, _ = kmedoids(d, k, rng)
-                if len(np.unique(labels)) < 2:
-                    continue
-                silhouettes[k] = float(silhouette_score(d, labels, metric="precomputed"))
-            k = max(silhouettes, key=lambda kk: (round(silhouettes[kk], 6), -kk))
+                _, labels, cost = kmedoids(d, k, rng)
+                costs[k] = cost
+                silhouettes[k] = (float(silhouette_score(d, labels, metric="precomputed"))
+                                  if len(np.unique(labels)) > 1 else float("nan"))
+            k = elbow(costs, self.min_gain)
         else:
             k = self.k
         best: tuple[float, np.ndarray] | None = None
@@ -141,16 +186,19 @@ class Clara:
             labels=rank[labels],
             distance=dm[np.arange(n), labels],
             silhouettes=silhouettes,
+            costs=costs,
         )
         return self
 
     @property
     def summary(self) -> pd.DataFrame:
-        """One row per candidate k: its average silhouette width and whether it was chosen."""
+        """One row per candidate k: the sample's total distance to the medoids, the average
+        silhouette width, whether it was chosen."""
         r = self._fitted()
         return pd.DataFrame(
-            [{"k": k, "silhouette": s, "chosen": k == r.k} for k, s in sorted(r.silhouettes.items())],
-            columns=["k", "silhouette", "chosen"],
+            [{"k": k, "total_distance": r.costs[k], "silhouette": r.silhouettes[k],
+              "chosen": k == r.k} for k in sorted(r.costs)],
+            columns=["k", "total_distance", "silhouette", "chosen"],
         )
 
     def _fitted(self) -> ClaraResult:

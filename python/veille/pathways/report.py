@@ -213,9 +213,16 @@ def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
         page.p("No trajectories to cluster.")
         return
     if not ks.empty:
-        fig = go.Figure(go.Scatter(x=ks["k"], y=ks["silhouette"], mode="lines+markers"))
-        fig.update_layout(title="Average silhouette width by k (the largest is chosen)",
-                          xaxis_title="k", yaxis_title="silhouette")
+        chosen = int(ks.loc[ks["chosen"], "k"].iloc[0]) if ks["chosen"].any() else None
+        fig = go.Figure([
+            go.Scatter(x=ks["k"], y=ks["total_distance"], mode="lines+markers",
+                       name="total distance to medoids (sample)"),
+            go.Scatter(x=ks["k"], y=ks["silhouette"], mode="lines+markers", yaxis="y2",
+                       name="average silhouette width"),
+        ])
+        fig.update_layout(title=f"Choice of k: elbow of the total distance (k = {chosen})",
+                          xaxis_title="k", yaxis_title="total distance",
+                          yaxis2={"overlaying": "y", "side": "right", "title": "silhouette"})
         page.fig(fig)
     rows = []
     for _, c in cl.iterrows():

@@ -1,0 +1,105 @@
+"""Pathways statistics without a database: sequence distances, CLARA on planted trajectories,
+standardized rates, intervals, funnel limits, path masking, indicator files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+from veille.errors import VeilleError
+from veille.pathways.clustering import Clara, distances
+from veille.pathways.indicators import read_indicators
+from veille.pathways.rates import funnel_limits, standardized_rate, wilson_interval
+from veille.pathways.sequences import OUT, encode, substitution_costs
+from veille.pathways.summaries import mask_paths
+
+
+def test_encode_and_costs():
+    codes = encode(["AEI.", "P"], months=4)
+    assert codes.tolist() == [[0, 4, 8, OUT], [15, OUT, OUT, OUT]]
+    cost = substitution_costs()
+    # 'A' (none, low, no stay) vs 'P' (insulin, monitored, hospitalised): 3 + 2 + 0.5
+    assert cost[0, 15] == 5.5
+    assert cost[0, OUT] == 2.0 and cost[OUT, OUT] == 0.0
+    with pytest.raises(ValueError, match="outside A-P"):
+        encode(["AZ"])
+
+
+def test_distances_equal_the_sum_of_month_costs():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 17, size=(7, 12)).astype(np.int8)
+    b = rng.integers(0, 17, size=(5, 12)).astype(np.int8)
+    cost = substitution_costs()
+    brute = np.array([[cost[x, y].sum() for y in b] for x in a])
+    assert np.allclose(distances(a, b, cost, chunk=3), brute)
+
+
+def _planted(n_per: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    months = 36
+    patterns = [
+        np.full(months, 4 + 2),  # one class, monitored
+        np.full(months, 4),  # one class, low monitoring
+        np.r_[np.full(12, 4 + 2), np.full(12, 8 + 2), np.full(12, 12 + 2)],  # escalating
+        np.tile([4, 4, 0, 0], months // 4),  # gaps in treatment, low monitoring
+    ]
+    seqs, truth = [], []
+    for j, p in enumerate(patterns):
+        s = np.tile(p, (n_per, 1))
+        flip = rng.random(s.shape) < 0.15
+        s[flip] = rng.integers(0, 16, flip.sum())
+        seqs.append(s)
+        truth += [j] * n_per
+    return np.vstack(seqs).astype(np.int8), np.array(truth)
+
+
+def test_clara_recovers_planted_trajectories():
+    rng = np.random.default_rng(7)
+    codes, truth = _planted(500, rng)
+    model = Clara(sample_size=400, n_samples=3, seed=3).fit(codes)
+    res = model.result_
+    assert res.k == 4
+    assert adjusted_rand_score(truth, res.labels) > 0.95
+    assert model.summary["chosen"].sum() == 1
+    assert np.allclose(res.distance, distances(codes, res.medoids, model.cost).min(axis=1))
+
+
+def test_standardized_rate_by_hand():
+    strata = pd.DataFrame({"age_band": ["0-4", "90+"], "events": [10.0, 30.0],
+                           "person_years": [100.0, 50.0]})
+    ev, py, crude, dsr, lo, hi = standardized_rate(strata, {"0-4": 5000, "90+": 1000})
+    w = np.array([5 / 6, 1 / 6])
+    assert (ev, py, crude) == (40.0, 150.0, 40 / 150)
+    assert dsr == pytest.approx(w[0] * 0.1 + w[1] * 0.6)
+    assert lo < dsr < hi
+
+
+def test_wilson_and_funnel():
+    lo, hi = wilson_interval(np.array([8]), np.array([10]))
+    assert (round(float(lo[0]), 4), round(float(hi[0]), 4)) == (0.4902, 0.9433)
+    lo95, hi95 = funnel_limits(0.5, np.array([100, 10000]), 0.95)
+    assert lo95[0] < lo95[1] < 0.5 < hi95[1] < hi95[0]
+    assert hi95[1] == pytest.approx(0.5 + 1.96 * 0.005, abs=5e-4)
+
+
+def test_mask_paths_folds_small_paths_into_their_prefix():
+    df = pd.DataFrame({"path": ["a", "a > b", "a > c", "a > d", "e"], "patients": [50, 12, 6, 5, 3]})
+    out = mask_paths(df)
+    assert out.values.tolist() == [["a", 50], ["a > b", 12], ["a > other", 11]]
+
+
+def test_shipped_indicators_and_bad_files(tmp_path):
+    ids = [ind.id for ind, _ in read_indicators()]
+    assert ids == ["diabetes_hba1c", "diabetes_creatinine", "diabetes_eye_exam", "diabetes_lipids",
+                   "post_mi_statin", "post_mi_beta_blocker", "post_mi_antiplatelet", "post_mi_triple"]
+    bad = tmp_path / "bad.yml"
+    bad.write_text("id: x\nlabel: y\npopulation: {kind: atc, codes: [A10]}\n"
+                   "window: {kind: after_index, length: 30}\nitems: [{kind: nabm, codes: ['1577']}]\n")
+    with pytest.raises(VeilleError, match="^bad.yml: indicator: Value error, an atc population "
+                                          "needs a calendar window$"):
+        read_indicators(bad)
+    bad.write_text("id: x\nlabel: y\npopulation: {kind: atc, codes: [A10]}\n"
+                   "window: {kind: calendar, length: 1}\nitems: [{kind: loinc, codes: ['1']}]\n")
+    with pytest.raises(VeilleError, match="^bad.yml: items.0.kind: Input should be 'nabm', 'ccam', "
+                                          "'atc' or 'visit_specialty'$"):
+        read_indicators(bad)
