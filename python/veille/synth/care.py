@@ -84,9 +84,12 @@ def lab_tests(rng, pts: Patients, world: World, archetype: np.ndarray) -> list[d
     micro = archetype == ARCHETYPES.index("guideline_concordant")
     p, day = _events(rng, pts, micro * 1.0)
     out.append(_lab(pts, prov, p, day, np.full(len(p), NABM["microalbumin"], dtype=object)))
+    # routine panels: ionogram and creatinine, plus TSH or lipids, the same day
     p, day = _events(rng, pts, np.full(len(pts), float(world.scenario["care"]["lab_panels"])))
-    panel = np.array([NABM[k] for k in ("ionogram", "tsh", "creatinine", "lipids")], dtype=object)
-    out.append(_lab(pts, prov, p, day, panel[rng.integers(0, len(panel), len(p))]))
+    third = np.array([NABM["tsh"], NABM["lipids"]], dtype=object)[rng.integers(0, 2, len(p))]
+    out.append(_lab(pts, prov, np.repeat(p, 3), np.repeat(day, 3),
+                    np.stack([np.full(len(p), NABM["ionogram"], dtype=object),
+                              np.full(len(p), NABM["creatinine"], dtype=object), third], axis=1).ravel()))
     return out
 
 

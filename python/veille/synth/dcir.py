@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 
 from veille.synth.catalog import PACKS
-from veille.synth.lines import DETAIL_BIO, DETAIL_CAM, DETAIL_ETE, DETAIL_PHA, take
+from veille.synth.lines import DETAIL_BIO, DETAIL_CAM, DETAIL_ETE, DETAIL_PHA, concat, take
 from veille.synth.population import Patients
 from veille.synth.world import World
 from veille.synth.writer import Formatter, Sink, render
@@ -43,7 +43,7 @@ def add_noise(rng, lines: dict[str, np.ndarray], world: World) -> tuple[dict, di
     for k in ("qty", "paid", "reimb"):
         neg[k] = -neg[k]
     neg["flow_lag"] = neg["flow_lag"] + rng.integers(0, 3, len(reg))
-    out = {k: np.concatenate([lines[k], copies[k], dup[k], neg[k]]) for k in lines}
+    out = concat([lines, copies, dup, neg])
     counts = {"dcir_info_only_dpn_qlf_71": len(info),
               "dcir_billing_error_duplicates": len(reg),
               "dcir_regularisation_negative_lines": len(reg)}
@@ -56,6 +56,7 @@ def month_start(day: np.ndarray) -> np.ndarray:
 
 def write_dcir(lines: dict[str, np.ndarray], pts: Patients, world: World, fmt: Formatter,
                sink: Sink, chunk: int) -> int:
+    """Append the chunk's lines to the flow files; returns the number of ER_PRS_F rows."""
     n = len(lines["day"])
     flow_m = month_start(lines["day"]) + lines["flow_lag"].astype("timedelta64[M]")
     # the extract stops three months after the period: later arrivals come in the last flow
@@ -63,28 +64,46 @@ def write_dcir(lines: dict[str, np.ndarray], pts: Patients, world: World, fmt: F
     order = np.argsort(flow_m, kind="stable")
     lines = take(lines, order)
     flow_m = flow_m[order]
-    flow_day = flow_m.astype("datetime64[D]").astype(np.int64)
     dct = (chunk + 1) * KEY_BASE + np.arange(1, n + 1)
-    keys = {
+    birth_year = pts.birth.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    bounds = np.flatnonzero(np.r_[True, flow_m[1:] != flow_m[:-1], True])
+    for a, b in itertools.pairwise(bounds):  # one flow at a time: memory stays small
+        suffix = str(flow_m[a])[:7].replace("-", "_")
+        sl = take(lines, np.arange(a, b))
+        flow_day = int(flow_m[a].astype("datetime64[D]").astype(np.int64))
+        keys = _keys(sl, pts, fmt, dct[a:b], flow_day, chunk)
+        sink.append(f"ER_PRS_F_{suffix}.csv", "ER_PRS_F",
+                    render("ER_PRS_F", _prs_columns(sl, pts, fmt, keys, birth_year), b - a), b - a)
+        for code, table in DETAIL_TABLES.items():
+            idx = np.flatnonzero(sl["detail"] == code)
+            cols = {k: _cut(v, idx) for k, v in keys.items()}
+            cols.update(_detail_columns(code, take(sl, idx), fmt))
+            sink.append(f"{table}_{suffix}.csv", table, render(table, cols, len(idx)), len(idx))
+    return n
+
+
+def _keys(sl: dict, pts: Patients, fmt: Formatter, dct: np.ndarray, flow_day: int,
+          chunk: int) -> dict[str, object]:
+    return {
         "DCT_ORD_NUM": fmt.num(dct),
-        "FLX_DIS_DTD": fmt.iso(flow_day),
+        "FLX_DIS_DTD": fmt.iso(np.array([flow_day]))[0],
         "FLX_EMT_NUM": str(1 + chunk % 99),
         "FLX_EMT_ORD": "0",
         "FLX_EMT_TYP": "1",
         "FLX_TRT_DTD": fmt.iso(flow_day + 2 + dct % 20),
-        "ORG_CLE_NUM": _org(pts.dpt[lines["patient"]]),
+        "ORG_CLE_NUM": _org(pts.dpt[sl["patient"]]),
         "PRS_ORD_NUM": "1",
         "REM_TYP_AFF": "1",
     }
-    p = lines["patient"]
-    birth_year = pts.birth.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
-    care_year = lines["day"].astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
-    end_day = np.where(lines["detail"] == DETAIL_ETE, lines["day"] + np.maximum(lines["qty"], 0),
-                       lines["day"])
-    qty = lines["qty"]
-    pre_spe = fmt.num(lines["pre_spe"])
-    exe_spe = fmt.num(lines["exe_spe"])
-    prs = {
+
+
+def _prs_columns(sl: dict, pts: Patients, fmt: Formatter, keys: dict,
+                 birth_year: np.ndarray) -> dict[str, object]:
+    p = sl["patient"]
+    day = sl["day"]
+    care_year = day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    end_day = np.where(sl["detail"] == DETAIL_ETE, day + np.maximum(sl["qty"], 0), day)
+    return {
         **keys,
         "BEN_NIR_PSA": pts.nir[p],
         "BEN_RNG_GEM": fmt.num(pts.rank[p]),
@@ -92,49 +111,33 @@ def write_dcir(lines: dict[str, np.ndarray], pts: Patients, world: World, fmt: F
         "BEN_NAI_ANN": fmt.num(birth_year[p]),
         "BEN_RES_DPT": pts.dpt[p],
         "BEN_AMA_COD": fmt.num(np.maximum(care_year - birth_year[p], 0)),
-        "EXE_SOI_DTD": fmt.iso(lines["day"]),
+        "EXE_SOI_DTD": fmt.iso(day),
         "EXE_SOI_DTF": fmt.iso(end_day),
-        "EXE_SOI_AMD": fmt.yyyymm(lines["day"]),
-        "PRS_NAT_REF": fmt.num(lines["nature"]),
-        "BSE_PRS_NAT": fmt.num(lines["nature"]),
-        "DPN_QLF": fmt.num(lines["dpn"]),
-        "PRS_ACT_QTE": fmt.num(qty),
-        "PRS_PAI_MNT": fmt.money(lines["paid"]),
-        "BSE_REM_MNT": fmt.money(lines["reimb"]),
-        "BSE_REM_BSE": fmt.money(lines["paid"]),
-        "PFS_EXE_NUM": lines["exe"],
-        "PFS_PRE_NUM": lines["pre"],
-        "PSE_SPE_COD": np.where(lines["exe_spe"] > 0, exe_spe, b""),
-        "PSP_SPE_COD": np.where(lines["pre_spe"] > 0, pre_spe, b""),
+        "EXE_SOI_AMD": fmt.yyyymm(day),
+        "PRS_NAT_REF": fmt.num(sl["nature"]),
+        "BSE_PRS_NAT": fmt.num(sl["nature"]),
+        "DPN_QLF": fmt.num(sl["dpn"]),
+        "PRS_ACT_QTE": fmt.num(sl["qty"]),
+        "PRS_PAI_MNT": fmt.money(sl["paid"]),
+        "BSE_REM_MNT": fmt.money(sl["reimb"]),
+        "BSE_REM_BSE": fmt.money(sl["paid"]),
+        "PFS_EXE_NUM": sl["exe"],
+        "PFS_PRE_NUM": sl["pre"],
+        "PSE_SPE_COD": np.where(sl["exe_spe"] > 0, fmt.num(sl["exe_spe"]), b""),
+        "PSP_SPE_COD": np.where(sl["pre_spe"] > 0, fmt.num(sl["pre_spe"]), b""),
     }
-    bounds = np.flatnonzero(np.r_[True, flow_m[1:] != flow_m[:-1], True])
-    for a, b in itertools.pairwise(bounds):
-        suffix = str(flow_m[a])[:7].replace("-", "_")
-        sl = slice(a, b)
-        sink.append(f"ER_PRS_F_{suffix}.csv", "ER_PRS_F",
-                    render("ER_PRS_F", _slice(prs, sl), b - a), b - a)
-        det = lines["detail"][sl]
-        for code, table in DETAIL_TABLES.items():
-            idx = a + np.flatnonzero(det == code)
-            cols = {k: _cut(v, idx) for k, v in keys.items()}
-            if code == DETAIL_PHA:
-                pack = lines["pack"][idx]
-                cols.update(PHA_PRS_C13=PACK_CIP[pack], PHA_ACT_QSN=fmt.num(qty[idx]),
-                            PHA_ACT_PRU=fmt.money(PACK_PRICE[pack]))
-            elif code in (DETAIL_CAM, DETAIL_BIO):
-                name = "CAM_PRS_IDE" if code == DETAIL_CAM else "BIO_PRS_IDE"
-                cols[name] = lines["code"][idx]
-                if code == DETAIL_BIO:
-                    cols["BIO_ACT_QSN"] = fmt.num(qty[idx])
-            else:
-                cols.update(ETB_EXE_FIN=lines["ete_fin"][idx], ETE_IND_TAA=fmt.num(lines["ete_taa"][idx]),
-                            ETE_CAT_COD=fmt.num(lines["ete_cat"][idx]))
-            sink.append(f"{table}_{suffix}.csv", table, render(table, cols, len(idx)), len(idx))
-    return n
 
 
-def _slice(cols: dict[str, object], sl: slice) -> dict[str, object]:
-    return {k: _cut(v, sl) for k, v in cols.items()}
+def _detail_columns(code: int, d: dict, fmt: Formatter) -> dict[str, object]:
+    if code == DETAIL_PHA:
+        return {"PHA_PRS_C13": PACK_CIP[d["pack"]], "PHA_ACT_QSN": fmt.num(d["qty"]),
+                "PHA_ACT_PRU": fmt.money(PACK_PRICE[d["pack"]])}
+    if code == DETAIL_CAM:
+        return {"CAM_PRS_IDE": d["code"]}
+    if code == DETAIL_BIO:
+        return {"BIO_PRS_IDE": d["code"], "BIO_ACT_QSN": fmt.num(d["qty"])}
+    return {"ETB_EXE_FIN": d["ete_fin"], "ETE_IND_TAA": fmt.num(d["ete_taa"]),
+            "ETE_CAT_COD": fmt.num(d["ete_cat"])}
 
 
 def _cut(v: object, idx: object) -> object:

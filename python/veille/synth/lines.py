@@ -8,24 +8,24 @@ DETAIL_NONE, DETAIL_PHA, DETAIL_CAM, DETAIL_BIO, DETAIL_ETE = 0, 1, 2, 3, 4
 
 _DEFAULTS: dict[str, tuple[object, object]] = {
     # column: (dtype, default)
-    "patient": (np.int64, 0),
-    "day": (np.int64, 0),
-    "nature": (np.int64, 0),
-    "qty": (np.int64, 1),
-    "paid": (np.int64, 0),
-    "reimb": (np.int64, 0),
+    "patient": (np.int32, 0),
+    "day": (np.int32, 0),
+    "nature": (np.int16, 0),
+    "qty": (np.int16, 1),
+    "paid": (np.int32, 0),
+    "reimb": (np.int32, 0),
     "exe": ("S9", b""),
-    "exe_spe": (np.int64, 0),
+    "exe_spe": (np.int8, 0),
     "pre": ("S9", b""),
-    "pre_spe": (np.int64, 0),
-    "dpn": (np.int64, 0),
-    "detail": (np.int64, DETAIL_NONE),
-    "pack": (np.int64, -1),
+    "pre_spe": (np.int8, 0),
+    "dpn": (np.int8, 0),
+    "detail": (np.int8, DETAIL_NONE),
+    "pack": (np.int16, -1),
     "code": ("S7", b""),  # CCAM act or NABM code
     "ete_fin": ("S9", b""),
-    "ete_taa": (np.int64, 0),
-    "ete_cat": (np.int64, 0),
-    "flow_lag": (np.int64, -1),  # months between care and flow; -1 = draw it
+    "ete_taa": (np.int8, 0),
+    "ete_cat": (np.int16, 0),
+    "flow_lag": (np.int8, -1),  # months between care and flow; -1 = draw it
 }
 
 
@@ -43,7 +43,8 @@ def batch(n: int, **cols: object) -> dict[str, np.ndarray]:
 
 
 def concat(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    return {k: np.concatenate([b[k] for b in batches]) for k in _DEFAULTS}
+    return {k: np.concatenate([b[k] for b in batches]).astype(_DEFAULTS[k][0], copy=False)
+            for k in _DEFAULTS}
 
 
 def take(lines: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
