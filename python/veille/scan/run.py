@@ -24,11 +24,13 @@ SIGNAL_COLUMNS = [
 ]
 
 
-def build_marts(settings: ScanSettings) -> None:
-    """Run the scan models (and the models they read) with the settings' windows."""
+def build_marts(settings: ScanSettings, select: str = "+tag:scan") -> None:
+    """Build the scan models (by default with the models and seeds they read) with the
+    settings' windows; dbt tests are left to `veille dbt build`."""
     from veille.dbt import run_dbt
 
-    run_dbt(["run", "--select", "+tag:scan", "--quiet", "--vars", json.dumps(settings.dbt_vars())])
+    run_dbt(["build", "--select", select, "--resource-type", "model", "--resource-type", "seed",
+             "--quiet", "--vars", json.dumps(settings.dbt_vars())])
 
 
 def read_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -73,8 +75,10 @@ def store_run(signals: pd.DataFrame, settings: ScanSettings, started: datetime,
     return int(run_id)
 
 
-def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=None) -> int:
-    """The whole screen: dbt marts (unless build=False), statistics, stored run. Returns its id."""
+def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=None,
+             select: str = "+tag:scan") -> tuple[int, dict[str, float]]:
+    """The whole screen: dbt marts (unless build=False; `select` = the dbt selection),
+    statistics, stored run. Returns the run id and the seconds of each step."""
     settings = settings or ScanSettings()
     started = datetime.now(UTC)
     seconds: dict[str, float] = {}
@@ -88,12 +92,13 @@ def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=
         return value
 
     if build:
-        step("count (dbt)", lambda: build_marts(settings))
+        step("count (dbt)", lambda: build_marts(settings, select))
     pairs, leaves = step("read counts", read_counts)
     if pairs.empty:
         raise VeilleError(f"no drug x outcome pair has {settings.min_events} or more events: nothing to scan")
     signals = step("statistics", lambda: rank_signals(pairs, leaves, settings))
-    return step("store", lambda: store_run(signals, settings, started, seconds))
+    run_id = step("store", lambda: store_run(signals, settings, started, seconds))
+    return run_id, seconds
 
 
 def latest_run_id() -> int:

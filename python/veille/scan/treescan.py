@@ -106,6 +106,7 @@ def tree_scan(
     columns = ["drug_level", "drug_code", "outcome_level", "outcome_code", "tree_risk",
                "tree_control", "tree_llr", "tree_p"]
     parts = []
+    leaf_events = leaf_events.sort_values(["drug_level", "drug_code", "icd3"], kind="stable")
     for (level, code), leaves in leaf_events.groupby(["drug_level", "drug_code"], sort=True):
         nodes = scan_one_drug(leaves.reset_index(drop=True), p, replicates,
                               drug_rng(seed, str(level), str(code)))

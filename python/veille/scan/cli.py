@@ -1,0 +1,89 @@
+"""`veille scan` (run the screen) and `veille scan evaluate` (AUC against a synthetic truth)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+scan_app = typer.Typer(help="Global drug-safety screen: every drug x every outcome, ranked.")
+
+
+@scan_app.callback(invoke_without_command=True)
+def scan_cmd(
+    ctx: typer.Context,
+    build: bool = typer.Option(True, "--build/--no-build", help="rebuild the dbt counting marts first"),
+    min_events: int = typer.Option(3, "--min-events", help="scan pairs with at least this many events"),
+    washout: int = typer.Option(365, "--washout-days", help="days of history before a first use is new"),
+    ssa_window: int = typer.Option(365, "--ssa-window-days", help="sequence symmetry window"),
+    risk: str = typer.Option("1-182", "--risk-window", help="tree scan risk window, days after initiation"),
+    control: str = typer.Option("183-365", "--control-window", help="tree scan control window"),
+    replicates: int = typer.Option(999, "--replicates", help="Monte Carlo replicates of the tree scan"),
+    seed: int = typer.Option(1, "--seed", help="Monte Carlo seed"),
+    fdr: float = typer.Option(0.05, "--fdr", help="false discovery rate level of a signal"),
+    report: Path = typer.Option(Path("reports/scan/scan.html"), "--report", help="HTML report path"),
+    top: int = typer.Option(20, "--top", help="signals to print"),
+) -> None:
+    """Scan every drug (ATC7, ATC5) against every outcome (ICD-10 code, block); store and report."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+
+    from veille.scan.report import write_report
+    from veille.scan.run import read_signals, run_scan
+    from veille.scan.settings import ScanSettings
+    from veille.study.masking import mask_count
+
+    r0, r1 = _window(risk, "--risk-window")
+    c0, c1 = _window(control, "--control-window")
+    settings = ScanSettings(washout, ssa_window, r0, r1, c0, c1, min_events, replicates, seed, fdr)
+    console = Console(stderr=True)
+    with console.status("scanning") as status:
+        run_id, _ = run_scan(settings, build=build, progress=lambda s: status.update(f"scan: {s}"))
+        signals = read_signals(run_id)
+        status.update("scan: report")
+        path = write_report(signals, report, run_id, settings.ssa_window_days)
+    typer.echo(f"scan run {run_id}: {len(signals)} pairs, {int(signals['is_signal'].sum())} "
+               f"signals (q <= {fdr}); report {path}")
+    for r in signals.head(top).itertuples(index=False):
+        typer.echo(f"{r.rank:>4}  {r.drug_code:<8} {r.outcome_code:<8} observed "
+                   f"{mask_count(r.oe_observed):>4}  IC {r.oe_ic:6.2f}  ASR "
+                   f"{r.ssa_asr if r.ssa_asr == r.ssa_asr else float('nan'):6.2f}  "
+                   f"q {r.q_value:.2e}")
+
+
+def _window(text: str, option: str) -> tuple[int, int]:
+    from veille.errors import VeilleError
+
+    parts = text.split("-")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise VeilleError(f"{option} must be FIRST-LAST days (e.g. 1-182), got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+@scan_app.command("evaluate")
+def evaluate_cmd(
+    truth: Path = typer.Option(..., "--truth", help="truth.json of a synthetic extract (or its directory)"),
+    fmt: str = typer.Option("text", "--format", help="text or json"),
+    run_id: int = typer.Option(None, "--run-id", help="scan run (default: the latest)"),
+) -> None:
+    """AUC of each method and of the combined ranking: injected effects vs negative controls."""
+    from veille.errors import VeilleError
+    from veille.scan.evaluate import evaluate
+    from veille.scan.run import read_signals
+
+    if fmt not in ("text", "json"):
+        raise VeilleError(f"--format must be text or json, got {fmt!r}")
+    result = evaluate(truth, read_signals(run_id))
+    if fmt == "json":
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"{result['positives']} injected effects, {result['negatives']} negative controls "
+               f"(scanned: {result['scanned']['positives']}, {result['scanned']['negatives']})")
+    for method, value in result["auc"].items():
+        typer.echo(f"AUC {method:<9} {value:.3f}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(scan_app, name="scan")

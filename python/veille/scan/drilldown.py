@@ -1,0 +1,61 @@
+"""Drill-down counts of selected signals, counted in SQL from the scan marts:
+new outcomes by month since initiation (sequence-symmetry sample), and the exposed new
+outcomes by age band and sex."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from veille import db
+
+PAIRS_CTE = """
+with pairs (drug_level, drug_code, outcome_level, outcome_code) as (
+    select * from unnest(cast(:dl as text[]), cast(:dc as text[]), cast(:ol as text[]), cast(:oc as text[]))
+)
+"""
+
+BY_MONTH = PAIRS_CTE + """
+select pairs.drug_level, pairs.drug_code, pairs.outcome_level, pairs.outcome_code,
+       floor((o.onset_date - i.initiation_date) / 30.4375)::int as month, count(*) as n
+from pairs
+join scan.scan_drug_initiations i on i.drug_level = pairs.drug_level and i.drug_code = pairs.drug_code
+join scan.scan_outcome_onsets o on o.patient_id = i.patient_id
+    and o.outcome_level = pairs.outcome_level and o.outcome_code = pairs.outcome_code
+where o.onset_date <> i.initiation_date and abs(o.onset_date - i.initiation_date) <= :window
+group by 1, 2, 3, 4, 5
+order by 1, 2, 3, 4, 5
+"""
+
+EXPOSED = PAIRS_CTE + """
+select pairs.drug_level, pairs.drug_code, pairs.outcome_level, pairs.outcome_code,
+       case when w.birth_year is null then 'unknown'
+            when extract(year from o.onset_date) - w.birth_year < 18 then '0-17'
+            when extract(year from o.onset_date) - w.birth_year < 45 then '18-44'
+            when extract(year from o.onset_date) - w.birth_year < 65 then '45-64'
+            when extract(year from o.onset_date) - w.birth_year < 80 then '65-79'
+            else '80+' end as age_group,
+       case w.sex when 1 then 'male' when 2 then 'female' else 'unknown' end as sex,
+       count(*) as n
+from pairs
+join scan.scan_drug_episodes e on e.drug_level = pairs.drug_level and e.drug_code = pairs.drug_code
+join scan.scan_outcome_onsets o on o.patient_id = e.patient_id
+    and o.outcome_level = pairs.outcome_level and o.outcome_code = pairs.outcome_code
+    and o.onset_date >= e.exposed_start and o.onset_date < e.exposed_end
+join scan.scan_patient_windows w on w.patient_id = o.patient_id
+group by 1, 2, 3, 4, 5, 6
+order by 1, 2, 3, 4, 5, 6
+"""
+
+
+def drilldown_counts(pairs: pd.DataFrame, window_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(by month since initiation, exposed cases by age group and sex) for ``pairs``."""
+    params = {
+        "dl": pairs["drug_level"].tolist(), "dc": pairs["drug_code"].tolist(),
+        "ol": pairs["outcome_level"].tolist(), "oc": pairs["outcome_code"].tolist(),
+        "window": int(window_days),
+    }
+    with db.engine().connect() as conn:
+        by_month = pd.read_sql(sa.text(BY_MONTH), conn, params=params)
+        exposed = pd.read_sql(sa.text(EXPOSED), conn, params=params)
+    return by_month, exposed

@@ -1,0 +1,92 @@
+"""`veille scan evaluate`: how well each method separates injected effects from negative controls.
+
+The truth (``truth.json`` of `veille synth`) lists effects: an exposure ATC code (ATC7, ATC5 or
+a shorter class prefix), an ICD-10 3-character outcome and a hazard ratio (1 = negative control).
+Each is matched to the scanned pairs at the outcome's 3-character code and the exposure's level
+(ATC7 for a 7-character code, ATC5 otherwise: the best-scoring ATC5 pair under a shorter
+prefix). A truth pair that was not scanned (too few events) gets the worst score. The AUC is the
+Mann-Whitney probability that a positive outscores a negative, ties counted one half.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from veille.errors import VeilleError
+
+METHOD_SCORES = {"ssa": "ssa_p", "oe": "oe_p", "tree": "tree_p", "combined": "rank"}
+
+
+def read_truth(path: str | Path) -> pd.DataFrame:
+    """The effects of a truth file: exposure_atc, outcome_icd10, hazard_ratio, is_positive."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "truth.json"
+    if not p.is_file():
+        raise VeilleError(f"truth file not found: {p}")
+    try:
+        doc = json.loads(p.read_text("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise VeilleError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    effects = doc.get("effects") if isinstance(doc, dict) else None
+    if not isinstance(effects, list) or not effects:
+        raise VeilleError(f"{p}: no 'effects' list")
+    rows = []
+    for i, eff in enumerate(effects, start=1):
+        try:
+            rows.append((str(eff["exposure_atc"]).upper(), str(eff["outcome_icd10"]).upper()[:3],
+                         float(eff["hazard_ratio"])))
+        except (KeyError, TypeError, ValueError):
+            raise VeilleError(
+                f"{p}: effect #{i} needs exposure_atc, outcome_icd10 and a numeric hazard_ratio"
+            ) from None
+    frame = pd.DataFrame(rows, columns=["exposure_atc", "outcome_icd10", "hazard_ratio"])
+    frame["is_positive"] = frame["hazard_ratio"] > 1.0
+    return frame[frame["hazard_ratio"] >= 1.0].reset_index(drop=True)
+
+
+def match_truth(truth: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
+    """One row per truth effect with each method's score (lower = stronger signal)."""
+    icd3 = signals[signals["outcome_level"] == "icd3"]
+    worst = {"ssa_p": np.inf, "oe_p": np.inf, "tree_p": np.inf, "rank": np.inf}
+    rows = []
+    for eff in truth.itertuples(index=False):
+        level = "atc7" if len(eff.exposure_atc) == 7 else "atc5"
+        hit = icd3[(icd3["drug_level"] == level)
+                   & icd3["drug_code"].str.startswith(eff.exposure_atc)
+                   & (icd3["outcome_code"] == eff.outcome_icd10)]
+        scores = {col: (hit[col].astype(float).fillna(np.inf).min() if len(hit) else worst[col])
+                  for col in worst}
+        rows.append({**eff._asdict(), "scanned": bool(len(hit)), **scores})
+    return pd.DataFrame(rows)
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """P(score of a positive < score of a negative) + P(tie) / 2 (lower score = stronger)."""
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(positive, dtype=bool)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    less = (pos[:, None] < neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((less + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def evaluate(truth_path: str | Path, signals: pd.DataFrame) -> dict:
+    """{"auc": {method: value, "combined": value}, "positives": n, "negatives": n, ...}."""
+    truth = read_truth(truth_path)
+    matched = match_truth(truth, signals)
+    y = matched["is_positive"].to_numpy()
+    result = {
+        "auc": {m: auc(matched[col].to_numpy(), y) for m, col in METHOD_SCORES.items()},
+        "positives": int(y.sum()),
+        "negatives": int((~y).sum()),
+        "scanned": {"positives": int(matched.loc[y, "scanned"].sum()),
+                    "negatives": int(matched.loc[~y, "scanned"].sum())},
+    }
+    return result

@@ -1,0 +1,113 @@
+"""Scan statistics: tree-scan calibration under the null, power, closed-form estimates, BH."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+from veille.errors import VeilleError
+from veille.scan import stats
+from veille.scan.evaluate import auc
+from veille.scan.settings import ScanSettings
+from veille.scan.treescan import log_likelihood_ratio, tree_scan
+
+RISK, CONTROL = 182, 183
+P_RISK = RISK / (RISK + CONTROL)
+
+
+def null_leaf_events(drugs: int, seed: int) -> pd.DataFrame:
+    """Null-only data: per drug, 30 ICD-10-like leaves in 6 blocks and 2 chapters, Poisson(6)
+    events per leaf, each in the risk window with probability risk / (risk + control)."""
+    rng = np.random.default_rng(seed)
+    leaves = pd.DataFrame({"icd3": [f"X{i:02d}" for i in range(30)],
+                           "block_code": [f"B{i // 5}" for i in range(30)],
+                           "chapter_code": [f"C{i // 15}" for i in range(30)]})
+    frames = []
+    for d in range(drugs):
+        n = rng.poisson(6, len(leaves))
+        risk = rng.binomial(n, P_RISK)
+        frames.append(leaves.assign(drug_level="atc7", drug_code=f"D{d:04d}", risk_events=risk,
+                                    control_events=n - risk))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_tree_scan_p_values_are_uniform_under_the_null():
+    nodes = tree_scan(null_leaf_events(400, seed=5), RISK, CONTROL, replicates=199, seed=3)
+    # the scan's test per drug: the p-value of its most likely cut (smallest over its nodes)
+    p = nodes.groupby("drug_code")["tree_p"].min().to_numpy()
+    assert len(p) == 400
+    assert sps.kstest(p, "uniform").pvalue > 0.01
+    # false positives at 5%: within the 99.9% binomial range of 400 x 0.05
+    lo, hi = sps.binom.ppf([0.0005, 0.9995], 400, 0.05)
+    assert lo <= (p <= 0.05).sum() <= hi
+
+
+def test_tree_scan_finds_an_injected_leaf_and_its_block():
+    data = null_leaf_events(1, seed=8)
+    leaf = data["icd3"] == "X07"
+    data.loc[leaf, ["risk_events", "control_events"]] = [30, 5]
+    nodes = tree_scan(data, RISK, CONTROL, replicates=999, seed=1).set_index("outcome_code")
+    assert nodes.loc["X07", "tree_p"] == pytest.approx(1 / 1000)
+    assert nodes.loc["B1", "tree_p"] < 0.05  # the block holding it, diluted by 4 null leaves
+    assert nodes["tree_llr"].idxmax() == "X07"
+    assert nodes.loc["X07", "tree_llr"] == pytest.approx(
+        30 * math.log(30 / 35 / P_RISK) + 5 * math.log(5 / 35 / (1 - P_RISK)))
+
+
+def test_tree_scan_is_reproducible_and_order_free():
+    data = null_leaf_events(5, seed=2)
+    a = tree_scan(data, RISK, CONTROL, replicates=99, seed=7)
+    b = tree_scan(data.iloc[::-1], RISK, CONTROL, replicates=99, seed=7)
+    key = ["drug_code", "outcome_level", "outcome_code"]
+    pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
+                                  b.sort_values(key).reset_index(drop=True))
+
+
+def test_llr_is_zero_without_excess():
+    assert log_likelihood_ratio(np.array([2, 0, 5]), np.array([4, 0, 10]), 0.5).tolist() == [0, 0, 0]
+
+
+def test_sequence_symmetry_closed_form():
+    out = stats.sequence_symmetry(np.array([30]), np.array([10]), np.array([10.0]), np.array([20.0]))
+    r = out.iloc[0]
+    assert r.ssa_csr == 3.0 and r.ssa_nsr == 1.0 and r.ssa_asr == 3.0
+    # exact CI of the share 30/40, as a ratio
+    lo, hi = sps.beta.ppf(0.025, 30, 11), sps.beta.ppf(0.975, 31, 10)
+    assert r.ssa_ci_low == pytest.approx(lo / (1 - lo))
+    assert r.ssa_ci_high == pytest.approx(hi / (1 - hi))
+    assert r.ssa_p == pytest.approx(sps.binom.sf(29, 40, 0.5))
+    # the trend correction: null share 2/3 (NSR 2) halves the ratio
+    adj = stats.sequence_symmetry(np.array([30]), np.array([10]), np.array([20.0]), np.array([30.0]))
+    assert adj.iloc[0].ssa_asr == pytest.approx(1.5)
+
+
+def test_observed_expected_shrinks_rare_pairs():
+    out = stats.observed_expected(np.array([1, 100]), np.array([0.01, 1.0]))
+    rare, common = out.iloc[0], out.iloc[1]
+    assert rare.oe_ratio == pytest.approx(100.0)
+    assert rare.oe_ic == pytest.approx(math.log2(1.5 / 0.51))
+    assert rare.oe_ic025 < 0 < common.oe_ic025
+    assert common.oe_p == pytest.approx(sps.poisson.sf(99, 1.0))
+
+
+def test_bh_and_combination():
+    p = np.array([0.01, 0.04, 0.03, 0.5])
+    assert stats.bh_q_values(p).tolist() == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])
+    frame = pd.DataFrame({"a": [0.01, np.nan, np.nan], "b": [0.2, 0.3, np.nan], "c": [0.5, np.nan, np.nan]})
+    assert stats.combined_p(frame).tolist() == pytest.approx([0.03, 0.3, 1.0])
+
+
+def test_auc_counts_ties_half():
+    assert auc(np.array([1, 2, 5]), np.array([True, True, False])) == 1.0
+    assert auc(np.array([1, 5, 5]), np.array([True, False, True])) == pytest.approx(0.75)
+
+
+def test_bad_settings_are_one_line_errors():
+    with pytest.raises(VeilleError, match="^control window 100-200 must be non-empty and must not "
+                                          "overlap the risk window 1-182$"):
+        ScanSettings(control_start_day=100, control_end_day=200)
+    with pytest.raises(VeilleError, match="^at least 19 Monte Carlo replicates are needed, got 5$"):
+        ScanSettings(replicates=5)
