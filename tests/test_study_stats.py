@@ -162,3 +162,35 @@ def test_masking_small_cells():
     out = mask_frame(pd.DataFrame({"events": [2, 50], "hr": [1.0, 2.0]}), ["events"])
     assert out["events"].tolist() == ["<10", 50]
     assert out["hr"].tolist() == [1.0, 2.0]
+
+
+def _counting(df: pd.DataFrame) -> pd.DataFrame:
+    """Split exposed follow-up at 1 and 2 years of cumulative exposure (counting-process rows)."""
+    parts = []
+    for lo, hi, cat in ((0, 365, "<1y"), (365, 730, "1-2y"), (730, 10**6, ">=2y")):
+        sub = df[(df["time_days"] > lo) & ((df["exposed"] == 1) | (lo == 0))]
+        stop = np.minimum(sub["time_days"], hi)
+        stop = np.where(sub["exposed"] == 1, stop, sub["time_days"])
+        parts.append(pd.DataFrame({
+            "patient_id": sub["patient_id"], "exposed": sub["exposed"], "start_day": lo, "stop_day": stop,
+            "event": ((sub["event"] == 1) & (stop == sub["time_days"])).astype(int),
+            "cum_exposure_category": np.where(sub["exposed"] == 1, cat, "<1y"),
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_cumulative_exposure_categories():
+    df = simulate_survival(4000, 1.5, seed=12)
+    counting = _counting(df)
+    res = analyse_outcome(df, Settings(("cox_crude", "cumulative_exposure"), ("age_at_index", "sex")),
+                          cohort_id="sim", outcome_id="o", exposure="e", comparator="c", counting=counting)
+    rows = {e["term"]: e for e in res.estimates if e["analysis"] == "cumulative_exposure"}
+    assert set(rows) == {"<1y", "1-2y", ">=2y"}
+    for row in rows.values():
+        assert row["status"] == "ok" and row["ci_low"] <= 1.5 <= row["ci_high"], row
+    counting.loc[(counting["cum_exposure_category"] == ">=2y") & (counting["exposed"] == 1), "event"] = 0
+    res = analyse_outcome(df, Settings(("cox_crude", "cumulative_exposure"), ("age_at_index", "sex")),
+                          cohort_id="sim", outcome_id="o", exposure="e", comparator="c", counting=counting)
+    rows = {e["term"]: e for e in res.estimates if e["analysis"] == "cumulative_exposure"}
+    assert rows[">=2y"]["message"] == "no events with >=2y cumulative exposure: not estimable"
+    assert rows["<1y"]["status"] == "ok"

@@ -8,6 +8,7 @@ data cannot support becomes a ``not_estimable`` row with the reason, never an ex
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -242,36 +243,69 @@ def _propensity_analyses(res: OutcomeAnalysis, data: pd.DataFrame, covs: list[st
         res.note("balance", f"SMD > 0.1 after weighting: {', '.join(flagged)}")
 
 
+def _cumulative_row(res: OutcomeAnalysis, cat: str, in_cat: pd.DataFrame, ref: pd.DataFrame) -> dict:
+    row = {
+        "cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": "cumulative_exposure",
+        "term": cat, "exposure": f"{res.exposure} ({cat} cumulative)", "comparator": res.comparator,
+        "is_negative_control": False,
+        "n_exposed": int(in_cat["patient_id"].nunique()), "n_comparator": int(ref["patient_id"].nunique()),
+        "events_exposed": int(in_cat["event"].sum()), "events_comparator": int(ref["event"].sum()),
+        "hr": None, "ci_low": None, "ci_high": None, "se_log_hr": None, "p_value": None,
+        "status": "not_estimable", "message": None,
+    }
+    res.estimates.append(row)
+    return row
+
+
 def _cumulative(res: OutcomeAnalysis, counting: pd.DataFrame, df: pd.DataFrame, x: pd.DataFrame, settings: Settings) -> None:
+    """Time-varying Cox: exposed person-time by cumulative-exposure category vs the comparator.
+
+    A category without events cannot be estimated: its person-time is left out of the model
+    and its row says so.
+    """
     cp = counting[counting["stop_day"] > counting["start_day"]].copy()
+    ref = cp[cp["exposed"] == 0]
+    rows, terms = {}, []
     for cat, term in CUMULATIVE_TERMS.items():
         cp[term] = ((cp["exposed"] == 1) & (cp["cum_exposure_category"] == cat)).astype(float)
-    covs = x.assign(patient_id=df["patient_id"].to_numpy())
-    cp = cp.merge(covs, on="patient_id", how="left")
-    terms = [t for t in CUMULATIVE_TERMS.values() if cp[t].sum() > 0]
-    cols = terms + list(x.columns)
-    try:
-        ctv = CoxTimeVaryingFitter()
-        ctv.fit(cp[["patient_id", "start_day", "stop_day", "event", *cols]], id_col="patient_id",
-                start_col="start_day", stop_col="stop_day", event_col="event")
-        for cat, term in CUMULATIVE_TERMS.items():
-            if term not in terms:
-                res.note("cumulative_exposure", f"no exposed person-time in category {cat}")
-                continue
-            beta, se = float(ctv.params_[term]), float(ctv.standard_errors_[term])
-            in_cat = cp[cp[term] == 1]
-            last = cp[cp["exposed"] == 0]
-            res.estimates.append({
-                "cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": "cumulative_exposure",
-                "term": cat, "exposure": f"{res.exposure} ({cat} cumulative)", "comparator": res.comparator,
-                "is_negative_control": False,
-                "n_exposed": int(in_cat["patient_id"].nunique()), "n_comparator": int(last["patient_id"].nunique()),
-                "events_exposed": int(in_cat["event"].sum()), "events_comparator": int(last["event"].sum()),
-                "hr": float(np.exp(beta)), "ci_low": float(np.exp(beta - Z95 * se)), "ci_high": float(np.exp(beta + Z95 * se)),
-                "se_log_hr": se, "p_value": float(ctv.summary.loc[term, "p"]), "status": "ok", "message": None,
-            })
-    except Exception as exc:  # noqa: BLE001 - lifelines raises several types on degenerate data
-        res.note("not_estimable", f"cumulative-exposure Cox not estimable ({str(exc).splitlines()[0][:120]})")
+        in_cat = cp[cp[term] == 1]
+        rows[cat] = _cumulative_row(res, cat, in_cat, ref)
+        if in_cat.empty:
+            rows[cat]["message"] = f"no exposed person-time with {cat} cumulative exposure"
+        elif in_cat["event"].sum() == 0:
+            rows[cat]["message"] = f"no events with {cat} cumulative exposure: not estimable"
+        else:
+            terms.append(term)
+    keep = (cp["exposed"] == 0) | (cp[terms].sum(axis=1) > 0) if terms else cp["exposed"] == 0
+    cp = cp[keep].merge(x.assign(patient_id=df["patient_id"].to_numpy()), on="patient_id", how="left")
+    if not terms or ref["event"].sum() == 0:
+        for row in rows.values():
+            row["message"] = row["message"] or "no events among the comparator: not estimable"
+        return
+    ctv = CoxTimeVaryingFitter()
+    problem = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ctv.fit(cp[["patient_id", "start_day", "stop_day", "event", *terms, *x.columns]], id_col="patient_id",
+                    start_col="start_day", stop_col="stop_day", event_col="event")
+        except Exception as exc:  # noqa: BLE001 - lifelines raises several types on degenerate data
+            problem = f"the time-varying Cox model did not converge ({str(exc).split('. ')[0][:100]})"
+    if problem is None and any("norm(delta) is still high" in str(w.message) for w in caught):
+        problem = "the time-varying Cox model did not converge"
+    for cat, term in CUMULATIVE_TERMS.items():
+        row = rows[cat]
+        if term not in terms:
+            continue
+        if problem:
+            row["message"] = problem
+            continue
+        beta, se = float(ctv.params_[term]), float(ctv.standard_errors_[term])
+        if not (np.isfinite(beta) and np.isfinite(se) and abs(beta) < 15):
+            row["message"] = "the time-varying Cox model did not converge (infinite hazard ratio)"
+            continue
+        row.update(hr=float(np.exp(beta)), ci_low=float(np.exp(beta - Z95 * se)), ci_high=float(np.exp(beta + Z95 * se)),
+                   se_log_hr=se, p_value=float(ctv.summary.loc[term, "p"]), status="ok")
 
 
 def kaplan_meier(df: pd.DataFrame, points: int = 200) -> dict[int, pd.DataFrame]:

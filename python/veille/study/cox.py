@@ -99,7 +99,8 @@ def fit_cox(
         except (ConvergenceError, np.linalg.LinAlgError) as exc:
             raise NotEstimable(f"the Cox model did not converge ({_first_line(exc)})") from None
     for w in caught:
-        if issubclass(w.category, ConvergenceWarning) and "converge" in str(w.message):
+        text = str(w.message)
+        if issubclass(w.category, ConvergenceWarning) and ("failed to converge" in text or "norm(delta) is still high" in text):
             raise NotEstimable("the Cox model did not converge (Newton-Raphson step limit)")
     params = cph.params_.values
     naive = cph.variance_matrix_.values

@@ -9,15 +9,20 @@ from scipy.special import expit
 from veille.study.cox import NotEstimable
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, max_iter: int = 30, tol: float = 1e-9) -> np.ndarray:
-    """Maximum-likelihood logistic coefficients (intercept first) by Newton-Raphson (IRLS)."""
+def _deviance(z: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
+    eta = z @ beta
+    return float(2 * np.sum(np.logaddexp(0, eta) - y * eta))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, max_iter: int = 50, tol: float = 1e-10) -> np.ndarray:
+    """Maximum-likelihood logistic coefficients (intercept first): Newton with step halving."""
     x = np.asarray(x, dtype=float)
     mean, sd = x.mean(0), x.std(0)
     sd[sd == 0] = 1.0
     z = np.column_stack([np.ones(len(x)), (x - mean) / sd])
     beta = np.zeros(z.shape[1])
     beta[0] = np.log(y.mean() / (1 - y.mean()))
-    prev = np.inf
+    dev = _deviance(z, y, beta)
     for _ in range(max_iter):
         p = expit(z @ beta)
         grad = z.T @ (y - p)
@@ -26,11 +31,16 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, max_iter: int = 30, tol: float = 
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
             raise NotEstimable("the propensity-score model is singular (collinear covariates)") from None
-        beta += step
-        dev = -2 * np.sum(y * np.log(np.clip(p, 1e-300, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-300, 1)))
-        if abs(prev - dev) < tol * (abs(dev) + 1):
+        for _ in range(40):
+            new_dev = _deviance(z, y, beta + step)
+            if new_dev <= dev + 1e-12 * abs(dev):
+                break
+            step /= 2
+        beta = beta + step
+        done = abs(dev - new_dev) < tol * (abs(new_dev) + 1)
+        dev = new_dev
+        if done:
             break
-        prev = dev
     else:
         raise NotEstimable("the propensity-score model did not converge (a covariate separates the groups)")
     if not np.all(np.isfinite(beta)) or np.max(np.abs(beta[1:])) > 15:

@@ -15,7 +15,7 @@ from veille.study.analysis import OutcomeAnalysis, Settings, analyse_outcome
 from veille.study.config import Study
 from veille.study.registry import write_registry
 
-DBT_SELECTION = ["build", "--select", "+tag:study"]
+DBT_SELECTION = ["build", "--select", "+tag:study", "--indirect-selection", "cautious", "--quiet"]
 MARTS = ("fct_study_survival", "fct_study_covariate_class", "fct_study_counting_process", "fct_study_attrition")
 
 
