@@ -189,6 +189,17 @@ def test_in_hospital_deaths_match_death_dates(extract):
     assert len(dead) > 0
     dtf = pd.to_datetime(dead["EXE_SOI_DTF"], format="%d%m%Y")
     assert (dtf == pd.to_datetime(dead["BEN_DCD_DTE"])).all()
+    # no care after death, except what phantom pharmacies bill
+    b = _pmsi(extract, "B", ["DGN_PAL", "DGN_REL"])
+    assert b.loc[b["DGN_PAL"] == "Z515", "DGN_REL"].str.len().eq(4).all()
+
+
+def test_no_care_after_death_but_phantom_dispensings(extract, prs, truth):
+    ben = _read(extract, "IR_BEN_R").query("BEN_DCD_DTE != '1600-01-01'")
+    after = prs.merge(ben[["BEN_NIR_PSA", "BEN_DCD_DTE"]], on="BEN_NIR_PSA")
+    after = after[after["EXE_SOI_DTD"] > after["BEN_DCD_DTE"]]
+    phantom = {k for k, v in truth["fraud"].items() if v["kind"] == "phantom_pharmacy"}
+    assert len(after) > 0 and set(after["PFS_EXE_NUM"]) <= phantom
 
 
 def test_fraud_actors_are_visible_in_the_claims(prs, pha, truth, extract):

@@ -51,7 +51,19 @@ class Fills:
     packs: np.ndarray  # number of packs (> 0)
     prescriber: np.ndarray  # provider id (object)
     prescriber_spe: np.ndarray  # SNDS specialty code
-    pharmacy: np.ndarray  # pharmacy id (object)
+    pharmacy: np.ndarray  # pharmacy id
+    episode: np.ndarray  # index of the episode the fill belongs to, -1 = none (phantom)
+
+
+@dataclass
+class Exposures:
+    """True exposure: days with drug on hand (merged supplies of an episode's fills)."""
+
+    patient: np.ndarray
+    drug: np.ndarray
+    episode_start: np.ndarray  # start of use, for latencies
+    start: np.ndarray
+    stop: np.ndarray  # exclusive
 
 
 def _choose_drug(rng, spec: dict, frailty: np.ndarray, exclude: np.ndarray | None = None):
@@ -173,11 +185,11 @@ def make_fills(rng, pts: Patients, eps: Episodes, world: World, archetype: np.nd
     epi = ep[g]
     patient = eps.patient[epi]
     fills = _fill_providers(rng, pts, world, patient, pack[epi], day, n_packs,
-                            np.array(class_names, dtype=object)[eps.klass[epi]])
+                            np.array(class_names, dtype=object)[eps.klass[epi]], g)
     return fills, new_eps
 
 
-def _fill_providers(rng, pts, world, patient, pack, day, n_packs, klass) -> Fills:
+def _fill_providers(rng, pts, world, patient, pack, day, n_packs, klass, episode) -> Fills:
     prov = world.providers
     m = len(patient)
     prescriber = prov.gp[pts.gp[patient]]
@@ -190,4 +202,29 @@ def _fill_providers(rng, pts, world, patient, pack, day, n_packs, klass) -> Fill
     home = rng.random(m) < 0.85
     pharmacy = np.where(home, prov.pharmacy[pts.pharmacy[patient]],
                         prov.pharmacy[rng.integers(0, len(prov.pharmacy), m)])
-    return Fills(patient, pack, day, n_packs, prescriber, spe, pharmacy)
+    return Fills(patient, pack, day, n_packs, prescriber, spe, pharmacy, episode)
+
+
+def supply_intervals(pts: Patients, eps: Episodes, fills: list[Fills]) -> Exposures:
+    """Merge each episode's fill supplies (fill day + units x packs) into exposure intervals.
+
+    A prevalent user's first interval starts at the episode start (supplies bought before
+    the period); overlapping supplies (early refills) merge; a late refill leaves a gap.
+    """
+    episode = np.concatenate([f.episode for f in fills])
+    keep = episode >= 0
+    episode = episode[keep]
+    day = np.concatenate([f.day for f in fills])[keep]
+    supply = np.concatenate([PACK_UNITS[f.pack] * f.packs for f in fills])[keep]
+    order = np.lexsort((day, episode))
+    episode, day, supply = episode[order], day[order], supply[order]
+    first = np.r_[True, episode[1:] != episode[:-1]]
+    start = np.where(first, np.minimum(day, eps.start[episode]), day)
+    big = np.int64(10**7)
+    run = np.maximum.accumulate(day + supply + episode * big) - episode * big
+    new = first | (start > np.r_[0, run[:-1]])
+    begin = np.flatnonzero(new)
+    last = np.r_[begin[1:], len(day)] - 1
+    ep = episode[begin]
+    stop = np.minimum(run[last], pts.exit[eps.patient[ep]])
+    return Exposures(eps.patient[ep], eps.drug[ep], eps.start[ep], start[begin], stop)

@@ -69,7 +69,7 @@ def doctor_shopping(rng, pts: Patients, eps: Episodes, world: World, chunk: int)
     cand = cand[first]
     chosen = rng.permutation(cand)[: min(want, len(cand))]
     prov = world.providers
-    out_p, out_pack, out_day, out_pre, out_ph = [], [], [], [], []
+    out_p, out_pack, out_day, out_pre, out_ph, out_ep = [], [], [], [], [], []
     truth: dict[str, dict[str, str]] = {}
     for e in chosen:  # a few actors per chunk
         p = eps.patient[e]
@@ -84,6 +84,7 @@ def doctor_shopping(rng, pts: Patients, eps: Episodes, world: World, chunk: int)
         out_day.append(days)
         out_pre.append(gps[rng.integers(0, len(gps), len(days))])
         out_ph.append(phs[np.arange(len(days)) % len(phs)])
+        out_ep.append(np.full(len(days), e))
         truth[pts.nir[p].decode()] = {"kind": "doctor_shopping",
                                   "scheme": f"{SHOPPING_CLASSES[kl[e]]}: overlapping prescriptions "
                                             f"from {len(gps)} prescribers in {len(phs)} pharmacies"}
@@ -92,7 +93,7 @@ def doctor_shopping(rng, pts: Patients, eps: Episodes, world: World, chunk: int)
     n = sum(len(x) for x in out_p)
     fills = Fills(np.concatenate(out_p), np.concatenate(out_pack), np.concatenate(out_day),
                   np.ones(n, np.int64), np.concatenate(out_pre), np.full(n, SPECIALTY["gp"]),
-                  np.concatenate(out_ph))
+                  np.concatenate(out_ph), np.concatenate(out_ep))
     return fills, truth
 
 
@@ -114,7 +115,7 @@ def phantom_fills(rng, pts: Patients, world: World) -> tuple[Fills | None, int]:
                    pts.entry[p] + (rng.random(n) * fu).astype(np.int64))
     drug = np.array([DRUG_INDEX[a] for a in PHANTOM_DRUGS])[rng.integers(0, len(PHANTOM_DRUGS), n)]
     fills = Fills(p, _SMALL[drug], day, np.ones(n, np.int64), prov.gp[rng.integers(0, len(prov.gp), n)],
-                  np.full(n, SPECIALTY["gp"]), pharmacy)
+                  np.full(n, SPECIALTY["gp"]), pharmacy, np.full(n, -1))
     return fills, int(to_dead.sum())
 
 

@@ -120,18 +120,20 @@ def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: S
     arch = exposure.assign_archetypes(rng, pts, world)
     eps = exposure.make_episodes(rng, pts, world, arch)
     fills, eps = exposure.make_fills(rng, pts, eps, world, arch)
+    shop, shop_truth = fraud.doctor_shopping(rng, pts, eps, world, chunk)
+    regular = [fills] + ([shop] if shop is not None else [])
+    exposed = exposure.supply_intervals(pts, eps, regular)
     by_outcome = hazards.effects_by_outcome(sc)
     events: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     segments = []
     for o, effs in by_outcome.items():
-        draw = hazards.draw_outcome(rng, pts, eps, world, o, effs)
+        draw = hazards.draw_outcome(rng, pts, exposed, world, o, effs)
         events[o] = (draw.patient, draw.day)
         segments.append((o, draw.segments))
         truth["events"][o] += len(draw.patient)
     stays, stay_noise = hospital.make_stays(rng, pts, world, events, chunk)
-    shop, shop_truth = fraud.doctor_shopping(rng, pts, eps, world, chunk)
     phantom, to_dead = fraud.phantom_fills(rng, pts, world)
-    all_fills = [fills, phantom] + ([shop] if shop is not None else [])
+    all_fills = [*regular, phantom]
     lines = concat([care.all_care(rng, pts, world, arch, all_fills),
                     hospital.clinic_lines(stays, world), fraud.volume_lines(rng, pts, world)])
     lines, dcir_noise = dcir.add_noise(rng, lines, world)
@@ -145,7 +147,7 @@ def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: S
     truth["deaths"] += int(pts.died.sum())
     for i in np.flatnonzero(arch >= 0):
         truth["pathways"][pts.nir[i].decode()] = exposure.ARCHETYPES[arch[i]]
-    _write_latent(out, chunk, pts, eps, events, segments)
+    _write_latent(out, chunk, pts, exposed, events, segments)
     return n_lines + n_stays
 
 
@@ -155,7 +157,8 @@ def _write_latent(out: Path, chunk: int, pts, eps, events, segments) -> None:
         "patient_male": pts.male, "patient_age": pts.age, "patient_frailty": pts.frailty,
         "patient_entry": pts.entry, "patient_exit": pts.exit, "patient_died": pts.died,
         "exposure_patient": pts.index[eps.patient], "exposure_drug": eps.drug,
-        "exposure_start": eps.start, "exposure_stop": eps.stop,
+        "exposure_episode_start": eps.episode_start, "exposure_start": eps.start,
+        "exposure_stop": eps.stop,
     }
     for c, v in pts.cond.items():
         arrays[f"patient_cond_{c}"] = v

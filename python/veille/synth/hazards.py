@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from veille.synth.catalog import DRUGS
-from veille.synth.exposure import Episodes
+from veille.synth.exposure import Exposures
 from veille.synth.population import YEAR, Patients
 from veille.synth.world import World
 
@@ -46,7 +46,7 @@ def baseline_rate(pts: Patients, spec: dict) -> np.ndarray:
     return float(spec["rate"]) / 1000.0 / YEAR * np.exp(lin)
 
 
-def draw_outcome(rng, pts: Patients, eps: Episodes, world: World, outcome: str,
+def draw_outcome(rng, pts: Patients, eps: Exposures, world: World, outcome: str,
                  effects: list[tuple[int, dict]]) -> OutcomeDraw:
     n = len(pts)
     k = len(effects)
@@ -57,7 +57,7 @@ def draw_outcome(rng, pts: Patients, eps: Episodes, world: World, outcome: str,
         log_hr[j] = np.log(float(eff["hazard_ratio"]))
         sel = np.flatnonzero(np.array([a.startswith(str(eff["exposure_atc"])) for a in ATC])[eps.drug])
         p = eps.patient[sel]
-        t0 = eps.start[sel] + int(eff["latency_days"])
+        t0 = np.maximum(eps.start[sel], eps.episode_start[sel] + int(eff["latency_days"]))
         pop = str(eff["population"])
         if pop.startswith("age>="):
             t0 = np.maximum(t0, pts.birth[p] + round(float(pop[5:]) * YEAR))

@@ -132,7 +132,12 @@ def make_stays(rng, pts: Patients, world: World, events: dict[str, tuple[np.ndar
                     rng.integers(0, len(world.providers.hospital), m))
     act_stay = np.concatenate(act_s).astype(np.int64)
     act_delay = np.minimum(rng.integers(0, 3, len(act_stay)), discharge[act_stay] - admission[act_stay])
-    stays = Stays(patient, admission, discharge, dp_a, np.full(m, "", dtype=object), ghm_a, exit_m,
+    # palliative-care stays carry the underlying disease as related diagnosis (DR)
+    dr = np.full(m, "", dtype=object)
+    palliative = np.flatnonzero(dp_a == "Z515")
+    dr[palliative] = np.where(pts.cond["cancer"][patient[palliative]], "C509",
+                              _pick(rng, ("J441", "I509", "G309"), len(palliative)))
+    stays = Stays(patient, admission, discharge, dp_a, dr, ghm_a, exit_m,
                   hosp, np.full(m, -1), np.empty(0, dtype=object),
                   np.concatenate(das_s).astype(np.int64), np.concatenate(das_c),
                   act_stay, np.concatenate(act_c), act_delay)
