@@ -5,7 +5,8 @@ For each patient and outcome, the baseline hazard is constant over the follow-up
 effect's drug (after its latency, and once old enough for the effect's population) it is
 multiplied by the effect's hazard ratio. The first event is drawn exactly by inverting the
 piecewise-linear cumulative hazard. The segments of constant hazard, truncated at the
-event, are the latent person-time the statistical test fits.
+event and summed per patient and exposure pattern (``bits``: bit j = the outcome's j-th
+effect), are the latent person-time the statistical test fits.
 """
 
 from __future__ import annotations
@@ -104,5 +105,10 @@ def draw_outcome(rng, pts: Patients, eps: Exposures, world: World, outcome: str,
     t0, t1, p, bits = t0[live], t1[live], p[live], bits[live]
     event = (ev_of[p] >= t0) & (ev_of[p] < t1)
     t1 = np.where(event, ev_of[p] + 1, t1)
-    segs = {"patient": pts.index[p], "t0": t0, "t1": t1, "bits": bits, "event": event.astype(np.int8)}
+    # sufficient statistics of a Poisson fit: person-days and events per patient and pattern
+    _, first, inv = np.unique(p.astype(np.int64) << 16 | bits, return_index=True,
+                              return_inverse=True)
+    segs = {"patient": pts.index[p[first]].astype(np.int32), "bits": bits[first].astype(np.int16),
+            "days": np.bincount(inv, weights=t1 - t0).astype(np.int32),
+            "event": np.bincount(inv, weights=event).astype(np.int8)}
     return OutcomeDraw(outcome, ev_pat, ev_time, segs)
