@@ -194,3 +194,14 @@ def test_cumulative_exposure_categories():
     rows = {e["term"]: e for e in res.estimates if e["analysis"] == "cumulative_exposure"}
     assert rows[">=2y"]["message"] == "no events with >=2y cumulative exposure: not estimable"
     assert rows["<1y"]["status"] == "ok"
+
+
+def test_too_few_events_per_covariate_for_the_adjusted_model():
+    df = simulate_survival(300, 1.5, seed=13, base_rate=0.01)
+    res = _run(df)
+    n = int(df["event"].sum())
+    assert n < 35
+    assert res.estimate("cox_adjusted")["message"] == (
+        f"too few events for the adjusted model ({n} events for 7 covariates; at least 5 per covariate needed)"
+    )
+    assert res.estimate("cox_crude")["status"] == "ok"

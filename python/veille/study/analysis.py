@@ -31,6 +31,7 @@ class Settings:
     analyses: tuple[str, ...]
     patient_covariates: tuple[str, ...]
     min_events: int = 5
+    min_events_per_covariate: int = 5
     caliper_sd: float = 0.2
     negative_control: bool = False
 
@@ -92,6 +93,16 @@ def usable_covariates(x: pd.DataFrame, exposed: np.ndarray, result: OutcomeAnaly
             continue
         keep.append(col)
     return keep
+
+
+def _varies_among_events(data: pd.DataFrame, col: str, result: OutcomeAnalysis) -> bool:
+    """False (with a note) when every event has the same value of ``col``: its Cox
+    coefficient would run to infinity and stop the model from converging."""
+    v = data.loc[data["event"] == 1, col].to_numpy()
+    if v.size and np.all(v == v[0]):
+        result.note("covariate_dropped", f"covariate {col} is {v[0]:g} for every event: left out of the adjusted Cox model")
+        return False
+    return True
 
 
 def _row(result: OutcomeAnalysis, analysis: str, sub: pd.DataFrame, fit: CoxResult | None, message: str | None, term: str = "exposed") -> dict:
@@ -163,8 +174,17 @@ def analyse_outcome(
     data = pd.concat([df[["exposed", "time_days", "event", "patient_id"]], x[covs]], axis=1)
 
     adjusted: CoxResult | None = None
-    for a, kw in (("cox_crude", {}), ("cox_adjusted", {"covariates": covs})):
+    cox_covs = [c for c in covs if _varies_among_events(data, c, res)]
+    n_events = int(data["event"].sum())
+    for a, kw in (("cox_crude", {}), ("cox_adjusted", {"covariates": cox_covs})):
         if a in want:
+            needed = settings.min_events_per_covariate * len(kw.get("covariates", []))
+            if n_events < needed:
+                msg = (f"too few events for the adjusted model ({n_events} events for {len(cox_covs)} covariates; "
+                       f"at least {settings.min_events_per_covariate} per covariate needed)")
+                _row(res, a, data, None, msg)
+                res.note("not_estimable", f"{a}: {msg}")
+                continue
             try:
                 fit = fit_cox(data, kw.get("covariates", []))
                 _row(res, a, data, fit, None)

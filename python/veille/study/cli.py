@@ -100,5 +100,31 @@ def results_cmd(
         w.writerows(records)
 
 
+@study_app.command("compare")
+def compare_cmd(
+    truth: Path = typer.Option(..., "--truth", help="truth.json of the synthetic extract"),
+) -> None:
+    """Markdown table: published vs recovered (latest runs) vs injected hazard ratios."""
+    from veille import db
+    from veille.study import store
+    from veille.study.compare import comparison_rows, markdown, negative_control_rows
+    from veille.study.config import load_all
+
+    if not truth.is_file():
+        raise VeilleError(f"{truth}: no such truth file")
+    doc = json.loads(truth.read_text())
+    rows, notes = [], []
+    with db.engine().connect() as conn:
+        for s in load_all():
+            est = store.read_estimates(conn, store.latest_run(conn, s.id))
+            rows += comparison_rows(s, est, doc)
+            cover, n = negative_control_rows(s, est)
+            notes.append(f"{s.id}: {cover} of {n} estimable negative-control CIs ({s.primary_analysis}) cover 1")
+    typer.echo(markdown(rows))
+    typer.echo("")
+    for line in notes:
+        typer.echo(f"- {line}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(study_app, name="study")

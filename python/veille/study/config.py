@@ -177,6 +177,7 @@ class Study(_Strict):
     analyses: list[str] = Field(default_factory=lambda: [a for a in ANALYSES if a != "cumulative_exposure"])
     primary_analysis: str = "cox_adjusted"
     min_events: int = Field(5, ge=1)
+    min_events_per_covariate: int = Field(5, ge=0)
 
     @field_validator("analyses")
     @classmethod

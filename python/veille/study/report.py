@@ -44,9 +44,13 @@ STUDY_TEMPLATE = _ENV.from_string(
 <h2>{{ c.exposure }} vs {{ c.comparator }}</h2>
 <h3>Attrition</h3>
 {% if c.attrition %}{% for a in c.attrition %}{% if not loop.first %}<div class="arrow">&darr;</div>{% endif %}
-<div class="box">{{ a.step }}. {{ a.criterion }}{% if a.outcome_id %} ({{ a.outcome_id }}){% endif %}<br>
+<div class="box">{{ a.step }}. {{ a.criterion }}<br>
 exposed {{ a.n_exposed|n }} &middot; comparator {{ a.n_comparator|n }}</div>{% endfor %}
 {% else %}<p class="na">no attrition rows for this comparison</p>{% endif %}
+{% if c.attrition_outcome %}<p>Then, per outcome (subjects left, exposed / comparator):</p>
+<table><tr><th>step</th>{% for o in c.attrition_outcomes %}<th>{{ o }}</th>{% endfor %}</tr>
+{% for crit, cells in c.attrition_outcome %}<tr><td>{{ crit }}</td>{% for o in c.attrition_outcomes %}<td>{% if cells[o] %}{{ cells[o][0]|n }} / {{ cells[o][1]|n }}{% endif %}</td>{% endfor %}</tr>{% endfor %}
+</table>{% endif %}
 {% if c.table1 is not none %}<h3>Table 1 ({{ c.table1_outcome }} population)</h3>
 <table><tr><th>covariate</th><th>{{ c.exposure }}</th><th>{{ c.comparator }}</th><th>SMD before</th><th>SMD IPTW</th><th>SMD matched</th></tr>
 <tr><td>subjects</td><td>{{ c.n1|n }}</td><td>{{ c.n0|n }}</td><td></td><td></td><td></td></tr>
@@ -114,6 +118,15 @@ def _table1(res, n1: int, n0: int) -> list[dict]:
     return rows
 
 
+def _outcome_steps(att: pd.DataFrame) -> list[tuple[str, dict]]:
+    """Outcome-specific attrition steps as (criterion, {outcome: (n_exposed, n_comparator)})."""
+    rows: dict[tuple[int, str], dict] = {}
+    for a in att.to_dict("records"):
+        if a["outcome_id"] is not None:
+            rows.setdefault((a["step"], a["criterion"]), {})[a["outcome_id"]] = (a["n_exposed"], a["n_comparator"])
+    return [(f"{step}. {crit}", cells) for (step, crit), cells in sorted(rows.items())]
+
+
 def negative_control_summary(outcomes, analysis: str) -> str | None:
     ests = [o.estimate(analysis) for o in outcomes if o.negative_control]
     ests = [e for e in ests if e is not None]
@@ -155,7 +168,9 @@ def study_html(run) -> str:
         ]
         comps.append({
             "exposure": comp.exposure.label, "comparator": comp.comparator.label,
-            "attrition": att.to_dict("records"),
+            "attrition": [a for a in att.to_dict("records") if a["outcome_id"] is None],
+            "attrition_outcomes": sorted({a["outcome_id"] for a in att.to_dict("records") if a["outcome_id"]}),
+            "attrition_outcome": _outcome_steps(att),
             "table1": _table1(main, n1, n0) if main is not None else None,
             "table1_outcome": main.outcome_id if main is not None else "",
             "n1": n1, "n0": n0, "incidence": incidence, "estimates": estimates,

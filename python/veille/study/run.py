@@ -72,6 +72,7 @@ def run_study(study: Study, *, build: bool = True, report_dir: Path | None = Non
                         analyses=tuple(study.analyses),
                         patient_covariates=tuple(study.covariates.patient),
                         min_events=study.min_events,
+                        min_events_per_covariate=study.min_events_per_covariate,
                         negative_control=negative,
                     )
                     res = analyse_outcome(
