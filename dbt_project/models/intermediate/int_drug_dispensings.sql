@@ -37,7 +37,7 @@ drug_days_per_pack as (
         case
             when drugs.pack_type = 'GC' then {{ var_int('fixed_days_gc', 90, 1) }}
             else {{ var_int('fixed_days_ngc', 30, 1) }}
-        end::numeric as days_per_pack
+        end as days_per_pack
         {%- endif %}
     from drugs
 ),
@@ -51,7 +51,11 @@ final as (
         drug_days_per_pack.atc7,
         left(drug_days_per_pack.atc7, {{ episode_code_length() }}) as drug_code,
         dispensings.packs,
+        {%- if mode == 'units' %}
         greatest(1, ceil(dispensings.packs * drug_days_per_pack.days_per_pack))::int as days_covered
+        {%- else %}
+        dispensings.packs * drug_days_per_pack.days_per_pack as days_covered
+        {%- endif %}
     from dispensings
     inner join drug_days_per_pack
         on dispensings.cip13 = drug_days_per_pack.cip13

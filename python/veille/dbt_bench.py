@@ -1,0 +1,176 @@
+"""`veille bench dbt`: dbt build time per model and per million dispensings.
+
+Synthetic dispensings are generated directly in SQL (generate_series) in a scratch database on
+the current server: patients with a few chronic drugs refilled about monthly, with jitter, gaps
+and some large packs. In the same run, the benchmark times
+
+* a bare sort of the rows the episode model reads (``intermediate.int_drug_dispensings``) into a
+  table, ordered by patient, drug, date: the floor for any one-pass episode builder;
+* the episode model ``int_drug_episodes_built`` alone (``dbt run --select``);
+* every warehouse model (``dbt run --selector warehouse --threads 1``) with one study registry row,
+
+and prints the ratio episode model / bare sort (target <= 2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+
+import sqlalchemy as sa
+import typer
+
+from veille import db
+from veille.dbt import dbt_project_dir, run_dbt
+
+PER_PATIENT = 60  # dispensings per patient (about 5 drugs x 12 refills)
+
+
+def _admin() -> sa.Engine:
+    s = db.settings()
+    return sa.create_engine(
+        sa.engine.URL.create("postgresql+psycopg", username=s.user, password=s.password or None,
+                             database="postgres", query={"host": s.host, "port": str(s.port)}),
+        isolation_level="AUTOCOMMIT",
+    )
+
+
+def synthetic_dispensings_sql(dispensings: int, seed: float = 0.42) -> list[str]:
+    """SQL statements filling claims/ref/study with `dispensings` synthetic dispensings."""
+    patients = max(1, dispensings // PER_PATIENT)
+    return [
+        f"select setseed({seed})",
+        """insert into meta.load_batch (extract_dir, file_name, table_name, checksum, rows_read,
+               rows_loaded, rows_rejected, started_at, finished_at, seconds)
+           values ('bench', 'bench', 'dispensing', repeat('0', 64), 0, 0, 0, now(), now(), 0)""",
+        # 400 packs over 200 ATC7 codes in 20 ATC4 classes; one pack in five is a large pack
+        """insert into ref.drug (cip13, atc7, pack_type, units_per_pack)
+           select lpad((3400000000000 + i)::text, 13, '0'),
+                  chr(65 + (i / 10) % 20) || lpad(((i / 10) % 20)::text, 2, '0') || 'AA'
+                      || lpad((i % 10)::text, 2, '0'),
+                  case when i % 5 = 0 then 'GC' else 'NGC' end,
+                  case when i % 5 = 0 then 90 else 30 end
+           from generate_series(0, 399) as i""",
+        f"""insert into claims.patient (ben_nir_psa, ben_rng_gem, sex, birth_year)
+           select 'B' || p, 1, 1 + p % 2, 1930 + p % 70
+           from generate_series(1, {patients}) as p""",
+        # dispensing i: patient i / 60, drug slot i % 5, refill number (i / 5) % 12; refills
+        # every 25-40 days from a per-patient-drug start, one in ten skipped by a long gap
+        f"""insert into claims.dispensing (patient_id, dispensing_date, cip13, packs, flow_month,
+               batch_id)
+           select patient_id, day, cip13, packs, date_trunc('month', day)::date, 1
+           from (
+               select
+                   1 + (i / {PER_PATIENT}) % {patients} as patient_id,
+                   date '2015-01-01' + ((i / {PER_PATIENT}) * 37 + (i % 5) * 91) % 1400
+                       + ((i / 5) % 12) * 33 + (random() * 14)::int - 7
+                       + case when random() < 0.1 then 60 else 0 end as day,
+                   lpad((3400000000000 + ((i / {PER_PATIENT}) * 7 + (i % 5) * 53) % 400)::text, 13,
+                        '0') as cip13,
+                   case when random() < 0.05 then 2 else 1 end as packs
+               from generate_series(0, {dispensings} - 1) as i
+           ) as rows""",
+        """insert into study.cohort_definition (cohort_id, study_id, exposure_label, exposure_atc,
+               comparator_kind, comparator_label, comparator_atc, covariate_atc)
+           values ('bench', 'bench', 'class A', '{A00AA}', 'active', 'class B', '{B01AA}',
+                   '{C02,D03}')""",
+        """insert into study.cohort_outcome (cohort_id, outcome_id) values
+           ('bench', 'myocardial_infarction')""",
+        "analyze",
+    ]
+
+
+def _run_results() -> dict[str, float]:
+    path = dbt_project_dir() / "target" / "run_results.json"
+    results = json.loads(path.read_text())["results"]
+    return {r["unique_id"].split(".")[-1]: float(r["execution_time"]) for r in results}
+
+
+def _execute(statements: list[str]) -> float:
+    started = time.perf_counter()
+    with db.raw_connection() as conn:
+        conn.autocommit = True
+        for statement in statements:
+            conn.execute(statement)
+    return time.perf_counter() - started
+
+
+def bench_dbt(dispensings: int, keep: bool) -> dict[str, object]:
+    """Run the benchmark in a scratch database; return the measured figures."""
+    from veille import migrate
+
+    name = f"bench_dbt_{uuid.uuid4().hex[:8]}"
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    old = os.environ.get("VEILLE_DATABASE")
+    os.environ["VEILLE_DATABASE"] = name
+    db.reset_cache()
+    try:
+        migrate.upgrade("heads")
+        setup = _execute(synthetic_dispensings_sql(dispensings))
+        run_dbt(["seed", "--quiet", "--selector", "warehouse"])
+        run_dbt(["run", "--quiet", "--select", "+int_drug_dispensings", "+stg_claims__patients"])
+        sort_seconds = _execute([
+            """create table public.bench_sorted as
+               select patient_id, drug_code, dispensing_id, dispensing_date, days_covered
+               from intermediate.int_drug_dispensings
+               order by patient_id, drug_code, dispensing_date, dispensing_id""",
+        ])
+        _execute(["drop table public.bench_sorted"])
+        run_dbt(["run", "--quiet", "--select", "int_drug_episodes_built"])
+        episode_seconds = _run_results()["int_drug_episodes_built"]
+        started = time.perf_counter()
+        run_dbt(["run", "--quiet", "--selector", "warehouse", "--threads", "1"])
+        total = time.perf_counter() - started
+        models = _run_results()
+        with db.engine().connect() as conn:
+            episodes = conn.execute(sa.text("select count(*) from intermediate.int_drug_episodes_built")).scalar()
+            loaded = conn.execute(sa.text("select count(*) from claims.dispensing")).scalar()
+    finally:
+        db.reset_cache()
+        if old is None:
+            os.environ.pop("VEILLE_DATABASE", None)
+        else:
+            os.environ["VEILLE_DATABASE"] = old
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+    return {
+        "database": name,
+        "dispensings": int(loaded),
+        "episodes": int(episodes),
+        "setup_seconds": setup,
+        "sort_seconds": sort_seconds,
+        "episode_seconds": episode_seconds,
+        "ratio": episode_seconds / sort_seconds,
+        "warehouse_seconds": total,
+        "models": models,
+    }
+
+
+def register(bench_app: typer.Typer) -> None:
+    @bench_app.command("dbt")
+    def bench_dbt_cmd(
+        dispensings: int = typer.Option(1_000_000, "--dispensings", min=1000,
+                                        help="synthetic dispensings to generate"),
+        keep: bool = typer.Option(False, "--keep", help="keep the scratch database"),
+    ) -> None:
+        """dbt build time per model and per million dispensings; episode model vs a bare sort."""
+        r = bench_dbt(dispensings, keep)
+        millions = r["dispensings"] / 1e6
+        typer.echo(f"{r['dispensings']:,} dispensings -> {r['episodes']:,} episodes "
+                   f"(data generated in SQL in {r['setup_seconds']:.1f} s)")
+        typer.echo(f"{'model':<40}{'seconds':>10}{'s / M disp.':>14}")
+        for model, seconds in sorted(r["models"].items(), key=lambda kv: -kv[1]):
+            typer.echo(f"{model:<40}{seconds:>10.2f}{seconds / millions:>14.2f}")
+        typer.echo(f"{'all warehouse models (1 thread)':<40}{r['warehouse_seconds']:>10.2f}"
+                   f"{r['warehouse_seconds'] / millions:>14.2f}")
+        typer.echo(f"bare sort of the dispensings into a table: {r['sort_seconds']:.2f} s")
+        typer.echo(f"episode model int_drug_episodes_built:     {r['episode_seconds']:.2f} s")
+        typer.echo(f"ratio episode model / bare sort: {r['ratio']:.2f} (target <= 2)")
+        if keep:
+            typer.echo(f"scratch database kept: {r['database']}")
