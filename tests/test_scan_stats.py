@@ -111,3 +111,18 @@ def test_bad_settings_are_one_line_errors():
         ScanSettings(control_start_day=100, control_end_day=200)
     with pytest.raises(VeilleError, match="^at least 19 Monte Carlo replicates are needed, got 5$"):
         ScanSettings(replicates=5)
+
+
+def test_truth_file_errors_are_one_line(tmp_path):
+    from veille.scan.evaluate import read_truth
+
+    with pytest.raises(VeilleError, match=f"^truth file not found: {tmp_path}/truth.json$"):
+        read_truth(tmp_path)
+    bad = tmp_path / "t.json"
+    bad.write_text('{"effects": [{"exposure_atc": "A10BG03"}]}')
+    with pytest.raises(VeilleError, match="effect #1 needs exposure_atc, outcome_icd10 and a "
+                                          "numeric hazard_ratio$"):
+        read_truth(bad)
+    bad.write_text("{")
+    with pytest.raises(VeilleError, match="not valid JSON"):
+        read_truth(bad)

@@ -51,7 +51,7 @@ def _copy_signals(conn, run_id: int, signals: pd.DataFrame) -> None:
     frame = signals[SIGNAL_COLUMNS].copy()
     frame.insert(0, "run_id", run_id)
     buf = io.StringIO()
-    frame.replace([float("inf"), float("-inf")], None).to_csv(buf, index=False, header=False, na_rep="")
+    frame.to_csv(buf, index=False, header=False, na_rep="")  # PostgreSQL reads inf as Infinity
     cols = ", ".join(frame.columns)
     with conn.cursor() as cur, cur.copy(f"copy results.signal ({cols}) from stdin with (format csv)") as cp:
         cp.write(buf.getvalue())

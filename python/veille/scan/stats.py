@@ -35,7 +35,7 @@ def sequence_symmetry(
     with np.errstate(divide="ignore", invalid="ignore"):
         p_null = np.where(den > 0, num / den, np.nan)
         nsr = p_null / (1.0 - p_null)
-        csr = np.where(b > 0, a / b, np.nan)
+        csr = np.where(b > 0, a / b, np.where(a > 0, np.inf, np.nan))
         asr = csr / nsr
         alpha = 1.0 - level
         lo_share = np.where(a > 0, stats.beta.ppf(alpha / 2, a, b + 1), 0.0)
@@ -79,8 +79,8 @@ def combined_p(p_values: pd.DataFrame) -> np.ndarray:
     """Bonferroni min-p over the non-missing p-values of each row (1 when all are missing)."""
     p = p_values.to_numpy(dtype=float)
     k = np.sum(~np.isnan(p), axis=1)
-    best = np.nanmin(np.where(np.isnan(p), np.inf, p), axis=1)
-    return np.where(k > 0, np.minimum(1.0, k * best), 1.0)
+    best = np.min(np.where(np.isnan(p), 1.0, p), axis=1)
+    return np.minimum(1.0, np.maximum(k, 1) * best)
 
 
 def bh_q_values(p: np.ndarray) -> np.ndarray:
