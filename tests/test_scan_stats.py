@@ -126,3 +126,12 @@ def test_truth_file_errors_are_one_line(tmp_path):
     bad.write_text("{")
     with pytest.raises(VeilleError, match="not valid JSON"):
         read_truth(bad)
+
+
+def test_breakdowns_hide_small_cells_and_their_complement():
+    from veille.scan.report import masked_group
+
+    assert masked_group([3, 31, 35]) == ["&lt;10", "&ge;10", "35"]
+    assert masked_group([3, 4, 35]) == ["&lt;10", "&lt;10", "35"]
+    assert masked_group([12, 31]) == ["12", "31"]
+    assert masked_group([0]) == ["&lt;10"]

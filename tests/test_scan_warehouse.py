@@ -39,3 +39,4 @@ def test_scan_ranks_injected_pairs_above_negative_controls(warehouse, tmp_path):
     shown = masked_signals(signals)[COUNT_COLUMNS].to_numpy().ravel()
     assert all(v == "<10" or int(v) >= 10 for v in shown)
     assert (signals["oe_observed"] < 10).any() and "<10" in shown
+    assert "&lt;10" in text and "<td><10" not in text

@@ -42,6 +42,23 @@ def _pval(x: float) -> str:
     return f"{x:.1e}" if x < 1e-3 else f"{x:.3f}"
 
 
+def _count(n) -> str:
+    """A count as HTML text, ``&lt;10`` below 10."""
+    return html.escape(mask_count(n))
+
+
+def masked_group(counts: list[int]) -> list[str]:
+    """Counts of one breakdown (which sums to a shown total) as HTML text: below 10 -> ``&lt;10``;
+    when that hides a single cell, the smallest other cell is hidden too (so that no masked
+    count can be recovered by subtraction)."""
+    shown = [mask_count(n) for n in counts]
+    masked = [i for i, v in enumerate(shown) if v == "<10"]
+    if len(masked) == 1 and len(counts) > 1:
+        other = min((i for i in range(len(counts)) if i != masked[0]), key=lambda i: counts[i])
+        shown[other] = "<10" if counts[other] < 10 else "&ge;10"
+    return [html.escape(v) if v == "<10" else v for v in shown]
+
+
 def masked_signals(signals: pd.DataFrame) -> pd.DataFrame:
     """The signal rows with every count column as exported text (``<10`` below 10)."""
     out = signals.copy()
@@ -56,7 +73,8 @@ def _table(signals: pd.DataFrame) -> str:
             "<th>observed</th><th>expected</th><th>IC (IC025)</th><th>O/E p</th>"
             "<th>tree risk/control</th><th>tree p</th><th>combined p</th><th>q</th></tr>")
     body = []
-    for r in masked_signals(signals).itertuples(index=False):
+    for r in masked_signals(signals).map(
+            lambda v: html.escape(v) if isinstance(v, str) else v).itertuples(index=False):
         body.append(
             f"<tr class='{'signal' if r.is_signal else ''}'><td>{r.rank}</td>"
             f"<td class=l>{html.escape(r.drug_code)} <small>{r.drug_level}</small></td>"
@@ -74,8 +92,9 @@ def volcano(signals: pd.DataFrame) -> go.Figure:
     """IC (x) against -log10 combined p (y); signals (q <= FDR level) highlighted."""
     m = masked_signals(signals)
     y = -np.log10(np.clip(signals["combined_p"].to_numpy(float), 1e-300, 1))
-    text = [f"{r.drug_code} x {r.outcome_code}<br>rank {r.rank}, observed {r.oe_observed}, "
-            f"SSA {r.ssa_drug_first}/{r.ssa_outcome_first}" for r in m.itertuples(index=False)]
+    text = [f"{html.escape(r.drug_code)} x {html.escape(r.outcome_code)}<br>rank {r.rank}, "
+            f"observed {html.escape(r.oe_observed)}, SSA {html.escape(r.ssa_drug_first)}/"
+            f"{html.escape(r.ssa_outcome_first)}" for r in m.itertuples(index=False)]
     fig = go.Figure()
     for flag, name, color in ((False, "not significant", "#9aa"), (True, "signal (q <= FDR)", "#d55")):
         sel = (signals["is_signal"] == flag).to_numpy()
@@ -98,13 +117,18 @@ def _drill_section(row: pd.Series, by_month: pd.DataFrame, exposed: pd.DataFrame
         return frame[sel]
 
     months = select(by_month)
-    month_rows = "".join(f"<tr><td>{int(r.month)}</td><td>{mask_count(r.n)}</td></tr>"
-                         for r in months.itertuples(index=False))
     ex = select(exposed)
     age = ex.groupby("age_group")["n"].sum()
     sex = ex.groupby("sex")["n"].sum()
-    age_rows = "".join(f"<tr><td class=l>{a}</td><td>{mask_count(n)}</td></tr>" for a, n in age.items())
-    sex_rows = "".join(f"<tr><td class=l>{s}</td><td>{mask_count(n)}</td></tr>" for s, n in sex.items())
+
+    def rows(labels, counts) -> str:
+        cells = masked_group([int(n) for n in counts])
+        return "".join(f"<tr><td class=l>{html.escape(str(k))}</td><td>{v}</td></tr>"
+                       for k, v in zip(labels, cells, strict=True))
+
+    month_rows = rows(months["month"].astype(int), months["n"])
+    age_rows = rows(age.index, age.to_numpy())
+    sex_rows = rows(sex.index, sex.to_numpy())
     return (
         f"<h3>#{row['rank']} {html.escape(row.drug_code)} ({row.drug_level}) x "
         f"{html.escape(row.outcome_code)} ({row.outcome_level})</h3><div class=drill>"
