@@ -1,0 +1,118 @@
+"""Alerts against a synthetic extract's truth: precision at k, recall and AUC per actor kind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from veille import db
+from veille.errors import VeilleError
+
+PATIENT_KINDS = {"doctor_shopping"}
+
+
+def read_truth(path: str | Path) -> dict[str, dict[str, str]]:
+    """The ``fraud`` entries of truth.json (a file, or the extract directory holding it)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "truth.json"
+    if not p.is_file():
+        raise VeilleError(f"no truth file at {p}")
+    try:
+        truth = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise VeilleError(f"{p} is not JSON: {exc.msg} (line {exc.lineno})") from exc
+    fraud = truth.get("fraud") if isinstance(truth, dict) else None
+    if not isinstance(fraud, dict):
+        raise VeilleError(f"{p} has no 'fraud' section")
+    return fraud
+
+
+def entity_scores(conn: sa.Connection) -> pd.DataFrame:
+    """Every patient and provider with its best alert score over the swept months (0 = never alerted):
+    entity_kind, entity_id (pseudonym for patients), score, alerted."""
+    alerts = pd.read_sql(
+        sa.text(
+            "select a.entity_kind, case when a.entity_kind = 'patient' then p.ben_nir_psa "
+            "else a.entity_id end as entity_id, max(a.score) as score "
+            "from results.fraud_alert a left join claims.patient p "
+            "on a.entity_kind = 'patient' and p.patient_id::text = a.entity_id "
+            "where a.status <> 'resolved' group by 1, 2"
+        ),
+        conn,
+    )
+    universe = pd.read_sql(
+        sa.text(
+            "select distinct 'patient' as entity_kind, ben_nir_psa as entity_id from claims.patient "
+            "union all select 'provider', provider_id from claims.provider"
+        ),
+        conn,
+    )
+    out = universe.merge(alerts, on=["entity_kind", "entity_id"], how="outer")
+    out["alerted"] = out["score"].notna()
+    out["score"] = out["score"].fillna(0.0)
+    return out
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann-Whitney, ties count one half); None without both classes."""
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = pd.Series(scores).rank(method="average").to_numpy()
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def evaluate(truth: dict[str, dict[str, str]], scores: pd.DataFrame) -> dict[str, Any]:
+    """Precision at k = 2 x actors (over the alerted entities when fewer than k), recall at k and
+    AUC per actor kind (that kind against every entity of the same type that is no actor, never
+    alerted = score 0). Counts are exact: mask them before export."""
+    actors = pd.DataFrame(
+        [{"entity_id": k, "kind": v.get("kind", "unknown")} for k, v in truth.items()],
+        columns=["entity_id", "kind"],
+    )
+    actors["entity_kind"] = np.where(actors["kind"].isin(PATIENT_KINDS), "patient", "provider")
+    df = scores.merge(actors, on=["entity_kind", "entity_id"], how="left")
+    ranked = df[df["alerted"]].sort_values(["score", "entity_kind", "entity_id"], ascending=[False, True, True])
+    n_actors = len(actors)
+    k = 2 * n_actors
+    top = ranked.head(k)
+    top_n = ranked.head(n_actors)
+    per_kind: dict[str, Any] = {}
+    for kind, group in actors.groupby("kind"):
+        pool = df[(df["entity_kind"] == group["entity_kind"].iloc[0]) & (df["kind"].isna() | df["kind"].eq(kind))]
+        positive = pool["kind"].eq(kind).to_numpy()
+        per_kind[str(kind)] = {
+            "actors": len(group),
+            "found_in_top_k": int(top["kind"].eq(kind).sum()),
+            "alerted": int(ranked["kind"].eq(kind).sum()),
+            "recall_at_k": float(top["kind"].eq(kind).sum() / len(group)),
+            "auc": auc(pool["score"].to_numpy(), positive),
+        }
+    hits = int(top["kind"].notna().sum())
+    return {
+        "actors": n_actors,
+        "alerted_entities": len(ranked),
+        "k": k,
+        "true_in_top_k": hits,
+        "precision_at_k": hits / len(top) if len(top) else None,
+        "recall_at_k": hits / n_actors if n_actors else None,
+        "precision_at_n": float(top_n["kind"].notna().sum() / len(top_n)) if len(top_n) else None,
+        "kinds": per_kind,
+    }
+
+
+def evaluate_truth_file(path: str | Path) -> dict[str, Any]:
+    """Read truth.json and score the alerts in the database against it."""
+    truth = read_truth(path)
+    with db.engine().connect() as conn:
+        if conn.execute(sa.text("select to_regclass('results.fraud_alert')")).scalar() is None:
+            raise VeilleError("no fraud alerts: run `veille migrate` then `veille fraud sweep`")
+        if not conn.execute(sa.text("select exists (select 1 from results.fraud_sweep)")).scalar():
+            raise VeilleError("no swept month: run `veille fraud sweep` first")
+        return evaluate(truth, entity_scores(conn))

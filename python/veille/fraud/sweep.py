@@ -1,0 +1,132 @@
+"""The monthly sweep: dbt builds the fraud models (one flow month, or all), Python adds the
+isolation-forest scores, then one SQL pass ranks the month's alerts with their reasons."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from rich.progress import Progress
+
+from veille import db
+from veille.dbt import run_dbt
+from veille.errors import VeilleError
+from veille.fraud.forest import forest_scores
+from veille.fraud.settings import SweepSettings
+
+ALERTS_SQL = Path(__file__).with_name("alerts.sql")
+
+
+def _steps(sql: str) -> list[str]:
+    parts = [p for p in sql.split("-- step:")[1:]]
+    return [p.split("\n", 1)[1].strip().rstrip(";") for p in parts]
+
+
+def _check_schema(conn: sa.Connection) -> None:
+    if conn.execute(sa.text("select to_regclass('results.fraud_alert')")).scalar() is None:
+        raise VeilleError("the results.fraud_* tables are missing: run `veille migrate` first")
+
+
+def _build_models(month: date | None, full_refresh: bool) -> None:
+    args = ["run", "--quiet", "--select", "tag:fraud"]
+    if month is not None:
+        args += ["--vars", json.dumps({"fraud_month": month.strftime("%Y-%m")})]
+    if full_refresh:
+        args.append("--full-refresh")
+    run_dbt(args, check=True)
+
+
+def score_month(conn: sa.Connection, month: date, settings: SweepSettings, seconds: float = 0.0) -> int:
+    """Forest scores and ranked alerts of one month whose fraud models are built; alert count."""
+    started = time.perf_counter()
+    conn.execute(
+        sa.text(
+            "insert into results.fraud_sweep (month, swept_at, seconds, n_alerts, settings) "
+            "values (:m, :t, 0, 0, cast(:s as jsonb)) on conflict (month) do update "
+            "set swept_at = excluded.swept_at, settings = excluded.settings"
+        ),
+        {"m": month, "t": datetime.now(UTC), "s": settings.model_dump_json()},
+    )
+    conn.execute(sa.text("delete from results.fraud_provider_score where month = :m"), {"m": month})
+    scores = forest_scores(conn, month, settings)
+    if len(scores):
+        conn.execute(
+            sa.text(
+                "insert into results.fraud_provider_score "
+                "(month, provider_id, peer_group, forest_score, is_outlier) "
+                "values (:month, :provider_id, :peer_group, :forest_score, :is_outlier)"
+            ),
+            [
+                {**row, "forest_score": float(row["forest_score"]), "is_outlier": bool(row["is_outlier"])}
+                for row in scores.to_dict("records")
+            ],
+        )
+    params = {"month": month, **settings.model_dump(exclude={"seed", "forest_share"})}
+    for step in _steps(ALERTS_SQL.read_text()):
+        names = [k for k in params if f":{k}" in step]
+        conn.execute(sa.text(step), {k: params[k] for k in names})
+    n = conn.execute(
+        sa.text("select count(*) from results.fraud_alert where month = :m and status <> 'resolved'"),
+        {"m": month},
+    ).scalar_one()
+    conn.execute(
+        sa.text("update results.fraud_sweep set n_alerts = :n, seconds = :s where month = :m"),
+        {"n": n, "s": seconds + time.perf_counter() - started, "m": month},
+    )
+    return int(n)
+
+
+def _flow_months(conn: sa.Connection) -> list[date]:
+    rows = conn.execute(
+        sa.text(
+            "select month from fraud.fraud_provider_features union "
+            "select month from fraud.fraud_shopping_dispensings order by 1"
+        )
+    )
+    return [r[0] for r in rows]
+
+
+def _month_has_claims(conn: sa.Connection, month: date) -> bool:
+    sql = " or ".join(
+        f"exists (select 1 from claims.{t} where flow_month = :m)"
+        for t in ("dispensing", "service_line", "medical_act", "lab_test")
+    )
+    return bool(conn.execute(sa.text(f"select {sql}"), {"m": month}).scalar())
+
+
+def scan_month(month: date, settings: SweepSettings | None = None) -> int:
+    """Sweep one monthly flow incrementally (only that month's rows are rebuilt); alert count."""
+    settings = settings or SweepSettings()
+    started = time.perf_counter()
+    with db.engine().begin() as conn:
+        _check_schema(conn)
+        if not _month_has_claims(conn, month):
+            raise VeilleError(f"no claims in flow month {month:%Y-%m}: load it first (`veille load`)")
+    _build_models(month, full_refresh=False)
+    with db.engine().begin() as conn:
+        return score_month(conn, month, settings, time.perf_counter() - started)
+
+
+def sweep_all(settings: SweepSettings | None = None, *, show_progress: bool = False) -> dict[str, int]:
+    """Rebuild the fraud models over every flow month, then rank each month's alerts in order."""
+    settings = settings or SweepSettings()
+    with db.engine().begin() as conn:
+        _check_schema(conn)
+    started = time.perf_counter()
+    _build_models(None, full_refresh=True)
+    build_seconds = time.perf_counter() - started
+    out: dict[str, int] = {}
+    with db.engine().begin() as conn:
+        months = _flow_months(conn)
+        if not months:
+            raise VeilleError("no claims to sweep: load an extract first (`veille load`)")
+        conn.execute(sa.text("delete from results.fraud_sweep"))
+        with Progress(disable=not show_progress, transient=True) as progress:
+            task = progress.add_task("ranking alerts", total=len(months))
+            for month in months:
+                out[f"{month:%Y-%m}"] = score_month(conn, month, settings, build_seconds / len(months))
+                progress.advance(task)
+    return out

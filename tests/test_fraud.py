@@ -1,0 +1,229 @@
+"""Fraud sweep on a hand-written mini-extract, swept month by month with `scan_month`:
+exact doctor-shopping quantities, each hard rule, and an alert history where a month scanned
+after another changes only that month's alerts.
+
+Drugs (30 units, 30 days a pack): BENZO N05BA12, OPIOID N02AX02, STATIN C10AA01.
+Prescribers P1, P2, P3 (GPs); pharmacies H1..H4; G1, G2 cardiologists billing consultations.
+
+January flow:
+  patient 1  BENZO 01-01 P1/H1, 01-11 P2/H2, 01-21 P1/H3: the 2nd overlaps the 1st by 20 days
+             (other prescriber), the 3rd overlaps the 2nd by 20 days -> 40 shopping units of 90,
+             2 prescribers, 3 pharmacies: a doctor shopper (share 0.4444)
+  patient 2  BENZO 01-01, 01-11, 01-21 all from P1 in H1, H2, H3: overlaps, same prescriber: none
+  patient 3  OPIOID 01-05 P1/H1, 01-25 P2/H2: 10 days overlap -> 10 units of 60, 2 pharmacies only
+  patient 5  died 2020-01-05; STATIN 01-10 P3/H4: claims after death (H4, not the prescriber P3)
+  patient 6  G1 bills 50 consultations on 01-20 (12.5 hours), G2 48 (12 hours, not beyond)
+  patient 7  BENZO 4 x 4 packs in January from P1/H1 (480 days: beyond 365); patient 8 3 x 4 (360)
+February flow: patient 4 STATIN 02-02; G1 50 consultations on 02-18; H3 STATIN to patient 5.
+March flow: patient 1 BENZO 03-15 P1/H1 (no overlap).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from veille import db
+from veille.dbt import run_dbt
+
+BENZO, OPIOID, STATIN = "3400000000101", "3400000000102", "3400000000103"
+DRUGS = [(BENZO, "N05BA12"), (OPIOID, "N02AX02"), (STATIN, "C10AA01")]
+PROVIDERS = [("P1", "professional", "1"), ("P2", "professional", "1"), ("P3", "professional", "1"),
+             ("G1", "professional", "3"), ("G2", "professional", "3"), ("H1", "pharmacy", None),
+             ("H2", "pharmacy", None), ("H3", "pharmacy", None), ("H4", "pharmacy", None)]
+DEATHS = {5: date(2020, 1, 5)}
+
+JANUARY = [
+    (1, "2020-01-01", BENZO, "P1", "H1"), (1, "2020-01-11", BENZO, "P2", "H2"),
+    (1, "2020-01-21", BENZO, "P1", "H3"),
+    (2, "2020-01-01", BENZO, "P1", "H1"), (2, "2020-01-11", BENZO, "P1", "H2"),
+    (2, "2020-01-21", BENZO, "P1", "H3"),
+    (3, "2020-01-05", OPIOID, "P1", "H1"), (3, "2020-01-25", OPIOID, "P2", "H2"),
+    (5, "2020-01-10", STATIN, "P3", "H4"),
+    *[(7, f"2020-01-{d:02d}", BENZO, "P1", "H1", 4) for d in (2, 9, 16, 23)],
+    *[(8, f"2020-01-{d:02d}", BENZO, "P1", "H1", 4) for d in (2, 12, 22)],
+]
+FEBRUARY = [(4, "2020-02-02", STATIN, "P1", "H1"), (5, "2020-02-10", STATIN, "P3", "H3")]
+MARCH = [(1, "2020-03-15", BENZO, "P1", "H1")]
+JANUARY_VISITS = [("G1", "2020-01-20", 50), ("G2", "2020-01-20", 48)]
+FEBRUARY_VISITS = [("G1", "2020-02-18", 50)]
+RULE_SCORE = 20.693147  # 20 + ln(1 + 1 hit)
+
+
+def _dispensings(rows) -> str:
+    values = ", ".join(
+        f"({p}, date '{d}', '{c}', {packs[0] if packs else 1}, '{pre}', '{ph}',"
+        f" date_trunc('month', date '{d}')::date, 1)"
+        for p, d, c, pre, ph, *packs in rows
+    )
+    return ("insert into claims.dispensing (patient_id, dispensing_date, cip13, packs, prescriber_id,"
+            f" pharmacy_id, flow_month, batch_id) values {values}")
+
+
+def _visits(rows) -> str:
+    return "; ".join(
+        "insert into claims.service_line (patient_id, service_date, nature_code, provider_id,"
+        f" provider_specialty, flow_month, batch_id) select 6, date '{d}', 1111, '{g}', '3',"
+        f" date_trunc('month', date '{d}')::date, 1 from generate_series(1, {n})"
+        for g, d, n in rows
+    )
+
+
+def _setup_statements() -> list[str]:
+    out = [
+        """insert into meta.load_batch (extract_dir, file_name, table_name, checksum, rows_read,
+               rows_loaded, rows_rejected, started_at, finished_at, seconds)
+           values ('x', 'x', 'x', repeat('0', 64), 0, 0, 0, now(), now(), 0)""",
+        "insert into ref.drug (cip13, atc7, pack_type, units_per_pack) values "
+        + ", ".join(f"('{c}', '{a}', 'NGC', 30)" for c, a in DRUGS),
+        "insert into claims.provider (provider_id, kind, specialty) values "
+        + ", ".join(f"('{i}', '{k}', {repr(s) if s else 'null'})" for i, k, s in PROVIDERS),
+    ]
+    for pid in range(1, 9):
+        death = f"date '{DEATHS[pid]}'" if pid in DEATHS else "null"
+        out.append("insert into claims.patient (patient_id, ben_nir_psa, ben_rng_gem, sex, birth_year,"
+                   f" residence_dpt, death_date) overriding system value values ({pid}, 'NIR{pid}', 1, 1,"
+                   f" 1950, '075', {death})")
+    return out
+
+
+def _exec(*statements: str) -> None:
+    with db.engine().begin() as conn:
+        for s in statements:
+            for part in s.split("; "):
+                conn.execute(sa.text(part))
+
+
+def _rows(sql: str) -> list[tuple]:
+    with db.engine().connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+
+ALERTS = ("select to_char(month, 'YYYY-MM'), entity_kind, entity_id, alert_kind, round(score::numeric, 6)::float,"
+          " alert_rank, status from results.fraud_alert order by month, alert_rank nulls last, entity_id")
+
+
+@pytest.fixture(scope="module")
+def mini(pg_server):
+    """The mini-extract swept month by month; yields the alerts seen after each scan."""
+    from conftest import _admin_engine
+    from veille import migrate
+    from veille.fraud.sweep import scan_month
+
+    name = "t_fraud_" + uuid.uuid4().hex[:8]
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    os.environ["VEILLE_DATABASE"] = name
+    db.reset_cache()
+    migrate.upgrade("heads")
+    _exec(*_setup_statements(), _dispensings(JANUARY), _visits(JANUARY_VISITS))
+    run_dbt(["build", "--quiet", "--select", "+tag:fraud", "--exclude", "tag:fraud",
+             "--resource-type", "seed", "--resource-type", "model"])
+    seen = {"january": scan_month(date(2020, 1, 1))}
+    seen["alerts_after_january"] = _rows(ALERTS)
+    _exec(_dispensings(FEBRUARY), _visits(FEBRUARY_VISITS))
+    seen["february"] = scan_month(date(2020, 2, 1))
+    _exec(_dispensings(MARCH))
+    seen["march"] = scan_month(date(2020, 3, 1))
+    seen["alerts"] = _rows(ALERTS)
+    yield seen
+    os.environ.pop("VEILLE_DATABASE", None)
+    db.reset_cache()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()
+
+
+def test_doctor_shopping_quantities_per_dispensing(mini):
+    rows = _rows("select patient_id, dispensing_date::text, overlap_days, shopping_units::float"
+                 " from fraud.fraud_shopping_dispensings where shopping_units > 0 order by 1, 2")
+    assert rows == [(1, "2020-01-11", 20, 20.0), (1, "2020-01-21", 20, 20.0), (3, "2020-01-25", 10, 10.0)]
+    assert _rows("select count(*) from fraud.fraud_shopping_dispensings") == [(len(JANUARY + FEBRUARY + MARCH),)]
+
+
+def test_doctor_shoppers_with_their_evidence(mini):
+    rows = _rows(
+        "select to_char(month, 'YYYY-MM'), patient_id, drug_code, n_dispensings, n_overlapping, n_prescribers,"
+        " n_pharmacies, total_units::float, shopping_units::float, shopping_share::float, is_shopper,"
+        " prescriber_ids, pharmacy_ids from fraud.fraud_shopping_patients order by 1, 2"
+    )
+    assert rows == [
+        ("2020-01", 1, "N05BA12", 3, 2, 2, 3, 90.0, 40.0, 0.4444, True, ["P1", "P2"], ["H1", "H2", "H3"]),
+        ("2020-01", 3, "N02AX02", 2, 1, 2, 2, 60.0, 10.0, 0.1667, False, ["P1", "P2"], ["H1", "H2"]),
+    ]
+
+
+def test_drugs_ranked_by_shopping_share(mini):
+    rows = _rows("select drug_rank::int, drug_code, total_units::float, shopping_units::float,"
+                 " shopping_share::float from fraud.fraud_drug_shopping order by drug_rank")
+    assert rows == [(1, "N02AX02", 60.0, 10.0, 0.16667), (2, "N05BA12", 1050.0, 40.0, 0.0381),
+                    (3, "C10AA01", 90.0, 0.0, 0.0)]
+
+
+def test_hard_rules(mini):
+    rows = _rows("select to_char(month, 'YYYY-MM'), rule, entity_kind, entity_id, hits, n_patients, measure,"
+                 " evidence from fraud.fraud_rule_hits order by 1, 2, 4")
+    assert rows == [
+        ("2020-01", "claims_after_death", "provider", "H4", 1, 1, 5.0,
+         "1 lines dated after the patient's death (1 patients, up to 5 days after)"),
+        ("2020-01", "hours_beyond_day", "provider", "G1", 1, 1, 12.5,
+         "1 days above 12 hours of billed work (busiest: 12.5 hours, 50 lines)"),
+        ("2020-01", "supply_beyond_dates", "patient", "7", 1, 1, 480.0,
+         "N05BA12: 480 days in 4 dispensings within one month"),
+        ("2020-02", "claims_after_death", "provider", "H3", 1, 1, 36.0,
+         "1 lines dated after the patient's death (1 patients, up to 36 days after)"),
+        ("2020-02", "hours_beyond_day", "provider", "G1", 1, 1, 12.5,
+         "1 days above 12 hours of billed work (busiest: 12.5 hours, 50 lines)"),
+    ]
+
+
+def test_alert_history_month_by_month(mini):
+    assert (mini["january"], mini["february"], mini["march"]) == (4, 2, 0)
+    rule = round(RULE_SCORE, 6)
+    assert [r[:7] for r in mini["alerts"]] == [
+        ("2020-01", "patient", "7", "supply_beyond_dates", pytest.approx(rule), 1, "new"),
+        ("2020-01", "provider", "G1", "hours_beyond_day", pytest.approx(rule), 2, "new"),
+        ("2020-01", "provider", "H4", "claims_after_death", pytest.approx(rule), 3, "new"),
+        ("2020-01", "patient", "1", "doctor_shopping", pytest.approx(14.444), 4, "new"),
+        ("2020-02", "provider", "G1", "hours_beyond_day", pytest.approx(rule), 1, "persisting"),
+        ("2020-02", "provider", "H3", "claims_after_death", pytest.approx(rule), 2, "new"),
+        ("2020-02", "patient", "1", "doctor_shopping", None, None, "resolved"),
+        ("2020-02", "patient", "7", "supply_beyond_dates", None, None, "resolved"),
+        ("2020-02", "provider", "H4", "claims_after_death", None, None, "resolved"),
+        ("2020-03", "provider", "G1", "hours_beyond_day", None, None, "resolved"),
+        ("2020-03", "provider", "H3", "claims_after_death", None, None, "resolved"),
+    ]
+
+
+def test_a_later_month_changes_only_its_own_alerts(mini):
+    january = [r for r in mini["alerts"] if r[0] == "2020-01"]
+    assert january == mini["alerts_after_january"]
+
+
+def test_scan_of_a_month_without_claims_says_so(mini):
+    from veille.errors import VeilleError
+    from veille.fraud.sweep import scan_month
+
+    with pytest.raises(VeilleError, match=r"^no claims in flow month 2021-05: load it first \(`veille load`\)$"):
+        scan_month(date(2021, 5, 1))
+
+
+def test_month_must_be_year_and_month():
+    from veille.errors import VeilleError
+    from veille.fraud.settings import parse_month
+
+    assert parse_month("2020-02") == date(2020, 2, 1)
+    with pytest.raises(VeilleError, match=r"^month must be YYYY-MM, got '2020-13'$"):
+        parse_month("2020-13")
+
+
+def test_counts_in_alert_reasons_are_masked():
+    from veille.fraud.report import mask_text
+
+    assert mask_text("12 lines dated after the patient's death (3 patients, up to 40 days after)") == (
+        "12 lines dated after the patient's death (<10 patients, up to 40 days after)"
+    )
