@@ -39,6 +39,7 @@ PATIENTS = {
     9: (1, 1950, None, None),  # exposed, trackloss during exposure, comes back in 2020
     10: (2, 1955, None, None),  # exposed two years (large packs): counting-process split at 365 days
     11: (1, 1950, None, None),  # outcome algorithm cases, no study drug
+    12: (1, 1950, None, date(2019, 5, 20)),  # comparator dying 19 days after index
 }
 
 
@@ -102,6 +103,9 @@ def extract_statements() -> list[str]:
     out += [
         _service_lines(7, "2018-01-05", "2019-09-15"),
         _service_lines(9, "2018-01-05", "2019-01-01"),
+        _service_lines(12, "2018-01-05", "2019-05-20"),
+        _dispensings(12, DPP4, ["2019-05-01"]),
+        _stay(8, "2019-02-15", [("K358", "DP")]),
         ("insert into claims.service_line (patient_id, service_date, nature_code, flow_month, batch_id)"
         " values (2, date '2020-12-31', 1111, date '2020-12-01', 1),"
         " (9, date '2020-06-01', 1111, date '2020-06-01', 1)"),
@@ -147,10 +151,24 @@ def extract_statements() -> list[str]:
                comparator_kind, comparator_label, comparator_atc, age_min, covariate_atc)
            values ('pio_vs_dpp4', 'pio', 'pioglitazone', '{A10BG}', 'active', 'DPP-4 inhibitors',
                '{A10BH}', 40, '{C10,N02}')""",
+        # non-user comparator among users of A10B drugs
+        """insert into study.cohort_definition (cohort_id, study_id, exposure_label, exposure_atc,
+               comparator_kind, comparator_label, base_atc)
+           values ('pio_vs_nonusers', 'pio', 'pioglitazone', '{A10BG}', 'non_user',
+               'other A10B users', '{A10B}')""",
+        # intention to treat, 30 days of latency, 200 days of follow-up at most
+        """insert into study.cohort_definition (cohort_id, study_id, exposure_label, exposure_atc,
+               comparator_kind, comparator_label, comparator_atc, age_min, strategy,
+               start_delay_days, max_followup_days)
+           values ('pio_itt', 'pio', 'pioglitazone', '{A10BG}', 'active', 'DPP-4 inhibitors',
+               '{A10BH}', 40, 'itt', 30, 200)""",
         """insert into study.cohort_outcome (cohort_id, outcome_id, lookback_days) values
            ('pio_vs_dpp4', 'bladder_cancer_naive', 365),
            ('pio_vs_dpp4', 'myocardial_infarction', 365),
-           ('pio_vs_dpp4', 'dp:K35', 365)""",
+           ('pio_vs_dpp4', 'dp:K35', 365),
+           ('pio_vs_nonusers', 'myocardial_infarction', 365),
+           ('pio_itt', 'myocardial_infarction', 365),
+           ('pio_itt', 'dp:K35', 365)""",
     ]
     return out
 
@@ -179,10 +197,12 @@ def built(pg_server):
     with db.engine().begin() as conn:
         for sql in extract_statements():
             conn.execute(sa.text(sql))
+    admin.dispose()
     run_dbt(["build", "--quiet", "--selector", "warehouse"])
     yield name
     db.reset_cache()
     os.environ.pop("VEILLE_DATABASE", None)
+    admin = _admin()
     with admin.connect() as conn:
         conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
     admin.dispose()
@@ -231,7 +251,7 @@ def test_outcome_algorithms(q):
         ("myocardial_infarction", d("2019-09-01")),
     ]
     assert q("select patient_id, event_date from marts.fct_outcome_events"
-             " where outcome_id = 'dp:K35'") == [(1, d("2018-06-01"))]
+             " where outcome_id = 'dp:K35' order by 1") == [(1, d("2018-06-01")), (8, d("2019-02-15"))]
 
 
 def test_drug_episodes(q):
@@ -250,7 +270,7 @@ def test_drug_episodes(q):
 def test_study_cohort(q):
     rows = q("""select patient_id, exposed, index_date, entry_date, age_at_index, sex,
                        treatment_end_date, censor_date, censor_reason
-                from marts.fct_study_cohort order by patient_id""")
+                from marts.fct_study_cohort where cohort_id = 'pio_vs_dpp4' order by patient_id""")
     assert rows == [
         (1, 1, d("2019-03-01"), d("2019-03-01"), 68, 1, d("2019-05-31"), d("2019-05-31"), "treatment_end"),
         (2, 0, d("2019-06-01"), d("2019-06-01"), 59, 2, d("2019-10-01"), d("2019-10-01"), "treatment_end"),
@@ -259,20 +279,22 @@ def test_study_cohort(q):
         (8, 1, d("2019-02-01"), d("2019-02-01"), 69, 1, d("2019-04-02"), d("2019-03-20"), "switch"),
         (9, 1, d("2019-01-10"), d("2019-01-10"), 69, 1, d("2019-05-11"), d("2019-04-10"), "trackloss"),
         (10, 1, d("2019-01-05"), d("2019-01-05"), 64, 2, d("2021-03-25"), d("2020-12-31"), "study_end"),
+        (12, 0, d("2019-05-01"), d("2019-05-01"), 69, 1, d("2019-05-20"), d("2019-05-20"), "death"),
     ]
 
 
 def test_attrition(q):
     rows = q("""select outcome_id, step, criterion, n_exposed, n_comparator
-                from marts.fct_study_attrition order by outcome_id nulls first, step""")
+                from marts.fct_study_attrition where cohort_id = 'pio_vs_dpp4'
+                order by outcome_id nulls first, step""")
     cohort_steps = [
-        (None, 1, "new users", 7, 2),
-        (None, 2, "washout", 6, 2),
-        (None, 3, "prior observation", 6, 2),
-        (None, 4, "age", 5, 2),
-        (None, 5, "sex", 5, 2),
-        (None, 6, "study period", 5, 2),
-        (None, 7, "min purchases", 5, 2),
+        (None, 1, "new users", 7, 3),
+        (None, 2, "washout", 6, 3),
+        (None, 3, "prior observation", 6, 3),
+        (None, 4, "age", 5, 3),
+        (None, 5, "sex", 5, 3),
+        (None, 6, "study period", 5, 3),
+        (None, 7, "min purchases", 5, 3),
     ]
 
     def outcome(name, n_exposed, n_comparator):
@@ -282,15 +304,15 @@ def test_attrition(q):
             (name, 10, "entry on or before exit", n_exposed, n_comparator),
         ]
 
-    assert rows == cohort_steps + outcome("bladder_cancer_naive", 4, 2) + outcome(
-        "dp:K35", 4, 2
-    ) + outcome("myocardial_infarction", 5, 2)
+    assert rows == cohort_steps + outcome("bladder_cancer_naive", 4, 3) + outcome(
+        "dp:K35", 4, 3
+    ) + outcome("myocardial_infarction", 5, 3)
 
 
 def test_survival(q):
     rows = q("""select outcome_id, patient_id, exposed, exit_date, event, event_date, time_days,
                        exit_reason
-                from marts.fct_study_survival order by 1, 2""")
+                from marts.fct_study_survival where cohort_id = 'pio_vs_dpp4' order by 1, 2""")
     assert rows == [
         ("bladder_cancer_naive", 1, 1, d("2019-05-15"), 1, d("2019-05-15"), 75, "event"),
         ("bladder_cancer_naive", 2, 0, d("2019-10-01"), 0, None, 122, "treatment_end"),
@@ -298,12 +320,14 @@ def test_survival(q):
         ("bladder_cancer_naive", 8, 1, d("2019-03-20"), 0, None, 47, "switch"),
         ("bladder_cancer_naive", 9, 1, d("2019-04-10"), 0, None, 90, "trackloss"),
         ("bladder_cancer_naive", 10, 1, d("2020-12-31"), 0, None, 726, "study_end"),
+        ("bladder_cancer_naive", 12, 0, d("2019-05-20"), 0, None, 19, "death"),
         ("dp:K35", 2, 0, d("2019-10-01"), 0, None, 122, "treatment_end"),
         ("dp:K35", 6, 1, d("2019-08-31"), 0, None, 30, "treatment_end"),
         ("dp:K35", 7, 0, d("2019-09-15"), 0, None, 45, "death"),
-        ("dp:K35", 8, 1, d("2019-03-20"), 0, None, 47, "switch"),
+        ("dp:K35", 8, 1, d("2019-02-15"), 1, d("2019-02-15"), 14, "event"),
         ("dp:K35", 9, 1, d("2019-04-10"), 0, None, 90, "trackloss"),
         ("dp:K35", 10, 1, d("2020-12-31"), 0, None, 726, "study_end"),
+        ("dp:K35", 12, 0, d("2019-05-20"), 0, None, 19, "death"),
         ("myocardial_infarction", 1, 1, d("2019-05-31"), 0, None, 91, "treatment_end"),
         ("myocardial_infarction", 2, 0, d("2019-07-01"), 1, d("2019-07-01"), 30, "event"),
         ("myocardial_infarction", 6, 1, d("2019-08-31"), 0, None, 30, "treatment_end"),
@@ -311,6 +335,7 @@ def test_survival(q):
         ("myocardial_infarction", 8, 1, d("2019-03-20"), 0, None, 47, "switch"),
         ("myocardial_infarction", 9, 1, d("2019-04-10"), 0, None, 90, "trackloss"),
         ("myocardial_infarction", 10, 1, d("2020-12-31"), 0, None, 726, "study_end"),
+        ("myocardial_infarction", 12, 0, d("2019-05-20"), 0, None, 19, "death"),
     ]
 
 
@@ -318,19 +343,69 @@ def test_baseline_covariates(q):
     rows = q("""select patient_id, ald_count, ald_diabetes, n_stays_prior_year, n_drugs_prior_year,
                        index_year
                 from marts.fct_study_survival where outcome_id = 'myocardial_infarction'
-                and patient_id in (1, 6, 8) order by 1""")
+                and cohort_id = 'pio_vs_dpp4' and patient_id in (1, 6, 8) order by 1""")
     assert rows == [(1, 1, 1, 1, 2, 2019), (6, 0, 0, 1, 0, 2019), (8, 0, 0, 0, 0, 2019)]
     classes = q("""select patient_id, atc_class, used from marts.fct_study_covariate_class
-                   where patient_id in (1, 2) order by 1, 2""")
+                   where cohort_id = 'pio_vs_dpp4' and patient_id in (1, 2) order by 1, 2""")
     assert classes == [(1, "C10", 1), (1, "N02", 0), (2, "C10", 0), (2, "N02", 0)]
 
 
 def test_counting_process_splits_at_one_year(q):
     rows = q("""select patient_id, start_day, stop_day, event, cum_exposure_days, cum_exposure_category
                 from marts.fct_study_counting_process
-                where outcome_id = 'bladder_cancer_naive' and patient_id in (1, 10) order by 1, 2""")
+                where cohort_id = 'pio_vs_dpp4' and outcome_id = 'bladder_cancer_naive'
+                and patient_id in (1, 10) order by 1, 2""")
     assert rows == [
         (1, 0, 75, 1, 0, "<1y"),
         (10, 0, 365, 0, 0, "<1y"),
         (10, 365, 726, 0, 365, "1-2y"),
     ]
+
+
+def test_non_user_comparator_cohort(q):
+    rows = q("""select patient_id, exposed, index_date, treatment_end_date, censor_date, censor_reason
+                from marts.fct_study_cohort where cohort_id = 'pio_vs_nonusers' order by 1""")
+    assert rows == [
+        (1, 1, d("2019-03-01"), d("2019-05-31"), d("2019-05-31"), "treatment_end"),
+        (2, 0, d("2019-06-01"), None, d("2020-12-31"), "study_end"),
+        (4, 1, d("2019-04-01"), d("2019-05-01"), d("2019-05-01"), "treatment_end"),
+        (5, 1, d("2019-07-01"), d("2019-07-31"), d("2019-07-31"), "treatment_end"),
+        (6, 1, d("2019-08-01"), d("2019-08-31"), d("2019-08-31"), "treatment_end"),
+        (7, 0, d("2019-08-01"), None, d("2019-09-15"), "death"),
+        (8, 1, d("2019-02-01"), d("2019-04-02"), d("2019-04-02"), "treatment_end"),
+        (9, 1, d("2019-01-10"), d("2019-05-11"), d("2019-04-10"), "trackloss"),
+        (10, 1, d("2019-01-05"), d("2021-03-25"), d("2020-12-31"), "study_end"),
+        (12, 0, d("2019-05-01"), None, d("2019-05-20"), "death"),
+    ]
+    steps = q("""select step, n_exposed, n_comparator from marts.fct_study_attrition
+                 where cohort_id = 'pio_vs_nonusers' and outcome_id is null order by step""")
+    assert steps == [(1, 8, 3)] + [(k, 7, 3) for k in range(2, 8)]
+
+
+def test_itt_with_latency_and_max_followup(q):
+    rows = q("""select patient_id, entry_date, exit_date, event, time_days, exit_reason
+                from marts.fct_study_survival
+                where cohort_id = 'pio_itt' and outcome_id = 'myocardial_infarction' order by 1""")
+    assert rows == [
+        (1, d("2019-03-31"), d("2019-10-17"), 0, 200, "max_followup"),
+        (2, d("2019-07-01"), d("2019-07-01"), 1, 0, "event"),
+        (6, d("2019-08-31"), d("2020-03-18"), 0, 200, "max_followup"),
+        (7, d("2019-08-31"), d("2019-09-15"), 0, 15, "death"),
+        (8, d("2019-03-03"), d("2019-09-19"), 0, 200, "max_followup"),
+        (9, d("2019-02-09"), d("2019-04-10"), 0, 60, "trackloss"),
+        (10, d("2019-02-04"), d("2019-08-23"), 0, 200, "max_followup"),
+    ]
+    steps = q("""select outcome_id, step, n_exposed, n_comparator from marts.fct_study_attrition
+                 where cohort_id = 'pio_itt' and outcome_id is not null order by 1, 2""")
+    assert steps == [
+        ("dp:K35", 8, 4, 3),
+        ("dp:K35", 9, 3, 3),
+        ("dp:K35", 10, 3, 2),
+        ("myocardial_infarction", 8, 5, 3),
+        ("myocardial_infarction", 9, 5, 3),
+        ("myocardial_infarction", 10, 5, 2),
+    ]
+    assert q("""select start_day, stop_day, event, cum_exposure_category
+                from marts.fct_study_counting_process
+                where cohort_id = 'pio_itt' and outcome_id = 'myocardial_infarction'
+                and patient_id = 2""") == [(0, 0, 1, "<1y")]
