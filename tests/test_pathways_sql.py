@@ -261,9 +261,9 @@ def test_monthly_states(mini):
     rows = _rows("select patient_id, index_date, months_observed, states "
                  "from pathways.fct_pathways_state_sequences where patient_id in (1, 6) order by 1")
     assert rows == [
-        (1, D(2020, 1, 1), 12, "EEEAAEAAAAAE"),
-        # E one class, I two classes, A none, M insulin, '.' after the end of observation
-        (6, D(2020, 1, 1), 11, "EEEIIIAMMMA."),
+        (1, D(2020, 1, 1), 12, "GGGAAGAAAAAG"),
+        # G one class, M two classes, A none, S insulin, '.' after the end of observation
+        (6, D(2020, 1, 1), 11, "GGGMMMASSSA."),
     ]
 
 

@@ -16,38 +16,41 @@ from veille.pathways.summaries import mask_paths
 
 
 def test_encode_and_costs():
-    codes = encode(["AEI.", "P"], months=4)
-    assert codes.tolist() == [[0, 4, 8, OUT], [15, OUT, OUT, OUT]]
+    codes = encode(["AGM.", "X"], months=4)
+    assert codes.tolist() == [[0, 6, 12, OUT], [23, OUT, OUT, OUT]]
     cost = substitution_costs()
-    # 'A' (none, low, no stay) vs 'P' (insulin, monitored, hospitalised): 3 + 2 + 0.5
-    assert cost[0, 15] == 5.5
-    assert cost[0, OUT] == 2.0 and cost[OUT, OUT] == 0.0
-    with pytest.raises(ValueError, match="outside A-P"):
+    # 'A' (none, low, no stay) vs 'X' (insulin, complete, hospitalised): 0.5 x 3 + 3 x 2 + 0.25
+    assert cost[0, 23] == 7.75
+    assert cost[0, OUT] == 0.0 and cost[OUT, OUT] == 0.0
+    with pytest.raises(ValueError, match="outside A-X"):
         encode(["AZ"])
 
 
-def test_distances_equal_the_sum_of_month_costs():
+def test_distances_average_over_common_months():
     rng = np.random.default_rng(1)
-    a = rng.integers(0, 17, size=(7, 12)).astype(np.int8)
-    b = rng.integers(0, 17, size=(5, 12)).astype(np.int8)
+    a = rng.integers(0, 25, size=(7, 12)).astype(np.int8)
+    b = rng.integers(0, 25, size=(5, 12)).astype(np.int8)
     cost = substitution_costs()
-    brute = np.array([[cost[x, y].sum() for y in b] for x in a])
+    common = np.array([[((x != OUT) & (y != OUT)).sum() for y in b] for x in a])
+    brute = np.array([[cost[x, y].sum() for y in b] for x in a]) * 12 / common
     assert np.allclose(distances(a, b, cost, chunk=3), brute)
+    never = np.full((1, 12), OUT, np.int8)
+    assert distances(never, b[:1], cost)[0, 0] == cost.max() * 12
 
 
 def _planted(n_per: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     months = 36
-    patterns = [
-        np.full(months, 4 + 2),  # one class, monitored
-        np.full(months, 4),  # one class, low monitoring
-        np.r_[np.full(12, 4 + 2), np.full(12, 8 + 2), np.full(12, 12 + 2)],  # escalating
-        np.tile([4, 4, 0, 0], months // 4),  # gaps in treatment, low monitoring
+    patterns = [  # 6 x treatment + 2 x monitoring + hospitalised
+        np.full(months, 6 + 4),  # one class, complete monitoring
+        np.full(months, 6),  # one class, low monitoring
+        np.r_[np.full(12, 6 + 2), np.full(12, 12 + 2), np.full(12, 18 + 2)],  # escalating
+        np.tile([6, 6, 0, 0], months // 4),  # gaps in treatment, low monitoring
     ]
     seqs, truth = [], []
     for j, p in enumerate(patterns):
         s = np.tile(p, (n_per, 1))
         flip = rng.random(s.shape) < 0.15
-        s[flip] = rng.integers(0, 16, flip.sum())
+        s[flip] = rng.integers(0, 24, flip.sum())
         seqs.append(s)
         truth += [j] * n_per
     return np.vstack(seqs).astype(np.int8), np.array(truth)

@@ -13,7 +13,7 @@
   A period counts when it lies inside the data span (whole months), the patient is alive at its
   end and still observed 90 days before its end.
   Compliant = every required item found at least min_count times (distinct days) in the period:
-  nabm (lab test codes), ccam (ambulatory act codes), atc (dispensing ATC prefixes),
+  nabm (lab test codes, leading zeros ignored), ccam (ambulatory act codes), atc (dispensing ATC prefixes),
   visit_specialty (visits to these specialty codes).
   Prescriber = the professional who prescribed most of the patient's population dispensings in
   the period (any dispensing for after_index indicators), ties to the smallest id.
@@ -28,7 +28,8 @@ with definitions as (
 items as (
     select
         *,
-        array(select code || '%' from unnest(item_codes) as code) as item_patterns
+        array(select code || '%' from unnest(item_codes) as code) as item_patterns,
+        array(select coalesce(nullif(ltrim(code, '0'), ''), '0') from unnest(item_codes) as code) as nabm_codes
     from {{ source('pathways_registry', 'pathways_indicator_item') }}
 ),
 
@@ -143,7 +144,7 @@ item_counts as (
         on events.patient_id = periods.patient_id
         and events.event_date between periods.period_start and periods.period_end
         and case items.item_kind
-            when 'nabm' then events.event_kind = 'lab_test' and events.code = any (items.item_codes)
+            when 'nabm' then events.event_kind = 'lab_test' and events.code = any (items.nabm_codes)
             when 'ccam' then events.event_kind = 'medical_act' and events.code = any (items.item_codes)
             when 'atc' then events.event_kind = 'dispensing' and events.code like any (items.item_patterns)
             when 'visit_specialty' then events.event_kind in ('gp_visit', 'specialist_visit')

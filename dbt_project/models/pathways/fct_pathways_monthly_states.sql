@@ -5,19 +5,22 @@
   dispensing. A month's state, read on its 15th day:
   * treatment: 0 none, 1 one class, 2 two or more classes without insulin, 3 insulin
     (from int_pathways__therapy_segments);
-  * monitoring: 1 when the 12 months around it (6 before, the month, 5 after) hold at least
-    var pathways_monitoring_threshold (4) monitoring contacts (distinct day x item: lab tests
-    with NABM codes var pathways_monitoring_nabm, CCAM acts var pathways_monitoring_ccam, visits
-    to specialties var pathways_monitoring_specialties), else 0;
+  * monitoring, over the 12 months around it (6 before, the month, 5 after): 0 low, 1 regular =
+    at least var pathways_monitoring_threshold (4) monitoring contacts (distinct day x item: lab
+    tests with NABM codes var pathways_monitoring_nabm, CCAM acts var pathways_monitoring_ccam,
+    visits to specialties var pathways_monitoring_specialties), 2 complete = regular and a
+    microalbuminuria test (NABM var pathways_complete_nabm, 1133) in those 12 months (the yearly
+    renal screening of the guidelines);
   * hospitalised: 1 when a hospital stay overlaps the month;
   * observed: false outside the observation periods (and after death).
-  state = 'A' + 4 * treatment + 2 * monitoring + hospitalised ('A'..'P'), '.' when not observed.
+  state = 'A' + 6 * treatment + 2 * monitoring + hospitalised ('A'..'X'), '.' when not observed.
 -#}
 {%- set months = var('pathways_months', 36) %}
 {%- set threshold = var('pathways_monitoring_threshold', 4) %}
 {%- set nabm = var('pathways_monitoring_nabm', ['1577', '592', '996', '1133']) %}
 {%- set ccam = var('pathways_monitoring_ccam', ['BGQP002', 'BGQP007']) %}
 {%- set specialties = var('pathways_monitoring_specialties', ['15', '42']) %}
+{%- set complete_nabm = var('pathways_complete_nabm', ['1133']) %}
 
 with classes as (
     select * from {{ ref('int_pathways__drug_classes') }}
@@ -67,7 +70,10 @@ patient_months as (
 monitoring_events as (
     select distinct patient_id, event_date, event_kind, code
     from events
-    where (event_kind = 'lab_test' and code in ('{{ nabm | join("', '") }}'))
+    where (event_kind = 'lab_test' and code in (
+            select coalesce(nullif(ltrim(nabm_code, '0'), ''), '0')
+            from unnest(array['{{ nabm | join("', '") }}']) as nabm_codes (nabm_code)
+        ))
         or (event_kind = 'medical_act' and code in ('{{ ccam | join("', '") }}'))
         or (event_kind = 'specialist_visit' and code in ('{{ specialties | join("', '") }}'))
 ),
@@ -76,7 +82,14 @@ monitoring as (
     select
         patient_months.patient_id,
         patient_months.month_index,
-        count(monitoring_events.event_date) as contacts
+        count(monitoring_events.event_date) as contacts,
+        bool_or(
+            monitoring_events.event_kind = 'lab_test'
+            and monitoring_events.code in (
+                select coalesce(nullif(ltrim(nabm_code, '0'), ''), '0')
+                from unnest(array['{{ complete_nabm | join("', '") }}']) as complete_codes (nabm_code)
+            )
+        ) as complete
     from patient_months
     inner join monitoring_events
         on patient_months.patient_id = monitoring_events.patient_id
@@ -134,13 +147,21 @@ final as (
         patient_months.month_start,
         observed.patient_id is not null as observed,
         coalesce(treatment.treatment, 0)::int as treatment,
-        (coalesce(monitoring.contacts, 0) >= {{ threshold }})::int as monitoring,
+        case
+            when coalesce(monitoring.contacts, 0) < {{ threshold }} then 0
+            when monitoring.complete then 2
+            else 1
+        end as monitoring,
         (hospitalised.patient_id is not null)::int as hospitalised,
         case
             when observed.patient_id is null then '.'
             else chr(
-                65 + 4 * coalesce(treatment.treatment, 0)
-                + 2 * (coalesce(monitoring.contacts, 0) >= {{ threshold }})::int
+                65 + 6 * coalesce(treatment.treatment, 0)
+                + 2 * case
+                    when coalesce(monitoring.contacts, 0) < {{ threshold }} then 0
+                    when monitoring.complete then 2
+                    else 1
+                end
                 + (hospitalised.patient_id is not null)::int
             )
         end as state

@@ -5,7 +5,7 @@
   specialist_visit otherwise, with the specialty), lab tests (NABM), ambulatory CCAM acts,
   dispensings (ATC7) and hospital stays (stay_days = discharge - admission).
   `code` holds the specialty (visits), NABM, CCAM or ATC7 code; other service lines only carry
-  amounts. Vars: pathways_visit_natures (PRS_NAT_REF codes of visits, default C, CS, V, VS),
+  amounts. NABM codes lose their leading zeros ('0592' = '592'). Vars: pathways_visit_natures (PRS_NAT_REF codes of visits, default C, CS, V, VS),
   pathways_gp_specialties (default 1, 22, 23).
 -#}
 {%- set visit_natures = var('pathways_visit_natures', [1111, 1112, 1211, 1212]) %}
@@ -45,7 +45,7 @@ lab_tests as (
         patient_id,
         test_date as event_date,
         'lab_test' as event_kind,
-        btrim(nabm_code) as code,
+        coalesce(nullif(ltrim(btrim(nabm_code), '0'), ''), '0') as code,
         prescriber_id as professional_id,
         0::numeric as amount_reimbursed,
         0 as stay_days

@@ -26,8 +26,10 @@ def run_cmd(
     path_filter: str = typer.Option("first", help="treatment paths: first | changes | all"),
     indicators: Path = typer.Option(None, help="indicator YAML file or directory "
                                                "(default analyses/indicators)"),
-    no_upstream: bool = typer.Option(False, "--no-upstream",
-                                     help="build only the pathways models (upstream already built)"),
+    build: str = typer.Option("upstream", help="dbt models to build first: upstream (the pathways "
+                                                "models and all they read), pathways (only the "
+                                                "pathways models), indicators (only the indicator "
+                                                "mart, when `veille dbt build` just ran)"),
 ) -> None:
     """Build the pathways marts and store summaries and clusters under a new run id."""
     from veille.pathways.run import RunSettings, run
@@ -36,7 +38,7 @@ def run_cmd(
         raise VeilleError(f"--k must be 0 (automatic) or at least 2, got {k}")
     run_id = run(RunSettings(months=months, min_months=min_months, k=k or None,
                              sample_size=sample_size, n_samples=samples, seed=seed,
-                             path_filter=path_filter, upstream=not no_upstream,
+                             path_filter=path_filter, build=build,
                              indicators_path=str(indicators) if indicators else None))
     typer.echo(f"pathways run {run_id} done")
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import silhouette_score
 
-from veille.pathways.sequences import N_STATES, substitution_costs
+from veille.pathways.sequences import N_STATES, OUT, substitution_costs
 
 
 def one_hot(codes: np.ndarray) -> np.ndarray:
@@ -29,13 +29,22 @@ def one_hot(codes: np.ndarray) -> np.ndarray:
 
 
 def distances(a: np.ndarray, b: np.ndarray, cost: np.ndarray, chunk: int = 20000) -> np.ndarray:
-    """Generalized Hamming distances between the rows of code matrices ``a`` and ``b``."""
+    """Distances between the rows of code matrices ``a`` and ``b``: the sum of the month costs
+    over the months both are observed, rescaled to the full length (x months / common months);
+    pairs with no common month get the largest possible distance."""
+    months = a.shape[1]
     xb = one_hot(b).reshape(len(b), -1)
+    ob = (b != OUT).astype(np.float32)
     c = cost.astype(np.float32)
+    worst = float(cost.max()) * months
     out = np.empty((len(a), len(b)), np.float32)
     for i in range(0, len(a), chunk):
-        xa = one_hot(a[i:i + chunk]) @ c  # (m, months, states): cost of each state vs a's
-        out[i:i + chunk] = xa.reshape(len(xa), -1) @ xb.T
+        part = a[i:i + chunk]
+        xa = one_hot(part) @ c  # (m, months, states): cost of each state vs a's
+        total = xa.reshape(len(xa), -1) @ xb.T
+        common = (part != OUT).astype(np.float32) @ ob.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[i:i + chunk] = np.where(common > 0, total * months / np.maximum(common, 1), worst)
     return out
 
 
@@ -125,12 +134,16 @@ class Clara:
     k (when not given) is chosen on the first sample by the elbow of the total distance to the
     medoids: the smallest k after which one more cluster gains less than ``min_gain`` (5 %).
     The average silhouette width of each k is reported alongside (it favours small k when
-    clusters nest, e.g. two monitoring levels inside one treatment pattern)."""
+    clusters nest, e.g. two monitoring levels inside one treatment pattern). Samples (and so
+    medoids) are drawn among the sequences observed at least ``min_observed`` of their months;
+    everyone is assigned."""
 
     def __init__(self, k: int | None = None, k_range: tuple[int, int] = (2, 8),
                  sample_size: int = 2000, n_samples: int = 5, seed: int = 0,
-                 cost: np.ndarray | None = None, min_gain: float = 0.05) -> None:
+                 cost: np.ndarray | None = None, min_gain: float = 0.05,
+                 min_observed: float = 0.75) -> None:
         self.k = k
+        self.min_observed = min_observed
         self.min_gain = min_gain
         self.k_range = k_range
         self.sample_size = sample_size
@@ -139,15 +152,21 @@ class Clara:
         self.cost = substitution_costs() if cost is None else cost
         self.result_: ClaraResult | None = None
 
-    def _sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return np.sort(rng.choice(n, size=min(self.sample_size, n), replace=False))
+    def _sample(self, rng: np.random.Generator, pool: np.ndarray) -> np.ndarray:
+        return np.sort(rng.choice(pool, size=min(self.sample_size, len(pool)), replace=False))
 
     def fit(self, codes: np.ndarray) -> Clara:
         n = len(codes)
         if n < 3:
             raise ValueError("clustering needs at least 3 sequences")
         rng = np.random.default_rng(self.seed)
-        sample = self._sample(rng, n)
+        # medoids are searched among well-observed sequences: a short sequence is close to
+        # everything over its few months and would make a poor representative
+        observed = (codes != OUT).sum(axis=1)
+        pool = np.flatnonzero(observed >= self.min_observed * codes.shape[1])
+        if len(pool) < 3:
+            pool = np.arange(n)
+        sample = self._sample(rng, pool)
         d = distances(codes[sample], codes[sample], self.cost)
         silhouettes: dict[int, float] = {}
         costs: dict[int, float] = {}
@@ -164,7 +183,7 @@ class Clara:
         best: tuple[float, np.ndarray] | None = None
         for s in range(self.n_samples):
             if s > 0:
-                sample = self._sample(rng, n)
+                sample = self._sample(rng, pool)
                 d = distances(codes[sample], codes[sample], self.cost)
             med, _, _ = kmedoids(d, k, rng)
             medoid_rows = sample[med]

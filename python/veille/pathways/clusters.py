@@ -38,8 +38,8 @@ def load(conn: sa.Connection, min_months: int = 12) -> Trajectories:
 
 
 def describe(traj: Trajectories, labels: np.ndarray, medoids: np.ndarray) -> list[dict]:
-    """Per cluster: size, medoid sequence, shares of months by treatment level, monitored and
-    hospitalised months, mean age, share of women."""
+    """Per cluster: size, medoid sequence, shares of months by treatment level, with regular or
+    complete monitoring, with complete monitoring, hospitalised, mean age, share of women."""
     out = []
     obs = traj.codes != OUT
     t, m, h = parts(traj.codes)
@@ -54,7 +54,8 @@ def describe(traj: Trajectories, labels: np.ndarray, medoids: np.ndarray) -> lis
             "treatment_share": {
                 TREATMENT_LABELS[lv]: float(((t[sel] == lv) & o).sum() / n_obs) for lv in range(4)
             },
-            "monitored_share": float(((m[sel] == 1) & o).sum() / n_obs),
+            "monitored_share": float(((m[sel] >= 1) & o).sum() / n_obs),
+            "complete_monitoring_share": float(((m[sel] == 2) & o).sum() / n_obs),
             "hospitalised_share": float(((h[sel] == 1) & o).sum() / n_obs),
             "mean_age": float(traj.people.loc[sel, "age"].mean()),
             "female_share": float((traj.people.loc[sel, "sex"] == 2).mean()),

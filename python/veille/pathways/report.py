@@ -14,11 +14,9 @@ import plotly.graph_objects as go
 import sqlalchemy as sa
 
 from veille.pathways.rates import funnel_limits
-from veille.pathways.sequences import OUT, TREATMENT_LABELS, encode, parts
+from veille.pathways.sequences import MONITORING_LABELS, OUT, TREATMENT_LABELS, encode, parts
 from veille.pathways.summaries import mask_paths
 from veille.study.masking import THRESHOLD, mask_count
-
-STATE_COLORS = ["#d9d9d9", "#9ecae1", "#3182bd", "#e6550d"]  # treatment levels
 
 
 class _Page:
@@ -230,6 +228,7 @@ def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
         row = {"cluster": c["cluster"], "patients": mask_count(c["size"])}
         row.update({k: round(v, 3) for k, v in d["treatment_share"].items()})
         row.update({"monitored": round(d["monitored_share"], 3),
+                    "complete": round(d.get("complete_monitoring_share", 0.0), 3),
                     "hospitalised": round(d["hospitalised_share"], 3),
                     "mean age": round(d["mean_age"], 1), "women": round(d["female_share"], 3)})
         rows.append(row)
@@ -248,15 +247,18 @@ def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
 
 
 def _category(codes: np.ndarray) -> np.ndarray:
-    """0..7 = treatment level x monitoring, 8 = not observed."""
+    """0..11 = treatment level x monitoring level, 12 = not observed."""
     t, m, _ = parts(codes)
-    return np.where(codes == OUT, 8, t * 2 + m)
+    return np.where(codes == OUT, 12, t * 3 + m)
 
 
-CATEGORY_LABELS = [f"{t}, {'monitored' if m else 'low monitoring'}"
-                   for t in TREATMENT_LABELS for m in (0, 1)] + ["not observed"]
-CATEGORY_COLORS = ["#f0f0f0", "#bdbdbd", "#deebf7", "#9ecae1", "#c6dbef", "#3182bd", "#fdd0a2",
-                   "#e6550d", "#ffffff"]
+CATEGORY_LABELS = [f"{t}, {m}" for t in TREATMENT_LABELS for m in MONITORING_LABELS] + [
+    "not observed"]
+CATEGORY_COLORS = ["#f0f0f0", "#d9d9d9", "#bdbdbd",  # no treatment
+                   "#deebf7", "#9ecae1", "#4292c6",  # one class
+                   "#e5f5e0", "#a1d99b", "#41ab5d",  # two+ classes
+                   "#fee6ce", "#fdae6b", "#e6550d",  # insulin
+                   "#ffffff"]
 
 
 def state_distribution(codes: np.ndarray, title: str) -> go.Figure:
@@ -276,8 +278,9 @@ def index_plot(codes: np.ndarray, title: str, n: int = 100, seed: int = 0) -> go
     pick = rng.choice(len(codes), size=min(n, len(codes)), replace=False)
     cat = _category(codes[pick])
     cat = cat[np.lexsort(cat.T[::-1])]
-    scale = [[j / 8, CATEGORY_COLORS[j]] for j in range(9)]
-    fig = go.Figure(go.Heatmap(z=cat, colorscale=scale, zmin=0, zmax=8, showscale=False,
+    top = len(CATEGORY_COLORS) - 1
+    scale = [[j / top, CATEGORY_COLORS[j]] for j in range(top + 1)]
+    fig = go.Figure(go.Heatmap(z=cat, colorscale=scale, zmin=0, zmax=top, showscale=False,
                                hovertemplate="month %{x}: %{z}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="month since first dispensing",
                       yaxis_title="patients", yaxis_showticklabels=False)

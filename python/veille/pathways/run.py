@@ -26,7 +26,7 @@ class RunSettings:
     n_samples: int = 5
     seed: int = 0
     path_filter: str = "first"
-    upstream: bool = True
+    build: str = "upstream"  # upstream: +tag:pathways | pathways: tag:pathways | indicators
     indicators_path: str | None = None
 
     def dbt_vars(self) -> dict[str, object]:
@@ -41,7 +41,8 @@ def _steps() -> Progress:
 def build_marts(settings: RunSettings) -> None:
     from veille.dbt import run_dbt
 
-    select = "+tag:pathways" if settings.upstream else "tag:pathways"
+    select = {"upstream": "+tag:pathways", "pathways": "tag:pathways",
+              "indicators": "fct_pathways_indicator_patient"}[settings.build]
     rc = run_dbt(["build", "--select", select, "--resource-type", "model", "--resource-type", "seed",
                   "--quiet", "--vars", json.dumps(settings.dbt_vars())], check=False)
     if rc != 0:
@@ -60,6 +61,8 @@ def run(settings: RunSettings) -> int:
     """Run everything; return the run id."""
     if settings.path_filter not in ("first", "changes", "all"):
         raise VeilleError(f"path filter must be first, changes or all, got {settings.path_filter}")
+    if settings.build not in ("upstream", "pathways", "indicators"):
+        raise VeilleError(f"build must be upstream, pathways or indicators, got {settings.build}")
     if settings.months < 2:
         raise VeilleError(f"--months must be at least 2, got {settings.months}")
     inds = indicators.read_indicators(settings.indicators_path)

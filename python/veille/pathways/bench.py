@@ -1,0 +1,79 @@
+"""`veille bench pathways`: trajectory clustering of N patients (synthetic monthly sequences
+drawn around four planted trajectories) and, with --marts, the pathways marts on the current
+database."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import typer
+from sklearn.metrics import adjusted_rand_score
+
+
+def planted_sequences(n: int, months: int = 36, noise: float = 0.15, seed: int = 0,
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` state sequences around four trajectories (monitored one class, low-monitoring one
+    class, escalation to insulin, treatment with gaps), each month replaced by a random state
+    with probability ``noise``. Returns (codes, true trajectory)."""
+    rng = np.random.default_rng(seed)
+    third = months // 3
+    patterns = np.array([  # letters: 6 x treatment + 2 x monitoring + hospitalised
+        np.full(months, 10),  # one class, complete monitoring
+        np.full(months, 6),  # one class, low monitoring
+        np.r_[np.full(third, 8), np.full(third, 14), np.full(months - 2 * third, 20)],
+        np.resize([6, 6, 0, 0], months),  # gaps
+    ])
+    truth = rng.integers(0, 4, n)
+    codes = patterns[truth].copy()
+    flip = rng.random(codes.shape) < noise
+    codes[flip] = rng.integers(0, 24, int(flip.sum()))
+    return codes.astype(np.int8), truth
+
+
+def bench_clustering(patients: int, sample_size: int, samples: int) -> dict[str, float]:
+    from veille.pathways.clustering import Clara
+
+    codes, truth = planted_sequences(patients)
+    t0 = time.perf_counter()
+    model = Clara(sample_size=sample_size, n_samples=samples, seed=1).fit(codes)
+    seconds = time.perf_counter() - t0
+    assert model.result_ is not None
+    return {"patients": patients, "seconds": seconds, "k": model.result_.k,
+            "ari": float(adjusted_rand_score(truth, model.result_.labels))}
+
+
+def bench_marts() -> dict[str, float]:
+    import sqlalchemy as sa
+
+    from veille import db
+    from veille.dbt import run_dbt
+
+    t0 = time.perf_counter()
+    rc = run_dbt(["run", "--select", "tag:pathways", "--quiet"], check=False)
+    seconds = time.perf_counter() - t0
+    with db.engine().connect() as conn:
+        patients = conn.execute(sa.text("select count(*) from claims.patient")).scalar_one()
+        py = conn.execute(sa.text("select coalesce(sum(observed_days), 0) / 365.25 "
+                                  "from pathways.fct_pathways_care_use")).scalar_one()
+    return {"patients": patients, "person_years": float(py), "seconds": seconds, "rc": rc}
+
+
+def register(bench_app: typer.Typer) -> None:
+    @bench_app.command("pathways")
+    def bench_pathways(
+        patients: int = typer.Option(100_000, help="sequences to cluster"),
+        sample_size: int = typer.Option(2000, help="CLARA sample size"),
+        samples: int = typer.Option(5, help="CLARA samples"),
+        marts: bool = typer.Option(False, help="also time the pathways dbt models on the current "
+                                               "database (upstream models already built)"),
+    ) -> None:
+        """Clustering of N patients (target: 100,000 in under 2 minutes); --marts times
+        `dbt run --select tag:pathways` on the loaded warehouse."""
+        r = bench_clustering(patients, sample_size, samples)
+        typer.echo(f"clustering: {r['patients']:,} patients x 36 months, k = {r['k']}, "
+                   f"{r['seconds']:.1f} s, ARI vs planted {r['ari']:.3f}")
+        if marts:
+            m = bench_marts()
+            typer.echo(f"pathways marts: {m['patients']:,} patients, {m['person_years']:,.0f} "
+                       f"person-years, {m['seconds']:.1f} s (dbt exit {m['rc']})")

@@ -1,0 +1,73 @@
+"""Pathways on the shared synthetic warehouse (strong scenario): the full run, the recovery of
+the generator's diabetic archetypes, the indicators against the archetypes, the report."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pytest
+import sqlalchemy as sa
+from veille import db
+
+ARI_FLOOR = 0.35
+
+
+@pytest.fixture(scope="module")
+def pathways_run(synthetic_warehouse):
+    """One `veille pathways run` on the warehouse (its dbt build already holds the upstream)."""
+    import os
+
+    from veille.pathways.run import RunSettings, run
+
+    os.environ["VEILLE_DATABASE"] = synthetic_warehouse["database"]
+    db.reset_cache()
+    run_id = run(RunSettings(build="indicators", n_samples=3))
+    yield run_id
+
+
+@pytest.fixture(scope="module")
+def evaluation(synthetic_warehouse, pathways_run):
+    from veille.pathways.evaluate import evaluate
+
+    with db.engine().begin() as conn:
+        return evaluate(conn, pathways_run, synthetic_warehouse["truth"]["pathways"])
+
+
+def test_clusters_recover_archetypes(warehouse, evaluation):
+    # measured 0.43 on this extract (docs/pathways.md): the target of 0.8 is not reached; the
+    # floor guards against regressions, not the goal
+    ari = evaluation["adjusted_rand_index"]
+    assert ari is not None and ari >= ARI_FLOOR, json.dumps(evaluation["clusters_by_archetype"])
+
+
+def test_indicators_follow_archetypes(warehouse, evaluation):
+    hba1c = evaluation["indicators"]["diabetes_hba1c"]["by_archetype"]
+    # HbA1c 3 per year (concordant) vs 0.6 (under-monitored) in the generator: P(>= 2) of a
+    # Poisson(3) is 0.80, of a Poisson(0.6) 0.12; the CIs must not overlap
+    assert hba1c["guideline_concordant"]["ci_low"] > hba1c["under_monitored"]["ci_high"]
+    assert hba1c["escalating"]["ci_low"] > hba1c["non_adherent"]["ci_high"]
+
+
+def test_report_is_self_contained_and_masked(warehouse, pathways_run, tmp_path):
+    from veille.pathways import report
+
+    with db.engine().connect() as conn:
+        out = report.build(conn, pathways_run, tmp_path / "r.html")
+        small_paths = conn.execute(sa.text(
+            "select path from results.pathways_path where run_id = :r and patients < 10"),
+            {"r": pathways_run}).scalars().all()
+        sizes = conn.execute(sa.text(
+            "select size from results.pathways_cluster where run_id = :r"),
+            {"r": pathways_run}).scalars().all()
+    text = out.read_text()
+    assert text.count("plotly.js v") == 1  # the library inlined once, no CDN
+    assert "cdn.plot.ly" not in text
+    for section in ("Care use", "Adherence", "Guideline indicators", "Treatment paths",
+                    "Trajectory clusters", "Sankey", "Sunburst", "Heatmap"):
+        assert section.lower() in text.lower()
+    assert small_paths, "the extract should have rare paths to mask"
+    for path in small_paths:
+        assert f"<td>{html.escape(path)}</td>" not in text
+    for n in sizes:
+        assert (f"<td>{n}</td>" in text) if n >= 10 else ("<td>&lt;10</td>" in text)
