@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan']) }}
+{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
 {#-
   Person-days at risk of the whole population by stratum: calendar year x 5-year age band
   (age = calendar year - birth year, 90+ pooled) x sex, from the observation periods clipped to
