@@ -1,4 +1,5 @@
-"""Fraud and misuse sweep results: swept months, provider anomaly scores, ranked alerts.
+"""Fraud and misuse sweep results: swept months, provider anomaly scores, ranked alerts; indexes
+on the claims' flow month so that a monthly sweep reads that month only.
 
 Revision ID: 0006_fraud
 Revises: 0003_results
@@ -50,11 +51,21 @@ create table results.fraud_alert (
     primary key (month, entity_kind, entity_id),
     check ((status = 'resolved') = (score is null))
 );
+-- the monthly sweep reads one flow month of each claims table
+create index if not exists dispensing_flow_month_idx on claims.dispensing (flow_month);
+create index if not exists service_line_flow_month_idx on claims.service_line (flow_month);
+create index if not exists medical_act_flow_month_idx on claims.medical_act (flow_month);
+create index if not exists lab_test_flow_month_idx on claims.lab_test (flow_month);
+
 comment on table results.fraud_alert is
   'Ranked alerts of a swept month, one per entity, with why; resolved = alerted the month before, not now.';
 """
 
 DOWNGRADE = """
+drop index if exists claims.dispensing_flow_month_idx;
+drop index if exists claims.service_line_flow_month_idx;
+drop index if exists claims.medical_act_flow_month_idx;
+drop index if exists claims.lab_test_flow_month_idx;
 drop table results.fraud_alert;
 drop table results.fraud_provider_score;
 drop table results.fraud_sweep;

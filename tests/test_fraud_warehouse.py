@@ -1,0 +1,74 @@
+"""The fraud sweep on the shared synthetic warehouse (4,000 patients, `strong` scenario, seed 11):
+the injected actors are found, the CLI evaluation and the report are masked."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+
+@pytest.fixture(scope="module")
+def swept(synthetic_warehouse):
+    """Sweep every month of the warehouse once for this module."""
+    import os
+
+    from veille import db
+    from veille.fraud.sweep import sweep_all
+
+    os.environ["VEILLE_DATABASE"] = synthetic_warehouse["database"]
+    db.reset_cache()
+    counts = sweep_all()
+    yield counts
+    os.environ.pop("VEILLE_DATABASE", None)
+    db.reset_cache()
+
+
+def test_injected_actors_are_found(swept, warehouse):
+    from veille.fraud.evaluate import evaluate_truth_file
+
+    result = evaluate_truth_file(warehouse["extract"] / "truth.json")
+    kinds = {v["kind"] for v in warehouse["truth"]["fraud"].values()}
+    assert set(result["kinds"]) == kinds == {"doctor_shopping", "high_prescriber", "impossible_volume",
+                                             "phantom_pharmacy"}
+    # targets of the issue: recall >= 0.9 within the top 2 x actors
+    assert result["recall_at_k"] >= 0.9
+    for kind in ("doctor_shopping", "impossible_volume", "phantom_pharmacy"):
+        assert result["kinds"][kind]["recall_at_k"] == 1.0
+        assert result["kinds"][kind]["auc"] >= 0.95
+    # the first n = actors alerts are all actors; a few false alerts follow (docs/fraud.md)
+    assert result["precision_at_n"] >= 0.9
+    assert result["precision_at_k"] >= 0.6
+
+
+def test_doctor_shopping_concentrates_on_the_shopped_classes(swept, warehouse):
+    import sqlalchemy as sa
+    from veille import db
+
+    with db.engine().connect() as conn:
+        top = [r[0] for r in conn.execute(sa.text(
+            "select drug_code from fraud.fraud_drug_shopping order by drug_rank limit 3"))]
+    # the generator injects shopping on benzodiazepines, Z-drugs and opioids only
+    assert all(code[:4] in ("N05B", "N05C", "N02A") for code in top)
+
+
+def test_cli_evaluate_json_is_masked(swept, warehouse):
+    from veille.cli import app
+
+    out = CliRunner().invoke(app, ["fraud", "evaluate", "--truth", str(warehouse["extract"]), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    for kind in result["kinds"].values():
+        assert kind["actors"] == "<10" or kind["actors"] >= 10
+
+
+def test_report_is_self_contained_and_masked(swept, warehouse, tmp_path):
+    from veille.fraud.report import write_report
+
+    path = write_report(tmp_path / "fraud.html")
+    html = path.read_text()
+    assert "<script" not in html and html.count("<svg") == 2
+    small = re.findall(r"\b[1-9] (?:patients|prescribers|pharmacies|lines|dispensings)\b", html)
+    assert small == []
