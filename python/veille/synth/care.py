@@ -11,7 +11,7 @@ from veille.synth.population import YEAR, Patients
 from veille.synth.world import World
 
 
-def _events(rng, pts: Patients, rate_per_year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _events(rng: np.random.Generator, pts: Patients, rate_per_year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Poisson-many days uniformly in each patient's follow-up."""
     fu = np.maximum(pts.exit - pts.entry, 0)
     count = rng.poisson(np.maximum(rate_per_year, 0) * fu / YEAR)
@@ -26,7 +26,7 @@ def _arch_rate(archetype: np.ndarray, world: World, key: str) -> np.ndarray:
     return table[archetype]  # -1 (not diabetic) picks the trailing 0
 
 
-def consultations(rng, pts: Patients, world: World, archetype: np.ndarray) -> list[dict]:
+def consultations(rng: np.random.Generator, pts: Patients, world: World, archetype: np.ndarray) -> list[dict]:
     care = world.scenario["care"]
     prov = world.providers
     out = []
@@ -75,7 +75,7 @@ def consultations(rng, pts: Patients, world: World, archetype: np.ndarray) -> li
     return out
 
 
-def lab_tests(rng, pts: Patients, world: World, archetype: np.ndarray) -> list[dict]:
+def lab_tests(rng: np.random.Generator, pts: Patients, world: World, archetype: np.ndarray) -> list[dict]:
     prov = world.providers
     out = []
     for test in ("hba1c", "creatinine", "lipids"):
@@ -114,7 +114,7 @@ def pharmacy_lines(fills: Fills) -> dict:
                  detail=DETAIL_PHA, pack=fills.pack)
 
 
-def all_care(rng, pts, world, archetype, fills: list[Fills]) -> dict:
+def all_care(rng: np.random.Generator, pts, world, archetype, fills: list[Fills]) -> dict:
     parts = consultations(rng, pts, world, archetype) + lab_tests(rng, pts, world, archetype)
     parts += [pharmacy_lines(f) for f in fills]
     return concat(parts)

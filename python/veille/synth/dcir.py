@@ -27,7 +27,7 @@ PACK_CIP = np.array([p.cip13 for p in PACKS], dtype="S13")
 PACK_PRICE = np.array([p.price_cents for p in PACKS])
 
 
-def add_noise(rng, lines: dict[str, np.ndarray], world: World) -> tuple[dict, dict[str, int]]:
+def add_noise(rng: np.random.Generator, lines: dict[str, np.ndarray], world: World) -> tuple[dict, dict[str, int]]:
     """Draw flow lags; add DPN_QLF 71 copies and (duplicate, negative regularisation) pairs."""
     nz = world.scenario["noise"]
     n = len(lines["day"])

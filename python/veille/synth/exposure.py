@@ -66,7 +66,7 @@ class Exposures:
     stop: np.ndarray  # exclusive
 
 
-def _choose_drug(rng, spec: dict, frailty: np.ndarray, exclude: np.ndarray | None = None):
+def _choose_drug(rng: np.random.Generator, spec: dict, frailty: np.ndarray, exclude: np.ndarray | None = None):
     names = list(spec["drugs"])
     w = np.log(np.array([float(spec["drugs"][k]) for k in names]))
     tilt = np.array([float(spec.get("frailty_tilt", {}).get(k, 0.0)) for k in names])
@@ -77,7 +77,7 @@ def _choose_drug(rng, spec: dict, frailty: np.ndarray, exclude: np.ndarray | Non
     return idx[np.argmax(score, axis=1)]
 
 
-def assign_archetypes(rng, pts: Patients, world: World) -> np.ndarray:
+def assign_archetypes(rng: np.random.Generator, pts: Patients, world: World) -> np.ndarray:
     """Archetype index per patient (-1 = not diabetic)."""
     shares = world.scenario["pathways"]["shares"]
     p = np.array([float(shares[a]) for a in ARCHETYPES])
@@ -85,7 +85,7 @@ def assign_archetypes(rng, pts: Patients, world: World) -> np.ndarray:
     return np.where(pts.cond["diabetes"], arch, -1)
 
 
-def make_episodes(rng, pts: Patients, world: World, archetype: np.ndarray) -> Episodes:
+def make_episodes(rng: np.random.Generator, pts: Patients, world: World, archetype: np.ndarray) -> Episodes:
     sc = world.scenario
     ref = sc["refills"]
     high_gp = np.isin(pts.gp, world.fraud.get("high_prescriber_idx", []))
@@ -142,7 +142,7 @@ def make_episodes(rng, pts: Patients, world: World, archetype: np.ndarray) -> Ep
     return Episodes(cols[0], cols[1], cols[2], cols[3], cols[4])
 
 
-def make_fills(rng, pts: Patients, eps: Episodes, world: World, archetype: np.ndarray):
+def make_fills(rng: np.random.Generator, pts: Patients, eps: Episodes, world: World, archetype: np.ndarray):
     """Fills of every episode; returns the fills and the episodes with their true stop day."""
     sc = world.scenario
     ref = sc["refills"]
@@ -189,7 +189,7 @@ def make_fills(rng, pts: Patients, eps: Episodes, world: World, archetype: np.nd
     return fills, new_eps
 
 
-def _fill_providers(rng, pts, world, patient, pack, day, n_packs, klass, episode) -> Fills:
+def _fill_providers(rng: np.random.Generator, pts, world, patient, pack, day, n_packs, klass, episode) -> Fills:
     prov = world.providers
     m = len(patient)
     prescriber = prov.gp[pts.gp[patient]]

@@ -55,7 +55,7 @@ def truth_entries(world: World) -> dict[str, dict[str, str]]:
     return out
 
 
-def doctor_shopping(rng, pts: Patients, eps: Episodes, world: World, chunk: int):
+def doctor_shopping(rng: np.random.Generator, pts: Patients, eps: Episodes, world: World, chunk: int):
     """Extra overlapping fills of a benzodiazepine/opioid episode from other prescribers and
     pharmacies. Returns fills and truth entries (patient pseudonym -> kind, scheme)."""
     class_names = np.array(list(world.scenario["classes"]), dtype=object)
@@ -97,7 +97,7 @@ def doctor_shopping(rng, pts: Patients, eps: Episodes, world: World, chunk: int)
     return fills, truth
 
 
-def phantom_fills(rng, pts: Patients, world: World) -> tuple[Fills | None, int]:
+def phantom_fills(rng: np.random.Generator, pts: Patients, world: World) -> tuple[Fills | None, int]:
     """Dispensings billed by phantom pharmacies; returns fills and how many went to the dead."""
     prov = world.providers
     rate = float(world.scenario["fraud"]["phantom_lines_per_pharmacy_per_1000_patients"])
@@ -119,7 +119,7 @@ def phantom_fills(rng, pts: Patients, world: World) -> tuple[Fills | None, int]:
     return fills, int(to_dead.sum())
 
 
-def volume_lines(rng, pts: Patients, world: World) -> dict:
+def volume_lines(rng: np.random.Generator, pts: Patients, world: World) -> dict:
     """Consultations billed by impossible-volume GPs on their fixed days, spread over chunks."""
     prov = world.providers
     per_day = float(world.scenario["fraud"]["impossible_volume_per_day"])

@@ -91,10 +91,17 @@ def generate(
     lines_total = 0
     for chunk in range(world.n_chunks):
         first = chunk * chunk_size
-        n = min(chunk_size, patients - first)
-        lines_total += _chunk(world, chunk, first, n, fmt, sink, out, truth, noise)
+        result = _chunk(world, chunk, first, min(chunk_size, patients - first), fmt, sink, out)
+        lines_total += result["lines"]
+        for k, v in result["noise"].items():
+            noise[k] = noise.get(k, 0) + v
+        for o, v in result["events"].items():
+            truth["events"][o] += v
+        truth["deaths"] += result["deaths"]
+        truth["fraud"].update(result["fraud"])
+        truth["pathways"].update(result["pathways"])
         if progress:
-            progress(first + n, patients)
+            progress(min((chunk + 1) * chunk_size, patients), patients)
     truth["noise"] = noise
     _write_truth(out, world, sc, truth, start, end, years, sink, lines_total)
     return out / "truth.json"
@@ -112,8 +119,9 @@ def _touch_flows(sink: Sink, world: World) -> None:
         m = m + 1
 
 
-def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: Sink, out: Path,
-           truth: dict[str, Any], noise: dict[str, int]) -> int:
+def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: Sink,
+           out: Path) -> dict[str, Any]:
+    """Simulate one chunk of patients, append its rows to the files, return its truth."""
     rng = rng_for(world.seed, chunk)
     sc = world.scenario
     pts = make_patients(rng, n, first, world)
@@ -130,7 +138,6 @@ def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: S
         draw = hazards.draw_outcome(rng, pts, exposed, world, o, effs)
         events[o] = (draw.patient, draw.day)
         segments.append((o, draw.segments))
-        truth["events"][o] += len(draw.patient)
     stays, stay_noise = hospital.make_stays(rng, pts, world, events, chunk)
     phantom, to_dead = fraud.phantom_fills(rng, pts, world)
     all_fills = [*regular, phantom]
@@ -141,14 +148,16 @@ def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: S
     referential.write_ben(pts, fmt, sink)
     referential.write_ald(rng, pts, world, events, fmt, sink)
     n_stays = referential.write_pmsi(stays, pts, world, fmt, sink)
-    for k, v in {**dcir_noise, **stay_noise, "phantom_dispensings_to_dead_patients": to_dead}.items():
-        noise[k] = noise.get(k, 0) + v
-    truth["fraud"].update(shop_truth)
-    truth["deaths"] += int(pts.died.sum())
-    for i in np.flatnonzero(arch >= 0):
-        truth["pathways"][pts.nir[i].decode()] = exposure.ARCHETYPES[arch[i]]
     _write_latent(out, chunk, pts, exposed, events, segments)
-    return n_lines + n_stays
+    return {
+        "lines": n_lines + n_stays,
+        "noise": {**dcir_noise, **stay_noise, "phantom_dispensings_to_dead_patients": to_dead},
+        "events": {o: len(p) for o, (p, _) in events.items()},
+        "deaths": int(pts.died.sum()),
+        "fraud": shop_truth,
+        "pathways": {pts.nir[i].decode(): exposure.ARCHETYPES[arch[i]]
+                     for i in np.flatnonzero(arch >= 0)},
+    }
 
 
 def _write_latent(out: Path, chunk: int, pts, eps, events, segments) -> None:

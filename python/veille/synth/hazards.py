@@ -47,7 +47,7 @@ def baseline_rate(pts: Patients, spec: dict) -> np.ndarray:
     return float(spec["rate"]) / 1000.0 / YEAR * np.exp(lin)
 
 
-def draw_outcome(rng, pts: Patients, eps: Exposures, world: World, outcome: str,
+def draw_outcome(rng: np.random.Generator, pts: Patients, eps: Exposures, world: World, outcome: str,
                  effects: list[tuple[int, dict]]) -> OutcomeDraw:
     n = len(pts)
     k = len(effects)

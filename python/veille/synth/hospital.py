@@ -44,12 +44,12 @@ class Stays:
     act_delay: np.ndarray
 
 
-def _pick(rng, options, n) -> np.ndarray:
+def _pick(rng: np.random.Generator, options, n) -> np.ndarray:
     arr = np.array(options, dtype=object)
     return arr[rng.integers(0, len(arr), n)]
 
 
-def make_stays(rng, pts: Patients, world: World, events: dict[str, tuple[np.ndarray, np.ndarray]],
+def make_stays(rng: np.random.Generator, pts: Patients, world: World, events: dict[str, tuple[np.ndarray, np.ndarray]],
                chunk: int) -> tuple[Stays, dict]:
     """Stays and their diagnoses/acts; returns also noise counts."""
     care = world.scenario["care"]
@@ -146,7 +146,7 @@ def make_stays(rng, pts: Patients, world: World, events: dict[str, tuple[np.ndar
     return stays, noise
 
 
-def _stay_noise(rng, st: Stays, world: World) -> tuple[Stays, dict]:
+def _stay_noise(rng: np.random.Generator, st: Stays, world: World) -> tuple[Stays, dict]:
     """Extra unchained copies with a non-zero return code, extra stays grouped in error."""
     nz = world.scenario["noise"]
     m = len(st.patient)

@@ -104,7 +104,7 @@ def make_patients(rng: np.random.Generator, n: int, first: int, world: World) ->
                     exit_, died, death, dpt, frailty, gp, pharmacy, cond, onset)
 
 
-def _conditions(rng, world, age, male, frailty, entry, exit_):
+def _conditions(rng: np.random.Generator, world, age, male, frailty, entry, exit_):
     cond: dict[str, np.ndarray] = {}
     onset: dict[str, np.ndarray] = {}
     n = len(age)

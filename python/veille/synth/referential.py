@@ -32,7 +32,7 @@ def write_ben(pts: Patients, fmt: Formatter, sink: Sink) -> None:
     sink.append("IR_BEN_R.csv", "IR_BEN_R", render("IR_BEN_R", cols, n), n)
 
 
-def write_ald(rng, pts: Patients, world: World, events: dict, fmt: Formatter, sink: Sink) -> int:
+def write_ald(rng: np.random.Generator, pts: Patients, world: World, events: dict, fmt: Formatter, sink: Sink) -> int:
     """ALD registrations for chronic conditions and after some outcomes (cancer, heart failure)."""
     pat, start, num, code = [], [], [], []
     for cond, share in ALD_SHARE.items():
