@@ -41,7 +41,7 @@ def poisson_fit(x: np.ndarray, y: np.ndarray, offset: np.ndarray) -> tuple[np.nd
 @pytest.fixture(scope="module")
 def latent(tmp_path_factory) -> tuple[dict, dict[str, np.ndarray]]:
     out: Path = tmp_path_factory.mktemp("synth_effects") / "extract"
-    generate(out, patients=12000, years=4, start=date(2015, 1, 1), seed=3, scenario="strong")
+    generate(out, patients=8000, years=4, start=date(2015, 1, 1), seed=3, scenario="strong")
     truth = json.loads((out / "truth.json").read_text("utf-8"))
     parts = [dict(np.load(f)) for f in sorted((out / "latent").glob("chunk_*.npz"))]
     return truth, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
