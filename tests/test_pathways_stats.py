@@ -106,3 +106,24 @@ def test_shipped_indicators_and_bad_files(tmp_path):
     with pytest.raises(VeilleError, match="^bad.yml: items.0.kind: Input should be 'nabm', 'ccam', "
                                           "'atc' or 'visit_specialty'$"):
         read_indicators(bad)
+
+
+def test_bad_input_is_one_readable_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from veille.pathways.evaluate import read_truth
+
+    bad = tmp_path / "truth.json"
+    bad.write_text("{\"fraud\": {}}")
+    with pytest.raises(VeilleError, match=r"^truth.json has no 'pathways' section \(patient -> archetype\)$"):
+        read_truth(bad)
+    with pytest.raises(VeilleError, match=r"^truth file not found: "):
+        read_truth(tmp_path / "missing.json")
+    exe = Path(sys.executable).with_name("veille")
+    proc = subprocess.run([str(exe), "pathways", "run", "--k", "1"], capture_output=True, text=True,
+                          check=False,
+                          env={"PATH": "/usr/bin:/bin", "VEILLE_HOME": str(tmp_path)})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == "error: --k must be 0 (automatic) or at least 2, got 1"

@@ -82,7 +82,7 @@ def _care_use(page: _Page, conn: sa.Connection, run_id: int) -> None:
                                  error_y={"type": "data", "symmetric": False,
                                           "array": g["ci_high"] - g["std_rate"],
                                           "arrayminus": g["std_rate"] - g["ci_low"]}))
-    fig.update_layout(title="Standardized rates per person-year", xaxis_title="year",
+    fig.update_layout(title="Standardized rates per person-year", xaxis_title="year", xaxis_dtick=1,
                       yaxis_title="per person-year")
     page.fig(fig)
     tab = df[df["stratum_kind"].isin(["all", "sex"])].copy()
@@ -131,7 +131,8 @@ def _indicators(page: _Page, conn: sa.Connection, run_id: int) -> None:
     for ind, g in df.groupby("indicator_id"):
         p0 = float(g.loc[g["level"] == "national", "rate"].iloc[0])
         for level in ("prescriber", "department"):
-            u = g[(g["level"] == level) & (g["denominator"] >= THRESHOLD)]
+            u = g[(g["level"] == level) & (g["numerator"] >= THRESHOLD)
+                  & (g["denominator"] - g["numerator"] >= THRESHOLD)]
             if u.empty or not 0 < p0 < 1:
                 continue
             n = np.linspace(max(THRESHOLD, 1), max(u["denominator"].max(), THRESHOLD) * 1.05, 200)
@@ -144,7 +145,8 @@ def _indicators(page: _Page, conn: sa.Connection, run_id: int) -> None:
             fig.add_hline(y=p0, line_color="black")
             fig.add_trace(go.Scatter(x=u["denominator"], y=u["rate"], mode="markers",
                                      name=level, text=u["unit"]))
-            fig.update_layout(title=f"{ind}: funnel plot per {level} (units with >= 10 patients)",
+            fig.update_layout(title=f"{ind}: funnel plot per {level} (units with at least 10 "
+                                    "patients meeting and 10 not meeting the indicator)",
                               xaxis_title="patients (periods)", yaxis_title="rate",
                               yaxis_range=[0, 1])
             page.fig(fig)
