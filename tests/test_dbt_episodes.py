@@ -76,12 +76,12 @@ RANDOM_EXTRACT = [
 ]
 
 
-def test_episodes_without_stockpiling_equal_omop_drug_era(migrated_db):
+def test_episodes_without_stockpiling_equal_omop_drug_era(migrated_db, tmp_path):
     with db.engine().begin() as conn:
         for sql in RANDOM_EXTRACT:
             conn.execute(sa.text(sql))
     run_dbt(["build", "--quiet", "--select", "+int_drug_episodes_built", "--exclude", "test_type:unit",
-             "--vars", "{stockpiling: false, grace_days: 30}"])
+             "--vars", "{stockpiling: false, grace_days: 30}", "--target-path", str(tmp_path)])
     with db.engine().connect() as conn:
         model = conn.execute(sa.text(
             "select patient_id, drug_code, episode_start, episode_end, n_dispensings"
@@ -93,10 +93,10 @@ def test_episodes_without_stockpiling_equal_omop_drug_era(migrated_db):
     assert [tuple(r) for r in model] == [tuple(r) for r in omop]
 
 
-def test_bad_var_is_one_readable_line(migrated_db):
+def test_bad_var_is_one_readable_line(pg_server, tmp_path):
     proc = subprocess.run(
-        [dbt_executable(), "compile", "--select", "int_drug_dispensings",
-         "--vars", "{episode_level: atc9}"],
+        [dbt_executable(), "parse",
+         "--vars", "{episode_level: atc9}", "--target-path", str(tmp_path)],
         check=False, cwd=dbt_project_dir(), env=dbt_env(), capture_output=True, text=True,
     )
     assert proc.returncode != 0

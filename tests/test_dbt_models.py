@@ -183,7 +183,7 @@ def _admin() -> sa.Engine:
 
 
 @pytest.fixture(scope="module")
-def built(pg_server):
+def built(pg_server, tmp_path_factory):
     """One database with the mini extract, built once by `dbt build` for the whole module."""
     from veille import migrate
 
@@ -198,7 +198,8 @@ def built(pg_server):
         for sql in extract_statements():
             conn.execute(sa.text(sql))
     admin.dispose()
-    run_dbt(["build", "--quiet", "--selector", "warehouse"])
+    target = tmp_path_factory.mktemp("dbt_target")  # other dbt runs may share dbt_project/target
+    run_dbt(["build", "--quiet", "--selector", "warehouse", "--target-path", str(target)])
     yield name
     db.reset_cache()
     os.environ.pop("VEILLE_DATABASE", None)
