@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from veille.study.masking import mask_count
+from veille.study.masking import THRESHOLD, mask_count
 
 
 def _svg(fig) -> str:
@@ -28,6 +29,9 @@ def km_svg(curves: dict[int, pd.DataFrame], labels: dict[int, str], sizes: dict[
     for g, color in ((1, "#c0392b"), (0, "#2c3e50")):
         c = curves.get(g)
         if c is None or c.empty:
+            continue
+        if sizes[g] < THRESHOLD:  # a curve of a handful of subjects shows each of them
+            ax.plot([], [], color=color, label=f"{labels[g]} (n = {mask_count(sizes[g])}: curve not shown)")
             continue
         ax.step(c["day"] / 365.25, c["survival"], where="post", color=color, label=f"{labels[g]} (n = {mask_count(sizes[g])})")
         ax.fill_between(c["day"] / 365.25, c["ci_low"], c["ci_high"], step="post", color=color, alpha=0.15)
@@ -49,6 +53,10 @@ def forest_svg(rows: pd.DataFrame, title: str) -> str:
                 fmt="s", color="#2c3e50", ecolor="#7f8c8d", capsize=2, markersize=4)
     ax.axvline(1.0, color="#c0392b", lw=0.8, ls="--")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    lo, hi = ax.get_xlim()
+    minor = matplotlib.ticker.FormatStrFormatter("%g") if hi / lo < 10 else matplotlib.ticker.NullFormatter()
+    ax.xaxis.set_minor_formatter(minor)
     ax.set_yticks(y)
     ax.set_yticklabels([f"{lab}{'' if o else '  (not estimable)'}" for lab, o in zip(rows["label"], ok)], fontsize=7)
     ax.set_xlabel("hazard ratio (95% CI, log scale)")
