@@ -71,6 +71,9 @@ def test_minimal_study_gets_the_defaults(tmp_path):
                            "comparator": {"kind": "active", "label": "n"}}]},
          "x.yml: comparisons[0].comparator: an active comparator needs 'atc' codes"),
         ({"id": "other"}, "x.yml: id 'other' differs from the file name 'x'"),
+        ({"outcomes": [{"id": "hip_fractur"}]},
+         ("x.yml: outcomes: unknown outcome 'hip_fractur' (did you mean 'hip_fracture'?) (an algorithm of "
+         "dbt_project/seeds/outcome_algorithms.csv or a code outcome like dp:J18)")),
     ],
 )
 def test_mistakes_give_one_readable_line(tmp_path, change, message):

@@ -308,6 +308,40 @@ def parse_study(data: Any, source: str, study_id: str) -> Study:
         raise VeilleError(f"{source}: {_one_line(exc.errors()[0])}") from None
 
 
+GENERIC_OUTCOME = re.compile(r"^(dp|dpdr|dx|ald|act):[A-Z0-9]+$")
+
+
+def outcome_algorithms() -> list[str]:
+    """Outcome algorithm names of the dbt seed (empty when the seed is not there)."""
+    import csv
+
+    from veille import db
+
+    try:
+        seed = db.project_root() / "dbt_project" / "seeds" / "outcome_algorithms.csv"
+    except VeilleError:
+        return []
+    if not seed.is_file():
+        return []
+    with seed.open(encoding="utf-8") as f:
+        return [row["outcome_id"] for row in csv.DictReader(f)]
+
+
+def check_outcomes(study: Study, source: str) -> None:
+    """Each outcome is a seeded algorithm or a generic code outcome such as dp:J18."""
+    known = outcome_algorithms()
+    if not known:
+        return
+    for i, o in enumerate(study.outcomes + study.negative_controls):
+        if o.id in known or GENERIC_OUTCOME.match(o.id):
+            continue
+        key = "outcomes" if i < len(study.outcomes) else "negative_controls"
+        raise VeilleError(
+            f"{source}: {key}: unknown outcome {o.id!r}{_hint(o.id, known)} "
+            f"(an algorithm of dbt_project/seeds/outcome_algorithms.csv or a code outcome like dp:J18)"
+        )
+
+
 def load_study(path: Path | str) -> Study:
     """Read and validate one study file; the id is the file name."""
     path = Path(path)
@@ -319,7 +353,9 @@ def load_study(path: Path | str) -> Study:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise VeilleError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    return parse_study(data, str(path), path.stem)
+    study = parse_study(data, str(path), path.stem)
+    check_outcomes(study, str(path))
+    return study
 
 
 def studies_dir() -> Path:
