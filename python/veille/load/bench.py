@@ -120,7 +120,7 @@ def register(bench_app: typer.Typer) -> None:
                 typer.echo(f"generating {patients:,} patients x {years} years in {directory}")
                 generate(directory, patients=patients, years=years, start=date(2015, 1, 1), seed=7,
                          scenario="default")
-        copy_s, copy_rows, copy_tables = plain_copy_seconds(directory)
+        copy_s, _copy_rows, copy_tables = plain_copy_seconds(directory)
         load_s, summary = loader_seconds(directory)
         read = summary.totals()["read"]
         typer.echo(f"extract: {directory} ({read:,} rows in {len(summary.loaded_files)} files)")

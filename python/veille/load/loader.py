@@ -26,7 +26,7 @@ from psycopg import sql
 from veille import db
 from veille.errors import LoadError
 from veille.load.files import ExtractFile, discover
-from veille.load.spec import SPECS
+from veille.load.spec import DATE_COLUMNS, INT_COLUMNS, MONTH_COLUMNS, NUM_COLUMNS, SPECS
 
 _COPY_BLOCK = 1 << 20
 _LOCK_KEY = 4_242_001
@@ -119,33 +119,100 @@ def _copy_error(f: ExtractFile, exc: psycopg.Error) -> str:
     return f"{f.name}: {where}{message}"
 
 
+_DICTS = (  # (columns, dictionary, parse expression of s, output columns)
+    ("date", "dict_date", "d = pg_temp.d(s), bad = pg_temp.raw_date(s) is null", (("d", "date"), ("bad", "boolean"))),
+    ("int", "dict_int", "i = pg_temp.int(s), bad = pg_temp.int(s) is null", (("i", "int"), ("ibad", "boolean"))),
+    ("month", "dict_month", "i = pg_temp.int(right(btrim(s), 2)), bad = pg_temp.int(right(btrim(s), 2)) is null",
+     (("i", "int"), ("ibad", "boolean"))),
+    ("num", "dict_num", "n = pg_temp.num(s)", (("n", "numeric"),)),
+)
+
+
+def _kind(column: str) -> str | None:
+    if column in DATE_COLUMNS:
+        return "date"
+    if column in INT_COLUMNS:
+        return "int"
+    if column in MONTH_COLUMNS:
+        return "month"
+    if column in NUM_COLUMNS:
+        return "num"
+    return None
+
+
+def _fill_dictionaries(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> None:
+    """Parse every distinct value of the typed columns once."""
+    for kind, table, parse, _ in _DICTS:
+        parts = []
+        for f, batch_id in new:
+            spec = SPECS[f.table]
+            for c in spec.columns:
+                if c in f.header and _kind(c) == kind:
+                    parts.append(sql.SQL("select {} as s from {}").format(
+                        sql.Identifier(c.lower()), sql.Identifier(_landing_name(batch_id))))
+        if parts:
+            cur.execute(sql.SQL("insert into {} (s) select distinct s from ({}) v where s is not null "
+                                "on conflict do nothing").format(
+                sql.Identifier(table), sql.SQL(" union all ").join(parts)))
+            cur.execute(sql.SQL(f"update {table} set {parse}"))
+            cur.execute(sql.SQL(f"analyze {table}"))
+
+
+def _typed_columns(c: str, have: bool, alias: str) -> list[sql.Composable]:
+    """The select-list entries of one column (raw text, plus parsed value and flag when typed)."""
+    col = sql.Identifier(c.lower())
+    kind = _kind(c)
+    out: list[sql.Composable] = [
+        sql.SQL("l.{}").format(col) if have else sql.SQL("null::text as {}").format(col)]
+    if kind is None:
+        return out
+    outputs = next(o for k, _, _, o in _DICTS if k == kind)
+    for name, typ in outputs:
+        target = sql.Identifier(f"{c.lower()}__{name}")
+        if have:
+            src = name if name != "ibad" else "bad"
+            expr = sql.SQL("coalesce({a}.{n}, false)" if typ == "boolean" else "{a}.{n}").format(
+                a=sql.Identifier(alias), n=sql.Identifier(src))
+            out.append(sql.SQL("{} as {}").format(expr, target))
+        else:
+            out.append(sql.SQL("{}::{} as {}").format(
+                sql.SQL("false" if typ == "boolean" else "null"), sql.SQL(typ), target))
+    return out
+
+
 def _source_views(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> None:
+    """One view per table over its landed files, with typed columns joined from dictionaries."""
     for name, spec in SPECS.items():
         selects = []
         for f, batch_id in new:
             if f.table != name:
                 continue
             have = set(f.header)
-            cols = [
-                sql.SQL("{}").format(sql.Identifier(c.lower())) if c in have
-                else sql.SQL("null::text as {}").format(sql.Identifier(c.lower()))
-                for c in spec.columns
-            ]
+            cols: list[sql.Composable] = []
+            joins: list[sql.Composable] = []
+            for i, c in enumerate(spec.columns):
+                alias = f"x{i}"
+                cols += _typed_columns(c, c in have, alias)
+                kind = _kind(c)
+                if kind and c in have:
+                    table = next(t for k, t, _, _ in _DICTS if k == kind)
+                    joins.append(sql.SQL("left join {t} {a} on {a}.s = l.{c}").format(
+                        t=sql.Identifier(table), a=sql.Identifier(alias), c=sql.Identifier(c.lower())))
             selects.append(
-                sql.SQL("select {b}::bigint as _batch, {fn}::text as _file, _line + 1 as _line, "
-                        "{y}::int as _year, {cols} from {t}").format(
+                sql.SQL("select {b}::bigint as _batch, {fn}::text as _file, l._line + 1 as _line, "
+                        "{y}::int as _year, {cols} from {t} l {joins}").format(
                     b=sql.Literal(batch_id), fn=sql.Literal(f.name),
                     y=sql.Literal(f.pmsi_year or 0), cols=sql.SQL(", ").join(cols),
-                    t=sql.Identifier(_landing_name(batch_id)),
+                    t=sql.Identifier(_landing_name(batch_id)), joins=sql.SQL(" ").join(joins),
                 )
             )
         if not selects:
-            cols = sql.SQL(", ").join(
-                sql.SQL("null::text as {}").format(sql.Identifier(c.lower())) for c in spec.columns
-            )
+            cols = []
+            for c in spec.columns:
+                cols += _typed_columns(c, False, "")
             selects.append(sql.SQL(
                 "select null::bigint as _batch, null::text as _file, null::bigint as _line, "
-                "0 as _year, {} where false").format(cols))
+                "0 as _year, {} where false").format(sql.SQL(", ").join(cols)))
         view = sql.Identifier("src_" + name.lower())
         cur.execute(sql.SQL("create temp view {} as {}").format(view, sql.SQL(" union all ").join(selects)))
 
@@ -227,6 +294,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
                 if progress_ctx:
                     progress_ctx.close()
 
+            _fill_dictionaries(cur, new)
             _source_views(cur, new)
             cur.execute(
                 "create temp table rej (_batch bigint, _file text, _line bigint, col text, val text, "
@@ -285,7 +353,8 @@ def _flow_month(cur: psycopg.Cursor, fr: FileResult, new: list[tuple[ExtractFile
     f = next(x for x, b in new if b == fr.batch_id)
     if "FLX_DIS_DTD" not in f.header:
         return None
-    cur.execute(sql.SQL("select date_trunc('month', min(pg_temp.d(flx_dis_dtd)))::date from {}").format(
+    cur.execute(sql.SQL("select date_trunc('month', min(d.d))::date from {} l "
+                        "join dict_date d on d.s = l.flx_dis_dtd").format(
         sql.Identifier(_landing_name(fr.batch_id))))
     return cur.fetchone()[0]
 

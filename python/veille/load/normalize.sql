@@ -24,7 +24,7 @@ select distinct on (btrim(pha_cip_c13))
     nullif(btrim(pha_nom_pa), ''),
     nullif(btrim(pha_med_nom), ''),
     case when upper(btrim(pha_cnd_top)) = 'GC' then 'GC' else 'NGC' end,
-    case when pg_temp.int(pha_unt_nbr_dses) > 0 then pg_temp.int(pha_unt_nbr_dses) end
+    case when pha_unt_nbr_dses__i > 0 then pha_unt_nbr_dses__i end
 from src_ir_pha_r
 where btrim(coalesce(pha_cip_c13, '')) ~ '^\d{13}$'
   and (btrim(coalesce(pha_atc_c07, '')) = ''
@@ -60,23 +60,23 @@ create temp table n_ben on commit drop as
 select
     _batch, _file, _line,
     btrim(ben_nir_psa) as nir,
-    pg_temp.int(ben_rng_gem) as rng,
-    case pg_temp.int(ben_sex_cod) when 1 then 1 when 2 then 2 end as sex,
-    pg_temp.int(ben_nai_ann) as birth_year,
-    case when pg_temp.int(right(btrim(ben_nai_moi), 2)) between 1 and 12
-         then pg_temp.int(right(btrim(ben_nai_moi), 2)) end as birth_month,
-    pg_temp.d(ben_dcd_dte) as death_date,
+    ben_rng_gem__i as rng,
+    case ben_sex_cod__i when 1 then 1 when 2 then 2 end as sex,
+    ben_nai_ann__i as birth_year,
+    case when ben_nai_moi__i between 1 and 12
+         then ben_nai_moi__i end as birth_month,
+    ben_dcd_dte__d as death_date,
     nullif(btrim(ben_res_dpt), '') as dpt,
-    pg_temp.d(ben_dte_ins) as rights_date,
+    ben_dte_ins__d as rights_date,
     case
         when btrim(coalesce(ben_nir_psa, '')) = '' then array['BEN_NIR_PSA', ben_nir_psa, 'missing patient key']
         when length(btrim(ben_nir_psa)) > 17 then array['BEN_NIR_PSA', ben_nir_psa, 'patient key longer than 17 characters']
-        when pg_temp.int(ben_rng_gem) is null then array['BEN_RNG_GEM', ben_rng_gem, 'missing or non-numeric birth rank']
-        when pg_temp.int(ben_nai_ann) is null
-            or pg_temp.int(ben_nai_ann) not between 1880 and extract(year from current_date)::int
+        when ben_rng_gem__i is null then array['BEN_RNG_GEM', ben_rng_gem, 'missing or non-numeric birth rank']
+        when ben_nai_ann__i is null
+            or ben_nai_ann__i not between 1880 and extract(year from current_date)::int
             then array['BEN_NAI_ANN', ben_nai_ann, 'birth year missing or out of range']
-        when pg_temp.bad_date(ben_dcd_dte) then array['BEN_DCD_DTE', ben_dcd_dte, 'unparseable date']
-        when extract(year from pg_temp.d(ben_dcd_dte)) < pg_temp.int(ben_nai_ann)
+        when ben_dcd_dte__bad then array['BEN_DCD_DTE', ben_dcd_dte, 'unparseable date']
+        when extract(year from ben_dcd_dte__d) < ben_nai_ann__i
             then array['BEN_DCD_DTE', ben_dcd_dte, 'death before birth']
     end as rej
 from src_ir_ben_r;
@@ -107,68 +107,68 @@ analyze pat; analyze pat17;
 insert into rej
 select s._batch, s._file, s._line, r[1], r[2], r[3]
 from src_ir_imb_r s
-left join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = pg_temp.int(s.ben_rng_gem)
+left join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = s.ben_rng_gem__i
 cross join lateral (select case
     when p.patient_id is null then array['BEN_NIR_PSA', s.ben_nir_psa, 'unknown patient (not in IR_BEN_R)']
-    when pg_temp.d(s.imb_ald_dtd) is null then array['IMB_ALD_DTD', s.imb_ald_dtd, 'missing or unparseable date']
-    when pg_temp.bad_date(s.imb_ald_dtf) then array['IMB_ALD_DTF', s.imb_ald_dtf, 'unparseable date']
-    when pg_temp.d(s.imb_ald_dtf) < pg_temp.d(s.imb_ald_dtd) then array['IMB_ALD_DTF', s.imb_ald_dtf, 'ALD end before its start']
+    when s.imb_ald_dtd__d is null then array['IMB_ALD_DTD', s.imb_ald_dtd, 'missing or unparseable date']
+    when s.imb_ald_dtf__bad then array['IMB_ALD_DTF', s.imb_ald_dtf, 'unparseable date']
+    when s.imb_ald_dtf__d < s.imb_ald_dtd__d then array['IMB_ALD_DTF', s.imb_ald_dtf, 'ALD end before its start']
     end as r) x
 where r is not null;
 
 insert into claims.ald (patient_id, ald_number, icd10, start_date, end_date, batch_id)
-select distinct on (p.patient_id, pg_temp.int(s.imb_ald_num), upper(btrim(s.med_mtf_cod)), pg_temp.d(s.imb_ald_dtd))
-    p.patient_id, pg_temp.int(s.imb_ald_num)::smallint,
+select distinct on (p.patient_id, s.imb_ald_num__i, upper(btrim(s.med_mtf_cod)), s.imb_ald_dtd__d)
+    p.patient_id, s.imb_ald_num__i::smallint,
     nullif(left(upper(replace(btrim(s.med_mtf_cod), '.', '')), 6), ''),
-    pg_temp.d(s.imb_ald_dtd), pg_temp.d(s.imb_ald_dtf), s._batch
+    s.imb_ald_dtd__d, s.imb_ald_dtf__d, s._batch
 from src_ir_imb_r s
-join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = pg_temp.int(s.ben_rng_gem)
-where pg_temp.d(s.imb_ald_dtd) is not null
-  and not pg_temp.bad_date(s.imb_ald_dtf)
-  and (pg_temp.d(s.imb_ald_dtf) is null or pg_temp.d(s.imb_ald_dtf) >= pg_temp.d(s.imb_ald_dtd))
+join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = s.ben_rng_gem__i
+where s.imb_ald_dtd__d is not null
+  and not s.imb_ald_dtf__bad
+  and (s.imb_ald_dtf__d is null or s.imb_ald_dtf__d >= s.imb_ald_dtd__d)
   and not exists (
       select 1 from claims.ald a
-      where a.patient_id = p.patient_id and a.start_date = pg_temp.d(s.imb_ald_dtd)
-        and a.ald_number is not distinct from pg_temp.int(s.imb_ald_num)::smallint
+      where a.patient_id = p.patient_id and a.start_date = s.imb_ald_dtd__d
+        and a.ald_number is not distinct from s.imb_ald_num__i::smallint
         and a.icd10 is not distinct from nullif(left(upper(replace(btrim(s.med_mtf_cod), '.', '')), 6), ''))
-order by p.patient_id, pg_temp.int(s.imb_ald_num), upper(btrim(s.med_mtf_cod)), pg_temp.d(s.imb_ald_dtd),
+order by p.patient_id, s.imb_ald_num__i, upper(btrim(s.med_mtf_cod)), s.imb_ald_dtd__d,
          s._batch desc, s._line desc;
 
 -- step: service lines
 create temp table n_prs on commit drop as
 select
     s._batch, s._file, s._line,
-    pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
-               s.flx_trt_dtd, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
+    pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
+               s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
     p.patient_id,
-    pg_temp.d(s.exe_soi_dtd) as date_start,
-    pg_temp.d(s.exe_soi_dtf) as date_end,
-    coalesce(date_trunc('month', pg_temp.d(s.flx_dis_dtd))::date,
-             date_trunc('month', pg_temp.d(s.exe_soi_dtd))::date) as flow_month,
-    pg_temp.int(s.prs_nat_ref) as nature,
-    pg_temp.int(s.dpn_qlf) as dpn_qlf,
-    pg_temp.int(s.prs_act_qte) as qty,
-    round(pg_temp.num(s.prs_pai_mnt), 2) as paid,
-    round(pg_temp.num(s.bse_rem_mnt), 2) as reimbursed,
+    s.exe_soi_dtd__d as date_start,
+    s.exe_soi_dtf__d as date_end,
+    coalesce(date_trunc('month', s.flx_dis_dtd__d)::date,
+             date_trunc('month', s.exe_soi_dtd__d)::date) as flow_month,
+    s.prs_nat_ref__i as nature,
+    s.dpn_qlf__i as dpn_qlf,
+    s.prs_act_qte__i as qty,
+    round(s.prs_pai_mnt__n, 2) as paid,
+    round(s.bse_rem_mnt__n, 2) as reimbursed,
     pg_temp.pid(s.pfs_exe_num) as exe,
     pg_temp.pid(s.pfs_pre_num) as pre,
     nullif(btrim(s.pse_spe_cod), '') as exe_spe,
     nullif(btrim(s.psp_spe_cod), '') as pre_spe,
     case
-        when btrim(coalesce(s.dct_ord_num, '')) = '' or pg_temp.d(s.flx_dis_dtd) is null
+        when btrim(coalesce(s.dct_ord_num, '')) = '' or s.flx_dis_dtd__d is null
              or btrim(coalesce(s.flx_emt_num, '')) = '' or btrim(coalesce(s.flx_emt_ord, '')) = ''
-             or btrim(coalesce(s.flx_emt_typ, '')) = '' or pg_temp.d(s.flx_trt_dtd) is null
+             or btrim(coalesce(s.flx_emt_typ, '')) = '' or s.flx_trt_dtd__d is null
              or btrim(coalesce(s.org_cle_num, '')) = '' or btrim(coalesce(s.prs_ord_num, '')) = ''
              or btrim(coalesce(s.rem_typ_aff, '')) = ''
             then array['DCT_ORD_NUM..REM_TYP_AFF', null, 'missing or unparseable join key']
         when p.patient_id is null then array['BEN_NIR_PSA', s.ben_nir_psa, 'unknown patient (not in IR_BEN_R)']
-        when pg_temp.d(s.exe_soi_dtd) is null then array['EXE_SOI_DTD', s.exe_soi_dtd, 'missing or unparseable date']
-        when pg_temp.bad_date(s.exe_soi_dtf) then array['EXE_SOI_DTF', s.exe_soi_dtf, 'unparseable date']
-        when pg_temp.int(s.prs_nat_ref) is null then array['PRS_NAT_REF', s.prs_nat_ref, 'missing or non-numeric nature code']
+        when s.exe_soi_dtd__d is null then array['EXE_SOI_DTD', s.exe_soi_dtd, 'missing or unparseable date']
+        when s.exe_soi_dtf__bad then array['EXE_SOI_DTF', s.exe_soi_dtf, 'unparseable date']
+        when s.prs_nat_ref__i is null then array['PRS_NAT_REF', s.prs_nat_ref, 'missing or non-numeric nature code']
     end as rej,
-    case when pg_temp.int(s.dpn_qlf) = 71 then 'DPN_QLF = 71 (information-only line)' end as drop_reason
+    case when s.dpn_qlf__i = 71 then 'DPN_QLF = 71 (information-only line)' end as drop_reason
 from src_er_prs_f s
-left join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = pg_temp.int(s.ben_rng_gem);
+left join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = s.ben_rng_gem__i;
 
 -- a key seen twice is a broken extract: keep the first line, reject the others
 update n_prs set rej = array['DCT_ORD_NUM..REM_TYP_AFF', k, 'duplicate service line key']
@@ -180,9 +180,9 @@ where n_prs._batch = dup.b and n_prs._line = dup.l;
 -- facility lines of public hospitals are already in PMSI
 create temp table n_ete on commit drop as
 select s._batch, s._file, s._line,
-    pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
-               s.flx_trt_dtd, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
-    pg_temp.int(s.ete_ind_taa) as taa,
+    pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
+               s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
+    s.ete_ind_taa__i as taa,
     pg_temp.pid(s.etb_exe_fin) as facility
 from src_er_ete_f s;
 create index on n_ete (k);
@@ -205,19 +205,19 @@ analyze prs1;
 create temp table n_pha on commit drop as
 select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow_month,
     pr.exe as pharmacy, pr.pre as prescriber, pr.paid, pr.reimbursed,
-    btrim(s.pha_prs_c13) as cip, pg_temp.int(s.pha_act_qsn) as qsn,
+    btrim(s.pha_prs_c13) as cip, s.pha_act_qsn__i as qsn,
     case
         when pr.k is null then array['DCT_ORD_NUM..REM_TYP_AFF', null, 'detail line without its service line (ER_PRS_F)']
         when pr.rej is not null then array[pr.rej[1], pr.rej[2], 'service line rejected: ' || pr.rej[3]]
-        when pg_temp.int(s.pha_act_qsn) is null then array['PHA_ACT_QSN', s.pha_act_qsn, 'missing or non-numeric quantity']
+        when s.pha_act_qsn__i is null then array['PHA_ACT_QSN', s.pha_act_qsn, 'missing or non-numeric quantity']
         when d.cip13 is null then array['PHA_PRS_C13', s.pha_prs_c13, 'unknown CIP13 (not in IR_PHA_R)']
     end as rej,
     case when pr.rej is null then coalesce(pr.drop_reason,
-        case when pg_temp.int(s.pha_act_qsn) = 0 then 'zero quantity' end) end as drop_reason,
+        case when s.pha_act_qsn__i = 0 then 'zero quantity' end) end as drop_reason,
     pr.k
 from src_er_pha_f s
-left join prs1 pr on pr.k = pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd, s.flx_emt_num, s.flx_emt_ord,
-    s.flx_emt_typ, s.flx_trt_dtd, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff)
+left join prs1 pr on pr.k = pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
+    s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff)
 left join ref.drug d on d.cip13 = btrim(s.pha_prs_c13);
 
 -- netting: a dispensing and its regularisation lines share patient, date, pack, pharmacy and
@@ -275,14 +275,14 @@ select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow
     end as rej,
     case when pr.rej is null then pr.drop_reason end as drop_reason, pr.k
 from src_er_cam_f s
-left join prs1 pr on pr.k = pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd, s.flx_emt_num, s.flx_emt_ord,
-    s.flx_emt_typ, s.flx_trt_dtd, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
+left join prs1 pr on pr.k = pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
+    s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_cam where rej is not null;
 insert into drp select _batch, drop_reason from n_cam where rej is null and drop_reason is not null;
 
 create temp table n_bio on commit drop as
 select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe, pr.pre,
-    lpad(btrim(s.bio_prs_ide), 4, '0') as code, coalesce(pg_temp.int(s.bio_act_qsn), 1) as qty,
+    lpad(btrim(s.bio_prs_ide), 4, '0') as code, coalesce(s.bio_act_qsn__i, 1) as qty,
     case
         when pr.k is null then array['DCT_ORD_NUM..REM_TYP_AFF', null, 'detail line without its service line (ER_PRS_F)']
         when pr.rej is not null then array[pr.rej[1], pr.rej[2], 'service line rejected: ' || pr.rej[3]]
@@ -290,8 +290,8 @@ select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow
     end as rej,
     case when pr.rej is null then pr.drop_reason end as drop_reason, pr.k
 from src_er_bio_f s
-left join prs1 pr on pr.k = pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd, s.flx_emt_num, s.flx_emt_ord,
-    s.flx_emt_typ, s.flx_trt_dtd, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
+left join prs1 pr on pr.k = pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
+    s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_bio where rej is not null;
 insert into drp select _batch, drop_reason from n_bio where rej is null and drop_reason is not null;
 
@@ -347,15 +347,15 @@ create temp table n_mco_c on commit drop as
 select s._batch, s._file, s._line, s._year,
     btrim(s.eta_num) as eta, btrim(s.rsa_num) as rsa,
     p.patient_id,
-    pg_temp.d(s.exe_soi_dtd) as adm, pg_temp.d(s.exe_soi_dtf) as dis,
+    s.exe_soi_dtd__d as adm, s.exe_soi_dtf__d as dis,
     case
         when btrim(coalesce(s.eta_num, '')) = '' or btrim(coalesce(s.rsa_num, '')) = ''
             then array['ETA_NUM, RSA_NUM', null, 'missing stay key']
         when p.patient_id is null then array['NIR_ANO_17', s.nir_ano_17, 'unknown patient (not in IR_BEN_R)']
         when p.n > 1 then array['NIR_ANO_17', s.nir_ano_17, 'ambiguous patient link (several BEN_RNG_GEM share this BEN_NIR_PSA)']
-        when pg_temp.d(s.exe_soi_dtd) is null then array['EXE_SOI_DTD', s.exe_soi_dtd, 'missing or unparseable date']
-        when pg_temp.d(s.exe_soi_dtf) is null then array['EXE_SOI_DTF', s.exe_soi_dtf, 'missing or unparseable date']
-        when pg_temp.d(s.exe_soi_dtf) < pg_temp.d(s.exe_soi_dtd) then array['EXE_SOI_DTF', s.exe_soi_dtf, 'discharge before admission']
+        when s.exe_soi_dtd__d is null then array['EXE_SOI_DTD', s.exe_soi_dtd, 'missing or unparseable date']
+        when s.exe_soi_dtf__d is null then array['EXE_SOI_DTF', s.exe_soi_dtf, 'missing or unparseable date']
+        when s.exe_soi_dtf__d < s.exe_soi_dtd__d then array['EXE_SOI_DTF', s.exe_soi_dtf, 'discharge before admission']
     end as rej,
     case when coalesce(nullif(btrim(s.nir_ret), ''), '0') <> '0' or coalesce(nullif(btrim(s.nai_ret), ''), '0') <> '0'
            or coalesce(nullif(btrim(s.sex_ret), ''), '0') <> '0' or coalesce(nullif(btrim(s.sej_ret), ''), '0') <> '0'
@@ -377,7 +377,7 @@ select s._batch, s._file, s._line, s._year, btrim(s.eta_num) as eta, btrim(s.rsa
     upper(replace(btrim(s.dgn_pal), '.', '')) as dp,
     nullif(upper(replace(btrim(s.dgn_rel), '.', '')), '') as dr,
     nullif(upper(btrim(s.grg_ghm)), '') as ghm,
-    pg_temp.int(s.sej_nbj) as los, nullif(btrim(s.sej_typ), '') as sej_typ,
+    s.sej_nbj__i as los, nullif(btrim(s.sej_typ), '') as sej_typ,
     nullif(btrim(s.ent_mod), '') as ent_mod, nullif(btrim(s.sor_mod), '') as sor_mod,
     case
         when c.eta is null then array['ETA_NUM, RSA_NUM', btrim(s.eta_num) || ' ' || btrim(s.rsa_num), 'stay without its T_MCOaaC line']
@@ -439,7 +439,7 @@ on conflict do nothing;
 
 create temp table n_mco_a on commit drop as
 select s._batch, s._file, s._line, n.stay_id, upper(btrim(s.cdc_act)) as code,
-    n.adm + coalesce(pg_temp.int(s.ent_dat_del), 0) as act_date,
+    n.adm + coalesce(s.ent_dat_del__i, 0) as act_date,
     case
         when n.stay_id is null and b.eta is null then array['ETA_NUM, RSA_NUM', btrim(s.eta_num) || ' ' || btrim(s.rsa_num), 'act without its stay (T_MCOaaB)']
         when n.stay_id is null and b.rej is not null then array[b.rej[1], b.rej[2], 'stay rejected: ' || b.rej[3]]

@@ -56,6 +56,20 @@ SPECS: dict[str, TableSpec] = {
     ]
 }
 
+# Typed columns: parsed once per distinct value through a dictionary (see functions.sql);
+# the SQL reads <col>__d / __bad (dates), <col>__i / __ibad (integers), <col>__n (amounts).
+DATE_COLUMNS = frozenset({
+    "BEN_DCD_DTE", "BEN_DTE_INS", "EXE_SOI_DTD", "EXE_SOI_DTF", "FLX_DIS_DTD", "FLX_TRT_DTD",
+    "IMB_ALD_DTD", "IMB_ALD_DTF",
+})
+INT_COLUMNS = frozenset({
+    "BEN_NAI_ANN", "BEN_RNG_GEM", "BEN_SEX_COD", "BIO_ACT_QSN", "DPN_QLF", "ENT_DAT_DEL",
+    "ETE_IND_TAA", "IMB_ALD_NUM", "PHA_ACT_QSN", "PHA_UNT_NBR_DSES", "PRS_ACT_QTE", "PRS_NAT_REF",
+    "SEJ_NBJ",
+})
+MONTH_COLUMNS = frozenset({"BEN_NAI_MOI"})  # '03' or '201903'
+NUM_COLUMNS = frozenset({"BSE_REM_MNT", "PRS_PAI_MNT"})
+
 # Return codes of T_MCOaaC: a stay is kept only when every one present equals 0.
 RETURN_CODES = ("NIR_RET", "NAI_RET", "SEX_RET", "SEJ_RET", "FHO_RET", "PMS_RET", "DAT_RET")
 
