@@ -90,7 +90,7 @@ def test_logistic_matches_the_simulated_model():
 
 
 def test_analysis_recovers_the_hazard_ratio_and_crude_misses_it():
-    df = simulate_survival(20000, 1.5, seed=3)
+    df = simulate_survival(10000, 1.5, seed=3)
     res = analyse_outcome(df, Settings(ALL, PATIENT_COVARIATES), cohort_id="sim", outcome_id="o",
                           exposure="e", comparator="c", classes=simulate_classes(df, ("A10BA", "C10")))
     for a in ("cox_adjusted", "iptw", "matching"):
