@@ -1,6 +1,7 @@
 """Grow a loaded database k-fold by copying its patients (benchmarks only).
 
-Copy j (1..k-1) of a patient gets id + j x offset, a distinct pseudonym, and the same claims
+Copy j (1..k-1) of a patient gets id + j x offset, a pseudonym (and stays an RSA number)
+made from that new id, and the same claims
 (dispensings, service lines, acts, lab tests, ALD, stays with their diagnoses and acts). Every
 count the scan makes then grows k-fold with the same dates and codes: a controlled way to time
 the screen at several sizes from one generated extract.
@@ -32,7 +33,7 @@ def replicate(factor: int) -> None:
         conn.execute(
             "insert into claims.patient (patient_id, ben_nir_psa, ben_rng_gem, sex, birth_year,"
             " birth_month, death_date, residence_dpt, rights_date) overriding system value"
-            f" select patient_id + j * {p_off}, left('R' || j || ':' || ben_nir_psa, 17), ben_rng_gem,"
+            f" select patient_id + j * {p_off}, 'R~' || lpad((patient_id + j * {p_off})::text, 15, '0'), ben_rng_gem,"
             f" sex, birth_year, birth_month, death_date, residence_dpt, rights_date"
             f" from claims.patient cross join {copies} where patient_id <= {p_off}")
         for table, cols in PATIENT_TABLES.items():
@@ -43,7 +44,7 @@ def replicate(factor: int) -> None:
             "insert into claims.hospital_stay (stay_id, facility_id, rsa_num, pmsi_year, patient_id,"
             " admission_date, discharge_date, ghm, los_days, stay_type, entry_mode, exit_mode,"
             " batch_id) overriding system value"
-            f" select stay_id + j * {s_off}, facility_id, left(rsa_num || ':' || j, 20), pmsi_year,"
+            f" select stay_id + j * {s_off}, facility_id, 'R~' || (stay_id + j * {s_off}), pmsi_year,"
             f" patient_id + j * {p_off}, admission_date, discharge_date, ghm, los_days, stay_type,"
             " entry_mode, exit_mode, batch_id"
             f" from claims.hospital_stay cross join {copies} where stay_id <= {s_off}")
