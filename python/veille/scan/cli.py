@@ -48,9 +48,12 @@ def scan_cmd(
                f"signals (q <= {fdr}); report {path}")
     for r in signals.head(top).itertuples(index=False):
         typer.echo(f"{r.rank:>4}  {r.drug_code:<8} {r.outcome_code:<8} observed "
-                   f"{mask_count(r.oe_observed):>4}  IC {r.oe_ic:6.2f}  ASR "
-                   f"{r.ssa_asr if r.ssa_asr == r.ssa_asr else float('nan'):6.2f}  "
-                   f"q {r.q_value:.2e}")
+                   f"{mask_count(r.oe_observed):>4}  IC {_num(r.oe_ic):6.2f}  "
+                   f"ASR {_num(r.ssa_asr):6.2f}  q {r.q_value:.2e}")
+
+
+def _num(x) -> float:
+    return float("nan") if x is None else float(x)
 
 
 def _window(text: str, option: str) -> tuple[int, int]:
