@@ -25,7 +25,7 @@ daily_units as (
     select * from {{ ref('drug_daily_units') }}
 ),
 
-drug_daily_units as (
+drug_daily_units as materialized (
     select drugs.cip13,
         coalesce((
             select daily_units.daily_units

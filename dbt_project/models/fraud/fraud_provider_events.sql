@@ -7,11 +7,11 @@
 {%- set visit = var_int('fraud_visit_minutes', 30) %}
 {%- set act = var_int('fraud_act_minutes', 20) %}
 
-with dispensings as (
+with dispensings as not materialized (
     select * from {{ ref('fraud_dispensings') }}
 ),
 
-service_lines as (
+service_lines as not materialized (
     select * from {{ source('claims', 'service_line') }}
 ),
 

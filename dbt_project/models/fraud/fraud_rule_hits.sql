@@ -13,7 +13,7 @@
 {%- set max_hours = var_int('fraud_max_work_hours', 12, 1) %}
 {%- set max_supply = var_int('fraud_max_supply_days', 365, 31) %}
 
-with events as (
+with events as not materialized (
     select * from {{ ref('fraud_provider_events') }}
     {%- if month %}
     where month = '{{ month }}-01'::date

@@ -12,7 +12,7 @@
     {{ exceptions.raise_compiler_error("var fraud_month must be YYYY-MM, got " ~ month) }}
 {%- endif %}
 
-with dispensings as (
+with dispensings as not materialized (
     select * from {{ ref('fraud_dispensings') }}
 ),
 
