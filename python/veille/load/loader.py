@@ -78,18 +78,33 @@ def _steps(text: str) -> list[tuple[str, str]]:
     return [(parts[i].strip(), parts[i + 1]) for i in range(1, len(parts), 2)]
 
 
-def _landing_name(batch_id: int) -> str:
-    return f"l_{batch_id}"
+def _landing_name(table: str) -> str:
+    return f"l_{table.lower()}"
+
+
+def _create_landing_tables(cur: psycopg.Cursor, files: list[ExtractFile]) -> None:
+    """One text table per SNDS table, with the union of its files' columns; each COPY'd row gets
+    its batch (a default set before each file) and its line number (a sequence restarted at 2)."""
+    columns: dict[str, list[str]] = {}
+    for f in files:
+        cols = columns.setdefault(f.table, [])
+        cols += [c for c in f.header if c not in cols]
+    for table, cols in columns.items():
+        name = _landing_name(table)
+        cur.execute(sql.SQL("create temp sequence {} ").format(sql.Identifier(name + "_seq")))
+        cur.execute(sql.SQL(
+            "create temp table {} ({}, _batch bigint, _line bigint default nextval({})) on commit drop").format(
+            sql.Identifier(name), sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c.lower()))
+                                                      for c in cols),
+            sql.Literal(f"pg_temp.{name}_seq")))
 
 
 def _copy_file(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, progress=None) -> float:
-    table = sql.Identifier(_landing_name(batch_id))
+    name = _landing_name(f.table)
+    table = sql.Identifier(name)
     cols = [sql.Identifier(c.lower()) for c in f.header]
-    cur.execute(
-        sql.SQL("create temp table {} ({}, _line bigint generated always as identity) on commit drop").format(
-            table, sql.SQL(", ").join(sql.SQL("{} text").format(c) for c in cols)
-        )
-    )
+    cur.execute(sql.SQL("alter table {} alter column _batch set default {}").format(table, sql.Literal(batch_id)))
+    cur.execute("select setval(%s, 2, false)", (f"pg_temp.{name}_seq",))
     copy = sql.SQL(
         "copy {} ({}) from stdin with (format csv, header true, delimiter {}, encoding {}, null '')"
     ).format(table, sql.SQL(", ").join(cols), sql.Literal(f.delimiter), sql.Literal(f.encoding))
@@ -140,16 +155,22 @@ def _kind(column: str) -> str | None:
     return None
 
 
+def _present_columns(new: list[tuple[ExtractFile, int]]) -> dict[str, set[str]]:
+    present: dict[str, set[str]] = {}
+    for f, _ in new:
+        present.setdefault(f.table, set()).update(f.header)
+    return present
+
+
 def _fill_dictionaries(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> None:
     """Parse every distinct value of the typed columns once."""
     for kind, table, parse, _ in _DICTS:
         parts = []
-        for f, batch_id in new:
-            spec = SPECS[f.table]
-            for c in spec.columns:
-                if c in f.header and _kind(c) == kind:
+        for table_name, present in _present_columns(new).items():
+            for c in SPECS[table_name].columns:
+                if c in present and _kind(c) == kind:
                     parts.append(sql.SQL("select {} as s from {}").format(
-                        sql.Identifier(c.lower()), sql.Identifier(_landing_name(batch_id))))
+                        sql.Identifier(c.lower()), sql.Identifier(_landing_name(table_name))))
         if parts:
             cur.execute(sql.SQL("insert into {} (s) select distinct s from ({}) v where s is not null "
                                 "on conflict do nothing").format(
@@ -182,12 +203,11 @@ def _typed_columns(c: str, have: bool, alias: str) -> list[sql.Composable]:
 
 def _source_views(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> None:
     """One view per table over its landed files, with typed columns joined from dictionaries."""
+    present_by_table = _present_columns(new)
     for name, spec in SPECS.items():
         selects = []
-        for f, batch_id in new:
-            if f.table != name:
-                continue
-            have = set(f.header)
+        if name in present_by_table:
+            have = present_by_table[name]
             cols: list[sql.Composable] = []
             joins: list[sql.Composable] = []
             for i, c in enumerate(spec.columns):
@@ -198,15 +218,22 @@ def _source_views(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> No
                     table = next(t for k, t, _, _ in _DICTS if k == kind)
                     joins.append(sql.SQL("left join {t} {a} on {a}.s = l.{c}").format(
                         t=sql.Identifier(table), a=sql.Identifier(alias), c=sql.Identifier(c.lower())))
+            years = {b: f.pmsi_year or 0 for f, b in new if f.table == name}
+            year = (sql.Literal(next(iter(years.values()))) if len(set(years.values())) == 1 else
+                    sql.SQL("case l._batch {} end").format(sql.SQL(" ").join(
+                        sql.SQL("when {} then {}").format(sql.Literal(b), sql.Literal(y))
+                        for b, y in years.items())))
+            files = {b: f.name for f, b in new if f.table == name}
+            file_expr = sql.SQL("case l._batch {} end").format(sql.SQL(" ").join(
+                sql.SQL("when {} then {}").format(sql.Literal(b), sql.Literal(n)) for b, n in files.items()))
             selects.append(
-                sql.SQL("select {b}::bigint as _batch, {fn}::text as _file, l._line + 1 as _line, "
+                sql.SQL("select l._batch, {fn}::text as _file, l._line, "
                         "{y}::int as _year, {cols} from {t} l {joins}").format(
-                    b=sql.Literal(batch_id), fn=sql.Literal(f.name),
-                    y=sql.Literal(f.pmsi_year or 0), cols=sql.SQL(", ").join(cols),
-                    t=sql.Identifier(_landing_name(batch_id)), joins=sql.SQL(" ").join(joins),
+                    fn=file_expr, y=year, cols=sql.SQL(", ").join(cols),
+                    t=sql.Identifier(_landing_name(name)), joins=sql.SQL(" ").join(joins),
                 )
             )
-        if not selects:
+        else:
             cols = []
             for c in spec.columns:
                 cols += _typed_columns(c, False, "")
@@ -269,6 +296,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
         now = datetime.now(UTC)
         with conn.cursor() as cur:
             cur.execute(_sql_text("functions.sql"))
+            _create_landing_tables(cur, todo)
             progress_ctx = _Progress(todo) if show_progress else None
             try:
                 for f in todo:
@@ -281,19 +309,18 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
                     batch_id = cur.fetchone()[0]
                     advance = progress_ctx.start(f) if progress_ctx else None
                     seconds = _copy_file(cur, f, batch_id, advance)
-                    cur.execute(sql.SQL("select count(*) from {}").format(
-                        sql.Identifier(_landing_name(batch_id))))
-                    rows = cur.fetchone()[0]
+                    rows = cur.rowcount
                     if progress_ctx:
                         progress_ctx.finish(f, rows, seconds)
                     new.append((f, batch_id))
                     summary.files.append(FileResult(f.name, f.table, batch_id, rows_read=rows,
                                                     copy_seconds=seconds))
-                    cur.execute(sql.SQL("analyze {}").format(sql.Identifier(_landing_name(batch_id))))
             finally:
                 if progress_ctx:
                     progress_ctx.close()
 
+            for table_name in {f.table for f in todo}:
+                cur.execute(sql.SQL("analyze {}").format(sql.Identifier(_landing_name(table_name))))
             _fill_dictionaries(cur, new)
             _source_views(cur, new)
             cur.execute(
@@ -354,8 +381,8 @@ def _flow_month(cur: psycopg.Cursor, fr: FileResult, new: list[tuple[ExtractFile
     if "FLX_DIS_DTD" not in f.header:
         return None
     cur.execute(sql.SQL("select date_trunc('month', min(d.d))::date from {} l "
-                        "join dict_date d on d.s = l.flx_dis_dtd").format(
-        sql.Identifier(_landing_name(fr.batch_id))))
+                        "join dict_date d on d.s = l.flx_dis_dtd where l._batch = %s").format(
+        sql.Identifier(_landing_name(f.table))), (fr.batch_id,))
     return cur.fetchone()[0]
 
 
