@@ -84,12 +84,14 @@ def lab_tests(rng: np.random.Generator, pts: Patients, world: World, archetype: 
     micro = archetype == ARCHETYPES.index("guideline_concordant")
     p, day = _events(rng, pts, micro * 1.0)
     out.append(_lab(pts, prov, p, day, np.full(len(p), NABM["microalbumin"], dtype=object)))
-    # routine panels: ionogram and creatinine, plus TSH or lipids, the same day
+    # routine panels: blood count and ionogram, plus TSH or transaminases, the same day (no
+    # diabetes-monitoring test, so that the archetypes stay apart)
     p, day = _events(rng, pts, np.full(len(pts), float(world.scenario["care"]["lab_panels"])))
-    third = np.array([NABM["tsh"], NABM["lipids"]], dtype=object)[rng.integers(0, 2, len(p))]
+    third = np.array([NABM["tsh"], NABM["transaminases"]], dtype=object)[rng.integers(0, 2, len(p))]
     out.append(_lab(pts, prov, np.repeat(p, 3), np.repeat(day, 3),
-                    np.stack([np.full(len(p), NABM["ionogram"], dtype=object),
-                              np.full(len(p), NABM["creatinine"], dtype=object), third], axis=1).ravel()))
+                    np.stack([np.full(len(p), NABM["blood_count"], dtype=object),
+                              np.full(len(p), NABM["ionogram"], dtype=object), third],
+                             axis=1).ravel()))
     return out
 
 

@@ -170,7 +170,7 @@ CONDITION_CODES = {
 
 # Lab tests (NABM) and eye exams (CCAM).
 NABM = {"hba1c": "1577", "creatinine": "592", "lipids": "996", "microalbumin": "1133",
-        "ionogram": "1610", "tsh": "1208"}
+        "ionogram": "1610", "tsh": "1208", "blood_count": "1104", "transaminases": "522"}
 EYE_ACTS = ("BGQP002", "BGQP007")
 CARDIO_ACT = "DEQP003"
 
