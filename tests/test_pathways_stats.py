@@ -127,3 +127,28 @@ def test_bad_input_is_one_readable_line(tmp_path):
                           env={"PATH": "/usr/bin:/bin", "VEILLE_HOME": str(tmp_path)})
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == "error: --k must be 0 (automatic) or at least 2, got 1"
+
+
+def test_care_rates_match_the_scalar_formula():
+    from veille.pathways.rates import ESP2013
+    from veille.pathways.summaries import CARE_MEASURES, care_rates
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for year in (2020, 2021):
+        for sex in ("1", "2"):
+            for dpt in ("075", "013"):
+                for band in ("60-64", "65-69", "90+"):
+                    row = {"year": year, "age_band": band, "sex": sex, "department": dpt,
+                           "person_years": float(rng.uniform(5, 50))}
+                    row.update({m: float(rng.poisson(20)) for m in CARE_MEASURES})
+                    rows.append(row)
+    strata = pd.DataFrame(rows)
+    out = care_rates(strata).set_index(["measure", "stratum_kind", "stratum", "year"])
+    sel = strata[(strata["year"] == 2021) & (strata["sex"] == "2")]
+    by_band = sel.groupby("age_band", as_index=False).agg(events=("gp_visits", "sum"),
+                                                          person_years=("person_years", "sum"))
+    expected = standardized_rate(by_band, ESP2013)
+    got = out.loc[("gp_visits", "sex", "2", 2021)]
+    assert (got["events"], got["person_years"], got["crude_rate"]) == pytest.approx(expected[:3])
+    assert (got["std_rate"], got["ci_low"], got["ci_high"]) == pytest.approx(expected[3:])

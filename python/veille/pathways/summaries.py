@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from scipy import stats
 
-from veille.pathways.rates import ESP2013, funnel_position, standardized_rate, wilson_interval
+from veille.pathways.rates import ESP2013, funnel_position, wilson_interval
 
 CARE_MEASURES = ("gp_visits", "specialist_visits", "lab_tests", "medical_acts", "dispensings",
                  "hospital_stays", "hospital_days", "amount_reimbursed")
@@ -30,22 +31,37 @@ def care_strata(conn: sa.Connection) -> pd.DataFrame:
 
 def care_rates(strata: pd.DataFrame, reference: dict[str, float] | None = None) -> pd.DataFrame:
     """Age-standardized rates per person-year of each measure, per year, overall, by sex and
-    by department."""
+    by department (vectorized form of ``rates.standardized_rate``: same weights and intervals)."""
     ref = reference or ESP2013
-    rows = []
-    for measure in CARE_MEASURES:
-        for kind in ("all", "sex", "department"):
-            keys = ["year"] if kind == "all" else ["year", kind]
-            for key, grp in strata.groupby(keys):
-                key = key if isinstance(key, tuple) else (key,)
-                by_band = grp.groupby("age_band", as_index=False).agg(
-                    events=(measure, "sum"), person_years=("person_years", "sum"))
-                ev, py, crude, dsr, lo, hi = standardized_rate(by_band, ref)
-                rows.append({"measure": measure, "stratum_kind": kind,
-                             "stratum": "all" if kind == "all" else str(key[1]),
-                             "year": int(key[0]), "events": ev, "person_years": py,
-                             "crude_rate": crude, "std_rate": dsr, "ci_low": lo, "ci_high": hi})
-    return pd.DataFrame(rows)
+    df = strata[strata["person_years"] > 0].assign(stratum_all="all")
+    frames = []
+    for kind, col in (("all", "stratum_all"), ("sex", "sex"), ("department", "department")):
+        g = (df.groupby(["year", col, "age_band"], as_index=False)[["person_years", *CARE_MEASURES]]
+             .sum().rename(columns={col: "stratum"}))
+        g["w"] = g["age_band"].map(ref).fillna(0.0)
+        g["w"] = g["w"] / g.groupby(["year", "stratum"])["w"].transform("sum")
+        for measure in CARE_MEASURES:
+            e, t, w = g[measure], g["person_years"], g["w"]
+            parts = pd.DataFrame({"year": g["year"], "stratum": g["stratum"], "events": e,
+                                  "person_years": t, "dsr": w * e / t, "var": (w / t) ** 2 * e,
+                                  "wt": w / t})
+            agg = parts.groupby(["year", "stratum"], as_index=False).agg(
+                events=("events", "sum"), person_years=("person_years", "sum"),
+                std_rate=("dsr", "sum"), var=("var", "sum"), wm=("wt", "max"))
+            agg["measure"], agg["stratum_kind"] = measure, kind
+            frames.append(agg)
+    out = pd.concat(frames, ignore_index=True)
+    out["crude_rate"] = out["events"] / out["person_years"]
+    dsr, var, wm = out["std_rate"].to_numpy(), out["var"].to_numpy(), out["wm"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = np.where(dsr > 0, stats.gamma.ppf(0.025, dsr**2 / var, scale=var / dsr), 0.0)
+        high = stats.gamma.ppf(0.975, (dsr + wm) ** 2 / (var + wm**2),
+                               scale=(var + wm**2) / (dsr + wm))
+    out["ci_low"], out["ci_high"] = low, high
+    out["stratum"] = out["stratum"].astype(str)
+    out["year"] = out["year"].astype(int)
+    return out[["measure", "stratum_kind", "stratum", "year", "events", "person_years",
+                "crude_rate", "std_rate", "ci_low", "ci_high"]]
 
 
 def adherence(conn: sa.Connection) -> pd.DataFrame:
