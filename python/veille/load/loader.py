@@ -354,11 +354,12 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
             summary.dropped_by_reason.update(
                 dict(cur.execute("select reason, count(*) from drp group by 1").fetchall()))
             finished = datetime.now(UTC)
+            months = _flow_months(cur, new)
             for fr in summary.loaded_files:
                 fr.rows_rejected = rejected.get(fr.batch_id, 0)
                 fr.rows_dropped = dropped.get(fr.batch_id, 0)
                 fr.rows_loaded = fr.rows_read - fr.rows_rejected - fr.rows_dropped
-                flow = _flow_month(cur, fr, new)
+                flow = months.get(fr.batch_id)
                 cur.execute(
                     "update meta.load_batch set rows_read = %s, rows_loaded = %s, rows_rejected = %s, "
                     "rows_dropped = %s, flow_month = %s, finished_at = %s, seconds = %s "
@@ -376,14 +377,15 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
     return summary
 
 
-def _flow_month(cur: psycopg.Cursor, fr: FileResult, new: list[tuple[ExtractFile, int]]) -> date | None:
-    f = next(x for x, b in new if b == fr.batch_id)
-    if "FLX_DIS_DTD" not in f.header:
-        return None
-    cur.execute(sql.SQL("select date_trunc('month', min(d.d))::date from {} l "
-                        "join dict_date d on d.s = l.flx_dis_dtd where l._batch = %s").format(
-        sql.Identifier(_landing_name(f.table))), (fr.batch_id,))
-    return cur.fetchone()[0]
+def _flow_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> dict[int, date]:
+    """The first flow month (FLX_DIS_DTD) of every new DCIR file, one query per table."""
+    months: dict[int, date] = {}
+    for table in {f.table for f, _ in new if "FLX_DIS_DTD" in f.header}:
+        cur.execute(sql.SQL("select l._batch, date_trunc('month', min(d.d))::date from {} l "
+                            "join dict_date d on d.s = l.flx_dis_dtd group by l._batch").format(
+            sql.Identifier(_landing_name(table))))
+        months.update(dict(cur.fetchall()))
+    return months
 
 
 class _Progress:
