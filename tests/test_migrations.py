@@ -28,7 +28,7 @@ def test_downgrade_to_base_removes_everything_and_upgrade_again_works(migrated_d
     migrate.downgrade("base")
     assert _tables() == {"meta.alembic_version"}
     assert migrate.current() is None
-    migrate.upgrade("head")
+    migrate.upgrade()
     assert "claims.dispensing" in _tables()
 
 

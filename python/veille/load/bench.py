@@ -93,7 +93,7 @@ def loader_seconds(directory: Path):
     os.environ["VEILLE_DATABASE"] = name
     db.reset_cache()
     try:
-        migrate.upgrade("head")
+        migrate.upgrade()
         t0 = time.perf_counter()
         summary = load_extract(directory)
         seconds = time.perf_counter() - t0
