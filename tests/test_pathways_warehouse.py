@@ -28,6 +28,8 @@ def pathways_run(synthetic_warehouse):
     run_id = run(RunSettings(build="indicators"))
     print(f"pathways run (indicator mart, summaries, clustering): {time.perf_counter() - t0:.1f} s")
     yield run_id
+    os.environ.pop("VEILLE_DATABASE", None)
+    db.reset_cache()
 
 
 @pytest.fixture(scope="module")
