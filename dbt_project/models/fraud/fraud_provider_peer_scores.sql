@@ -5,12 +5,14 @@
 {#- Provider x month x feature: robust z-score against the peer group of the month,
     (value - median) / (1.4826 MAD); when the MAD is 0, 1.2533 x the mean absolute deviation
     stands in; count features use at least sqrt(median + 1) as the scale (a Poisson floor, so
-    that 1 against a median of 0 is not an outlier); a scale of 0 gives a z-score of 0. Peer groups smaller than var fraud_min_peers
+    that 1 against a median of 0 is not an outlier), share features at least var
+    fraud_share_floor (0.03, 3 percentage points); a scale of 0 gives a z-score of 0. Peer groups smaller than var fraud_min_peers
     (default 5) are not scored. -#}
 {%- set month = var('fraud_month', none) %}
 {%- set features = ['n_lines', 'n_patients', 'lines_per_patient', 'amount_per_patient',
     'controlled_line_share', 'controlled_patient_share', 'dead_patient_lines', 'same_day_duplicates',
     'max_daily_lines', 'max_daily_hours', 'distant_patient_share', 'shopper_patients'] %}
+{%- set share_floor = var('fraud_share_floor', 0.03) %}
 {%- set counts = ['n_lines', 'n_patients', 'dead_patient_lines', 'same_day_duplicates', 'max_daily_lines',
     'shopper_patients'] %}
 
@@ -62,7 +64,11 @@ final as (
         spreads.mad,
         coalesce((long.value - medians.median) / nullif(greatest(
             case when spreads.mad > 0 then 1.4826 * spreads.mad else 1.2533 * spreads.mean_ad end,
-            case when long.feature in ({{ "'" ~ counts | join("', '") ~ "'" }}) then sqrt(medians.median + 1) else 0 end
+            case
+                when long.feature in ({{ "'" ~ counts | join("', '") ~ "'" }}) then sqrt(medians.median + 1)
+                when long.feature like '%share' then {{ share_floor }}
+                else 0
+            end
         ), 0), 0) as robust_z
     from long
     inner join medians using (month, peer_group, feature)

@@ -5,7 +5,9 @@
 ) }}
 {#- Each dispensing of the swept month(s) with the days and units of it that overlap an earlier
     dispensing of the same drug to the same patient written by another prescriber (Pradel 2004
-    doctor-shopping quantity); a dispensing covers its days supplied (fraud_dispensings). var fraud_month ('YYYY-MM'): sweep that flow month only; unset:
+    doctor-shopping quantity); a dispensing covers its days supplied (fraud_dispensings).
+    A monthly scan looks for earlier dispensings among the rows already swept (run
+    `veille fraud sweep` once before scanning month by month). var fraud_month ('YYYY-MM'): sweep that flow month only; unset:
     every month. -#}
 {%- set month = var('fraud_month', none) %}
 {%- if month and not modules.re.match('^[0-9]{4}-(0[1-9]|1[0-2])$', month | string) %}
@@ -23,13 +25,33 @@ swept as (
     {%- endif %}
 ),
 
+{%- if is_incremental() and month %}
+-- earlier dispensings: the swept ones and, for the swept patients, the already swept rows of
+-- the year before (indexed on patient_id, drug_code, dispensing_date)
+earlier_dispensings as (
+    select dispensing_id, patient_id, drug_code, dispensing_date, supply_days, prescriber_id
+    from {{ this }}
+    where month <> '{{ month }}-01'::date
+        and dispensing_date >= (select min(dispensing_date) from swept) - 366
+        and patient_id in (select patient_id from swept)
+    union all
+    select dispensing_id, patient_id, drug_code, dispensing_date, supply_days, prescriber_id
+    from swept
+),
+{%- else %}
+earlier_dispensings as (
+    select dispensing_id, patient_id, drug_code, dispensing_date, supply_days, prescriber_id
+    from dispensings
+),
+{%- endif %}
+
 overlapping as (
     select
         swept.dispensing_id,
         max(earlier.dispensing_date + earlier.supply_days - swept.dispensing_date) as overlap_days,
         count(distinct earlier.prescriber_id) as other_prescribers
     from swept
-    inner join dispensings as earlier
+    inner join earlier_dispensings as earlier
         on swept.patient_id = earlier.patient_id
         and swept.drug_code = earlier.drug_code
         and earlier.dispensing_date between swept.dispensing_date - 366 and swept.dispensing_date
