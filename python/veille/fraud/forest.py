@@ -36,7 +36,7 @@ def forest_scores(conn: sa.Connection, month: date, settings: SweepSettings) -> 
     cols = ["month", "provider_id", "peer_group", "forest_score", "is_outlier"]
     if len(features) < 10:
         return pd.DataFrame(columns=cols)
-    forest = IsolationForest(n_estimators=200, random_state=settings.seed)
+    forest = IsolationForest(n_estimators=100, random_state=settings.seed)
     x = peer_standardized(features)
     forest.fit(x)
     score = -forest.score_samples(x)
