@@ -93,11 +93,12 @@ language sql immutable as $$
     select pg_temp.pid_v(btrim(coalesce(s, '')))
 $$;
 
--- The nine DCIR join keys as one value (the two flow dates already parsed).
+-- The nine DCIR join keys as one value (the two flow dates already parsed, as day numbers so
+-- that any date form matches; the text keys as exported).
 create function pg_temp.k9(
     a text, b date, c text, d text, e text, f date, g text, h text, i text) returns text
 language sql immutable as $$
-    select concat_ws('|', btrim(a), b, btrim(c), btrim(d), btrim(e), f, btrim(g), btrim(h), btrim(i))
+    select concat_ws('|', a, b - date '2000-01-01', c, d, e, f - date '2000-01-01', g, h, i)
 $$;
 
 -- Typed values are parsed once per distinct text value (dates, codes and amounts repeat a lot),

@@ -116,6 +116,8 @@ cross join lateral (select case
     end as r) x
 where r is not null;
 
+create temp table ins_ald on commit drop as
+with i as (
 insert into claims.ald (patient_id, ald_number, icd10, start_date, end_date, batch_id)
 select distinct on (p.patient_id, s.imb_ald_num__i, upper(btrim(s.med_mtf_cod)), s.imb_ald_dtd__d)
     p.patient_id, s.imb_ald_num__i::smallint,
@@ -132,7 +134,10 @@ where s.imb_ald_dtd__d is not null
         and a.ald_number is not distinct from s.imb_ald_num__i::smallint
         and a.icd10 is not distinct from nullif(left(upper(replace(btrim(s.med_mtf_cod), '.', '')), 6), ''))
 order by p.patient_id, s.imb_ald_num__i, upper(btrim(s.med_mtf_cod)), s.imb_ald_dtd__d,
-         s._batch desc, s._line desc;
+         s._batch desc, s._line desc
+returning patient_id, batch_id
+)
+select * from i;
 
 -- step: service lines
 create temp table n_prs on commit drop as
@@ -155,11 +160,9 @@ select
     nullif(btrim(s.pse_spe_cod), '') as exe_spe,
     nullif(btrim(s.psp_spe_cod), '') as pre_spe,
     case
-        when btrim(coalesce(s.dct_ord_num, '')) = '' or s.flx_dis_dtd__d is null
-             or btrim(coalesce(s.flx_emt_num, '')) = '' or btrim(coalesce(s.flx_emt_ord, '')) = ''
-             or btrim(coalesce(s.flx_emt_typ, '')) = '' or s.flx_trt_dtd__d is null
-             or btrim(coalesce(s.org_cle_num, '')) = '' or btrim(coalesce(s.prs_ord_num, '')) = ''
-             or btrim(coalesce(s.rem_typ_aff, '')) = ''
+        when s.dct_ord_num is null or s.flx_dis_dtd__d is null or s.flx_emt_num is null
+             or s.flx_emt_ord is null or s.flx_emt_typ is null or s.flx_trt_dtd__d is null
+             or s.org_cle_num is null or s.prs_ord_num is null or s.rem_typ_aff is null
             then array['DCT_ORD_NUM..REM_TYP_AFF', null, 'missing or unparseable join key']
         when p.patient_id is null then array['BEN_NIR_PSA', s.ben_nir_psa, 'unknown patient (not in IR_BEN_R)']
         when s.exe_soi_dtd__d is null then array['EXE_SOI_DTD', s.exe_soi_dtd, 'missing or unparseable date']
@@ -314,33 +317,53 @@ on conflict (provider_id) do update
     set specialty = coalesce(claims.provider.specialty, excluded.specialty);
 
 -- step: insert claims
+create temp table ins_dispensing on commit drop as
+with i as (
 insert into claims.dispensing (patient_id, dispensing_date, cip13, packs, prescriber_id, pharmacy_id,
                                amount_paid, amount_reimbursed, flow_month, batch_id)
 select patient_id, date, cip, packs, prescriber, pharmacy, paid, reimbursed, flow_month, batch
 from g_pha where packs > 0
-order by patient_id, date;
+order by patient_id, date
+returning patient_id, cip13, prescriber_id, pharmacy_id, batch_id
+)
+select * from i;
 
+create temp table ins_medical_act on commit drop as
+with i as (
 insert into claims.medical_act (patient_id, act_date, ccam_code, provider_id, flow_month, batch_id)
 select patient_id, date, code, exe, flow_month, _batch
-from n_cam where rej is null and drop_reason is null order by patient_id, date;
+from n_cam where rej is null and drop_reason is null order by patient_id, date
+returning patient_id, provider_id, batch_id
+)
+select * from i;
 
+create temp table ins_lab_test on commit drop as
+with i as (
 insert into claims.lab_test (patient_id, test_date, nabm_code, quantity, provider_id, prescriber_id,
                              flow_month, batch_id)
 select patient_id, date, code, qty, exe, pre, flow_month, _batch
-from n_bio where rej is null and drop_reason is null order by patient_id, date;
+from n_bio where rej is null and drop_reason is null order by patient_id, date
+returning patient_id, provider_id, prescriber_id, batch_id
+)
+select * from i;
 
+create temp table ins_service_line on commit drop as
+with i as (
 insert into claims.service_line (patient_id, service_date, end_date, nature_code, quantity,
     provider_id, provider_specialty, prescriber_id, facility_id, amount_paid, amount_reimbursed,
     flow_month, batch_id)
 select p.patient_id, p.date_start, case when p.date_end >= p.date_start then p.date_end end,
     p.nature, p.qty, p.exe, p.exe_spe, p.pre, e.facility, p.paid, p.reimbursed, p.flow_month, p._batch
 from prs1 p
-left join lateral (select max(facility) as facility from n_ete e where e.k = p.k) e on true
+left join (select k, max(facility) as facility from n_ete group by k) e on e.k = p.k
 where p.rej is null and p.drop_reason is null
   and not exists (select 1 from n_pha x where x.k = p.k)
   and not exists (select 1 from n_cam x where x.k = p.k)
   and not exists (select 1 from n_bio x where x.k = p.k)
-order by p.patient_id, p.date_start;
+order by p.patient_id, p.date_start
+returning patient_id, provider_id, prescriber_id, batch_id
+)
+select * from i;
 
 -- step: hospital stays
 create temp table n_mco_c on commit drop as
@@ -413,6 +436,7 @@ insert into rej select _batch, _file, _line, 'ETA_NUM, RSA_NUM', eta || ' ' || r
 from n_mco_b b where rej is null and drop_reason is null
   and not exists (select 1 from new_stay n where n._batch = b._batch and n._line = b._line);
 create index on new_stay (eta, rsa, _year);
+create temp view ins_hospital_stay as select stay_id, patient_id, _batch as batch_id from new_stay;
 
 insert into claims.stay_diagnosis (stay_id, icd10, role)
 select stay_id, left(dp, 6), 'DP' from new_stay
@@ -452,8 +476,13 @@ left join (select distinct on (eta, rsa, _year) * from n_mco_b order by eta, rsa
     on b.eta = btrim(s.eta_num) and b.rsa = btrim(s.rsa_num) and b._year = s._year;
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_a where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_a where rej is null and drop_reason is not null;
+create temp table ins_stay_act on commit drop as
+with i as (
 insert into claims.stay_act (stay_id, ccam_code, act_date)
-select stay_id, code, act_date from n_mco_a where rej is null and stay_id is not null;
+select stay_id, code, act_date from n_mco_a where rej is null and stay_id is not null
+returning stay_id
+)
+select * from i;
 
 insert into claims.provider (provider_id, kind)
 select distinct eta, 'facility' from new_stay where eta is not null and length(eta) <= 20
