@@ -33,7 +33,7 @@ items as (
     from {{ source('pathways_registry', 'pathways_indicator_item') }}
 ),
 
-events as (
+events as not materialized (
     select * from {{ ref('int_pathways__care_events') }}
 ),
 
@@ -44,7 +44,7 @@ data_span as (
     from {{ ref('int_data_span') }}
 ),
 
-patients as (
+patients as not materialized (
     select patient_id, death_date, residence_dpt::text as department
     from {{ source('claims', 'patient') }}
 ),

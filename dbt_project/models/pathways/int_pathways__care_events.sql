@@ -1,4 +1,4 @@
-{{ config(materialized='table', schema='pathways', tags=['pathways']) }}
+{{ config(materialized='table', schema='pathways', tags=['pathways'], post_hook="create index if not exists {{ this.name }}_patient_date_idx on {{ this }} (patient_id, event_date)") }}
 {#-
   One row per care contact of a patient, from the claims tables: consultations and visits
   (service lines whose nature code is a visit: gp_visit when the executing professional is a GP,
