@@ -311,6 +311,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
     started = time.perf_counter()
     files, ignored = discover(directory)
     summary = LoadSummary(directory=directory, ignored=[p.name for p in ignored])
+    summary.step_seconds["check files"] = time.perf_counter() - started
 
     with db.raw_connection() as conn:
         _check_schema(conn)
@@ -364,8 +365,11 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
 
             for table_name in {f.table for f in todo}:
                 cur.execute(sql.SQL("analyze {}").format(sql.Identifier(_landing_name(table_name))))
+            summary.step_seconds["copy"] = sum(f.copy_seconds for f in summary.loaded_files)
+            t0 = time.perf_counter()
             _fill_dictionaries(cur, new)
             _source_views(cur, new)
+            summary.step_seconds["parse dictionaries"] = time.perf_counter() - t0
             bulk = _skip_row_triggers(cur)
             cur.execute(
                 "create temp table rej (_batch bigint, _file text, _line bigint, col text, val text, "
@@ -387,6 +391,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
                     ) from None
                 summary.step_seconds[step] = time.perf_counter() - t0
 
+            t0 = time.perf_counter()
             if bulk:
                 _check_foreign_keys(cur)
             cur.execute(
@@ -414,11 +419,14 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
                      finished, (finished - now).total_seconds(), fr.batch_id),
                 )
         conn.commit()
+        summary.step_seconds["record batches and commit"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         with conn.cursor() as cur:
             for t in ("patient", "dispensing", "service_line", "hospital_stay", "stay_diagnosis",
                       "medical_act", "lab_test", "ald"):
                 cur.execute(f"analyze claims.{t}")
             conn.commit()
+    summary.step_seconds["analyze"] = time.perf_counter() - t0
     summary.seconds = time.perf_counter() - started
     return summary
 

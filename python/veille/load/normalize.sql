@@ -393,10 +393,11 @@ from (select _batch as b, _line as l from (select _batch, _line, row_number() ov
       where rn > 1) dup
 where n_mco_c._batch = dup.b and n_mco_c._line = dup.l;
 create index on n_mco_c (eta, rsa);
+analyze n_mco_c;
 
 create temp table n_mco_b on commit drop as
 select s._batch, s._file, s._line, s._year, btrim(s.eta_num) as eta, btrim(s.rsa_num) as rsa,
-    c.patient_id, c.adm, c.dis,
+    c.patient_id, c.adm, c.dis, coalesce(nullif(s._year, 0), extract(year from c.dis)::int) as pmsi_year,
     upper(replace(btrim(s.dgn_pal), '.', '')) as dp,
     nullif(upper(replace(btrim(s.dgn_rel), '.', '')), '') as dr,
     nullif(upper(btrim(s.grg_ghm)), '') as ghm,
@@ -412,6 +413,7 @@ select s._batch, s._file, s._line, s._year, btrim(s.eta_num) as eta, btrim(s.rsa
 from src_t_mcoaab s
 left join (select distinct on (eta, rsa, _year) * from n_mco_c order by eta, rsa, _year, rej nulls first, _batch, _line) c
     on c.eta = btrim(s.eta_num) and c.rsa = btrim(s.rsa_num) and c._year = s._year;
+analyze n_mco_b;
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_c where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_c where rej is null and drop_reason is not null;
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_b where rej is not null;
@@ -421,7 +423,7 @@ create temp table new_stay on commit drop as
 with ins as (
     insert into claims.hospital_stay (facility_id, rsa_num, pmsi_year, patient_id, admission_date,
         discharge_date, ghm, los_days, stay_type, entry_mode, exit_mode, batch_id)
-    select eta, rsa, coalesce(nullif(_year, 0), extract(year from dis)::int), patient_id, adm, dis,
+    select eta, rsa, pmsi_year, patient_id, adm, dis,
         left(ghm, 6), case when los >= 0 then los else dis - adm end, left(sej_typ, 2),
         left(ent_mod, 2), left(sor_mod, 2), _batch
     from n_mco_b where rej is null and drop_reason is null
@@ -429,9 +431,9 @@ with ins as (
     returning stay_id, facility_id, rsa_num, pmsi_year
 )
 select i.stay_id, b.* from ins i
-join n_mco_b b on b.eta = i.facility_id and b.rsa = i.rsa_num
-    and coalesce(nullif(b._year, 0), extract(year from b.dis)::int) = i.pmsi_year
+join n_mco_b b on b.eta = i.facility_id and b.rsa = i.rsa_num and b.pmsi_year = i.pmsi_year
     and b.rej is null and b.drop_reason is null;
+analyze new_stay;
 insert into rej select _batch, _file, _line, 'ETA_NUM, RSA_NUM', eta || ' ' || rsa, 'stay already loaded'
 from n_mco_b b where rej is null and drop_reason is null
   and not exists (select 1 from new_stay n where n._batch = b._batch and n._line = b._line);
