@@ -33,7 +33,7 @@ def bench_all(ctx: typer.Context) -> None:
     for name, cmd in typer.main.get_command(bench_app).commands.items():  # type: ignore[attr-defined]
         if name != "all":
             typer.echo(f"== veille bench {name}")
-            ctx.invoke(cmd.callback)  # type: ignore[arg-type]
+            ctx.invoke(cmd)  # a click command: its defaults are filled in
 
 
 def register(app: typer.Typer) -> None:
