@@ -10,7 +10,22 @@ import pytest
 import sqlalchemy as sa
 from veille import db
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+def _shared_snds() -> Path:
+    """The team's SNDS reference folder (official schemas, HDH sample): VEILLE_SHARED_SNDS, else
+    ../shared/snds beside the repository, else /work/shared/snds. Tests that need it skip when
+    none exists (a fresh clone elsewhere)."""
+    candidates = [os.environ.get("VEILLE_SHARED_SNDS"),
+                  Path(__file__).resolve().parents[1].parent / "shared" / "snds",
+                  Path("/work/shared/snds")]
+    for c in candidates:
+        if c and Path(c, "schemas").is_dir():
+            return Path(c)
+    return Path(candidates[1])
+
+
+SHARED_SNDS = _shared_snds()
+SHARED = SHARED_SNDS.parent
 WAREHOUSE_PATIENTS = 4000  # the shared synthetic warehouse (fixture synthetic_warehouse)
 
 

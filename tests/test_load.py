@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import SHARED_SNDS as SHARED
 from veille import db
 from veille.errors import LoadError
 from veille.load import load_extract
 from veille.load.spec import SPECS
 
 MINI = Path(__file__).parent / "fixtures" / "mini"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "snds"
 P1, P2 = "AAAAAAAAAAAAAAAA1", "BBBBBBBBBBBBBBBB2"
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED_SNDS
 from veille.synth import generate
 from veille.synth.scenario import load_scenario
 
-SCHEMAS = Path(__file__).resolve().parents[1].parent / "shared" / "snds" / "schemas"
+SCHEMAS = SHARED_SNDS / "schemas"
 NINE_KEYS = ["DCT_ORD_NUM", "FLX_DIS_DTD", "FLX_EMT_NUM", "FLX_EMT_ORD", "FLX_EMT_TYP",
              "FLX_TRT_DTD", "ORG_CLE_NUM", "PRS_ORD_NUM", "REM_TYP_AFF"]
 DCIR = ["ER_PRS_F", "ER_PHA_F", "ER_CAM_F", "ER_BIO_F", "ER_ETE_F"]
@@ -76,6 +77,7 @@ def _table_of(name: str) -> str:
     return re.sub(r"_\d{4}_\d{2}$", "", stem)
 
 
+@pytest.mark.skipif(not SCHEMAS.is_dir(), reason="../shared/snds/schemas not present")
 def test_every_file_has_the_official_columns_in_order(extract):
     seen = set()
     for f in sorted(extract.glob("*.csv")):
