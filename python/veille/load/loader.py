@@ -278,8 +278,8 @@ def _check_foreign_keys(cur: psycopg.Cursor) -> None:
         if not has:
             continue
         bad = cur.execute(sql.SQL(
-            "select n.{c}::text from pg_temp.{i} n where n.{c} is not null and not exists "
-            "(select 1 from {p} x where x.{pc} = n.{c}) limit 1").format(
+            "select n.v::text from (select distinct {c} as v from pg_temp.{i}) n "
+            "where n.v is not null and not exists (select 1 from {p} x where x.{pc} = n.v) limit 1").format(
             c=sql.Identifier(col), i=sql.Identifier(ins), p=sql.SQL(parent),
             pc=sql.Identifier(pcol))).fetchone()
         if bad:

@@ -140,7 +140,10 @@ returning patient_id, batch_id
 select * from i;
 
 -- step: service lines
+-- key_rank: a key seen twice is a broken extract; the first usable line keeps it
 create temp table n_prs on commit drop as
+select x.*, row_number() over (partition by k order by (rej is null) desc, _batch, _line) as key_rank
+from (
 select
     s._batch, s._file, s._line,
     pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
@@ -171,14 +174,11 @@ select
     end as rej,
     case when s.dpn_qlf__i = 71 then 'DPN_QLF = 71 (information-only line)' end as drop_reason
 from src_er_prs_f s
-left join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = s.ben_rng_gem__i;
+left join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = s.ben_rng_gem__i
+) x;
 
--- a key seen twice is a broken extract: keep the first line, reject the others
 update n_prs set rej = array['DCT_ORD_NUM..REM_TYP_AFF', k, 'duplicate service line key']
-from (select _batch as b, _line as l from (
-          select _batch, _line, row_number() over (partition by k order by _batch, _line) as rn
-          from n_prs where rej is null) d where rn > 1) dup
-where n_prs._batch = dup.b and n_prs._line = dup.l;
+where key_rank > 1 and rej is null;
 
 -- facility lines of public hospitals are already in PMSI
 create temp table n_ete on commit drop as
@@ -195,14 +195,10 @@ from n_ete e where e.k = n_prs.k and e.taa = 1 and n_prs.drop_reason is null;
 
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_prs where rej is not null;
 insert into drp select _batch, drop_reason from n_prs where rej is null and drop_reason is not null;
-create index on n_prs (k);
 analyze n_prs;
 
 -- usable service lines (first of each key) for the detail tables
-create temp table prs1 on commit drop as
-select distinct on (k) * from n_prs order by k, rej nulls first, _batch, _line;
-create index on prs1 (k);
-analyze prs1;
+create temp view prs1 as select * from n_prs where key_rank = 1;
 
 -- step: dispensings
 create temp table n_pha on commit drop as
@@ -302,15 +298,16 @@ insert into drp select _batch, drop_reason from n_bio where rej is null and drop
 insert into claims.provider (provider_id, kind, specialty)
 select distinct on (id) id, kind, spe from (
     select pharmacy as id, 'pharmacy' as kind, null::text as spe, 1 as pri
-    from n_pha where rej is null and drop_reason is null and pharmacy is not null
+    from n_pha where rej is null and drop_reason is null and pharmacy is not null group by pharmacy
     union all
-    select pre, 'professional', pre_spe, 2 from prs1 where rej is null and pre is not null
+    select pre, 'professional', max(pre_spe), 2 from prs1 where rej is null and pre is not null group by pre
     union all
-    select exe, 'professional', exe_spe, 3 from prs1 p
+    select exe, 'professional', max(exe_spe), 3 from prs1 p
     where rej is null and exe is not null
       and not exists (select 1 from n_pha x where x.k = p.k)
+    group by exe
     union all
-    select facility, 'facility', null, 4 from n_ete where facility is not null
+    select facility, 'facility', null, 4 from n_ete where facility is not null group by facility
 ) c
 order by id, pri, spe nulls last
 on conflict (provider_id) do update
