@@ -443,7 +443,7 @@ def _flow_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> dic
 
 
 class _Progress:
-    """A rich progress bar per file, with rows/s once the file is in."""
+    """One rich progress bar per SNDS table (all its files), with rows and rows/s so far."""
 
     def __init__(self, files: list[ExtractFile]) -> None:
         from rich.console import Console
@@ -461,16 +461,23 @@ class _Progress:
             TimeRemainingColumn(), console=Console(stderr=True), transient=False,
         )
         self.progress.start()
-        self.tasks: dict[str, int] = {}
+        sizes: dict[str, int] = {}
+        for f in files:
+            sizes[f.table] = sizes.get(f.table, 0) + f.size
+        self.tasks = {t: self.progress.add_task(f"COPY {t:<9}", total=n) for t, n in sorted(sizes.items())}
+        self.rows = dict.fromkeys(sizes, 0)
+        self.seconds = dict.fromkeys(sizes, 0.0)
 
     def start(self, f: ExtractFile):
-        task = self.progress.add_task(f"COPY {f.name}", total=f.size)
-        self.tasks[f.name] = task
+        task = self.tasks[f.table]
         return lambda n: self.progress.advance(task, n)
 
     def finish(self, f: ExtractFile, rows: int, seconds: float) -> None:
-        rate = rows / seconds if seconds > 0 else 0
-        self.progress.update(self.tasks[f.name], description=f"COPY {f.name}: {rows:,} rows, {rate:,.0f} rows/s")
+        self.rows[f.table] += rows
+        self.seconds[f.table] += seconds
+        rate = self.rows[f.table] / self.seconds[f.table] if self.seconds[f.table] > 0 else 0
+        self.progress.update(self.tasks[f.table],
+                             description=f"COPY {f.table:<9} {self.rows[f.table]:>11,} rows {rate:>10,.0f} rows/s")
 
     def close(self) -> None:
         self.progress.stop()
