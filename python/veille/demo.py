@@ -81,9 +81,10 @@ def register(app: typer.Typer) -> None:
     def demo_cmd(
         out: Path = typer.Option(Path("out/demo"), help="where to write the synthetic extract"),
         patients: int = typer.Option(20000, min=100, help="synthetic patients"),
-        years: int = typer.Option(5, min=1, max=20, help="years of data"),
+        years: int = typer.Option(4, min=1, max=20, help="years of data"),
         seed: int = typer.Option(2026, help="random seed"),
-        scenario: str = typer.Option("default", help="generator scenario: default, strong or a file"),
+        scenario: str = typer.Option(
+            "strong", help="generator scenario: strong (large effects), default (published sizes) or a file"),
         studies: bool = typer.Option(True, help="run the shipped studies"),
     ) -> None:
         """Run the whole chain on a synthetic extract and print where the reports are."""
