@@ -49,12 +49,6 @@ language sql immutable as $$
     select nullif(pg_temp.raw_date(s), date '1600-01-01')
 $$;
 
--- True when a value is present but is not a date.
-create function pg_temp.bad_date(s text) returns boolean
-language sql immutable as $$
-    select btrim(coalesce(s, '')) <> '' and pg_temp.raw_date(s) is null
-$$;
-
 create function pg_temp.num_v(v text) returns numeric
 language sql immutable as $$
     select case when v ~ '^[+-]?\d{1,15}([.]\d*)?$' then v::numeric end
@@ -74,12 +68,6 @@ $$;
 create function pg_temp.int(s text) returns int
 language sql immutable as $$
     select pg_temp.int_v(btrim(s))
-$$;
-
--- True when a value is present but is not a number.
-create function pg_temp.bad_int(s text) returns boolean
-language sql immutable as $$
-    select btrim(coalesce(s, '')) <> '' and pg_temp.int(s) is null
 $$;
 
 create function pg_temp.pid_v(v text) returns varchar(20)

@@ -287,18 +287,6 @@ def _check_foreign_keys(cur: psycopg.Cursor) -> None:
                             "nothing was loaded (please report this)")
 
 
-def already_loaded(checksums: list[str]) -> dict[str, tuple[str, int]]:
-    """checksum -> (file name, batch id) of files already in meta.load_batch."""
-    if not checksums:
-        return {}
-    with db.raw_connection() as conn:
-        rows = conn.execute(
-            "select checksum, file_name, batch_id from meta.load_batch where checksum = any(%s)",
-            (checksums,),
-        ).fetchall()
-    return {r[0]: (r[1], r[2]) for r in rows}
-
-
 def _check_schema(conn: psycopg.Connection) -> None:
     ok = conn.execute("select to_regclass('claims.dispensing') is not null").fetchone()[0]
     if not ok:
