@@ -442,6 +442,11 @@ select stay_id, left(dp, 6), 'DP' from new_stay
 union
 select stay_id, left(dr, 6), 'DR' from new_stay where dr ~ '^[A-Z]\d{2}';
 
+-- the status of each stay key (kept, dropped or rejected), which its diagnoses and acts follow
+create temp table stay_status on commit drop as
+select distinct on (eta, rsa, _year) eta, rsa, _year, rej, drop_reason
+from n_mco_b order by eta, rsa, _year, rej nulls first;
+
 create temp table n_mco_d on commit drop as
 select s._batch, s._file, s._line, n.stay_id, upper(replace(btrim(s.ass_dgn), '.', '')) as code,
     case
@@ -452,7 +457,7 @@ select s._batch, s._file, s._line, n.stay_id, upper(replace(btrim(s.ass_dgn), '.
     case when n.stay_id is null and b.rej is null and b.eta is not null then coalesce(b.drop_reason, 'stay already loaded') end as drop_reason
 from src_t_mcoaad s
 left join new_stay n on n.eta = btrim(s.eta_num) and n.rsa = btrim(s.rsa_num) and n._year = s._year
-left join (select distinct on (eta, rsa, _year) * from n_mco_b order by eta, rsa, _year, rej nulls first) b
+left join stay_status b
     on b.eta = btrim(s.eta_num) and b.rsa = btrim(s.rsa_num) and b._year = s._year;
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_d where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_d where rej is null and drop_reason is not null;
@@ -471,7 +476,7 @@ select s._batch, s._file, s._line, n.stay_id, upper(btrim(s.cdc_act)) as code,
     case when n.stay_id is null and b.rej is null and b.eta is not null then coalesce(b.drop_reason, 'stay already loaded') end as drop_reason
 from src_t_mcoaaa s
 left join new_stay n on n.eta = btrim(s.eta_num) and n.rsa = btrim(s.rsa_num) and n._year = s._year
-left join (select distinct on (eta, rsa, _year) * from n_mco_b order by eta, rsa, _year, rej nulls first) b
+left join stay_status b
     on b.eta = btrim(s.eta_num) and b.rsa = btrim(s.rsa_num) and b._year = s._year;
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_a where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_a where rej is null and drop_reason is not null;
