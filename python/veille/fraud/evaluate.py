@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,22 +11,15 @@ import sqlalchemy as sa
 
 from veille import db
 from veille.errors import VeilleError
+from veille.truth import read_truth_file
 
 PATIENT_KINDS = {"doctor_shopping"}
 
 
 def read_truth(path: str | Path) -> dict[str, dict[str, str]]:
     """The ``fraud`` entries of truth.json (a file, or the extract directory holding it)."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "truth.json"
-    if not p.is_file():
-        raise VeilleError(f"no truth file at {p}")
-    try:
-        truth = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise VeilleError(f"{p} is not JSON: {exc.msg} (line {exc.lineno})") from exc
-    fraud = truth.get("fraud") if isinstance(truth, dict) else None
+    p, truth = read_truth_file(path)
+    fraud = truth.get("fraud")
     if not isinstance(fraud, dict):
         raise VeilleError(f"{p} has no 'fraud' section")
     return fraud

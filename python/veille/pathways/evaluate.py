@@ -4,7 +4,6 @@ indicator's rate within each true archetype."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -14,20 +13,13 @@ from sklearn.metrics import adjusted_rand_score
 from veille.errors import VeilleError
 from veille.pathways.rates import wilson_interval
 from veille.study.masking import mask_value
+from veille.truth import read_truth_file
 
 
 def read_truth(path: str | Path) -> dict[str, str]:
     """The ``pathways`` section of a truth.json: patient pseudonym -> archetype."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "truth.json"
-    if not p.exists():
-        raise VeilleError(f"truth file not found: {p}")
-    try:
-        truth = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise VeilleError(f"{p.name} is not JSON: {exc.msg} (line {exc.lineno})") from exc
-    arche = truth.get("pathways") if isinstance(truth, dict) else None
+    p, truth = read_truth_file(path)
+    arche = truth.get("pathways")
     if not isinstance(arche, dict) or not arche:
         raise VeilleError(f"{p.name} has no 'pathways' section (patient -> archetype)")
     return {str(k): str(v) for k, v in arche.items()}

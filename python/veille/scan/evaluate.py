@@ -10,29 +10,21 @@ Mann-Whitney probability that a positive outscores a negative, ties counted one 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from veille.errors import VeilleError
+from veille.truth import read_truth_file
 
 METHOD_SCORES = {"ssa": "ssa_p", "oe": "oe_p", "tree": "tree_p", "combined": "rank"}
 
 
 def read_truth(path: str | Path) -> pd.DataFrame:
     """The effects of a truth file: exposure_atc, outcome_icd10, hazard_ratio, is_positive."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "truth.json"
-    if not p.is_file():
-        raise VeilleError(f"truth file not found: {p}")
-    try:
-        doc = json.loads(p.read_text("utf-8"))
-    except json.JSONDecodeError as exc:
-        raise VeilleError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    effects = doc.get("effects") if isinstance(doc, dict) else None
+    p, doc = read_truth_file(path)
+    effects = doc.get("effects")
     if not isinstance(effects, list) or not effects:
         raise VeilleError(f"{p}: no 'effects' list")
     rows = []

@@ -109,10 +109,9 @@ def compare_cmd(
     from veille.study import store
     from veille.study.compare import comparison_rows, markdown, negative_control_rows
     from veille.study.config import load_all
+    from veille.truth import read_truth_file
 
-    if not truth.is_file():
-        raise VeilleError(f"{truth}: no such truth file")
-    doc = json.loads(truth.read_text())
+    _, doc = read_truth_file(truth)
     rows, notes = [], []
     with db.engine().connect() as conn:
         for s in load_all():
