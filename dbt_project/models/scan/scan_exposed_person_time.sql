@@ -26,20 +26,7 @@ intervals as (
 ),
 
 split_by_year as (
-    select
-        intervals.drug_level,
-        intervals.drug_code,
-        intervals.sex,
-        years.calendar_year,
-        coalesce(least(greatest((years.calendar_year - intervals.birth_year) / 5, 0), 18), -1) as age_band,
-        least(intervals.interval_end, make_date(years.calendar_year + 1, 1, 1))
-            - greatest(intervals.interval_start, make_date(years.calendar_year, 1, 1)) as days
-    from intervals
-    cross join lateral generate_series(
-        extract(year from intervals.interval_start)::int,
-        extract(year from intervals.interval_end - 1)::int
-    ) as years (calendar_year)
-    where intervals.interval_start < intervals.interval_end
+    {{ split_by_calendar_year('intervals', ['drug_level', 'drug_code', 'sex']) }}
 ),
 
 final as (

@@ -1,7 +1,7 @@
 {{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
 {#-
   Person-days at risk of the whole population by stratum: calendar year x 5-year age band
-  (age = calendar year - birth year, 90+ pooled) x sex, from the observation periods clipped to
+  (macro split_by_calendar_year) x sex, from the observation periods clipped to
   each patient's at-risk window. The denominators of the expected counts. Person-days of
   [interval_start, interval_end) are cut at each 1 January.
 -#}
@@ -28,18 +28,7 @@ intervals as (
 ),
 
 split_by_year as (
-    select
-        intervals.sex,
-        years.calendar_year,
-        coalesce(least(greatest((years.calendar_year - intervals.birth_year) / 5, 0), 18), -1) as age_band,
-        least(intervals.interval_end, make_date(years.calendar_year + 1, 1, 1))
-            - greatest(intervals.interval_start, make_date(years.calendar_year, 1, 1)) as days
-    from intervals
-    cross join lateral generate_series(
-        extract(year from intervals.interval_start)::int,
-        extract(year from intervals.interval_end - 1)::int
-    ) as years (calendar_year)
-    where intervals.interval_start < intervals.interval_end
+    {{ split_by_calendar_year('intervals', ['sex']) }}
 ),
 
 final as (
