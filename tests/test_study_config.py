@@ -66,6 +66,8 @@ def test_minimal_study_gets_the_defaults(tmp_path):
         ({"start_delay": 400, "max_followup": 365},
          "x.yml: impossible window: start_delay 400 days >= max_followup 365 days"),
         ({"washout": -1}, "x.yml: washout: Input should be greater than or equal to 0"),
+        ({"outcomes": [{"id": "hip_fracture", "lookback": "ever"}]},
+         "x.yml: outcomes[0].lookback: lookback must be a number of days >= 0 or 'all', got 'ever'"),
         ({"analyses": ["cox_crude", "iptv"]}, "x.yml: analyses: unknown analysis 'iptv' (did you mean 'iptw'?)"),
         ({"comparisons": [{"id": "a", "exposure": {"label": "a", "atc": ["N05BA"]},
                            "comparator": {"kind": "active", "label": "n"}}]},

@@ -34,6 +34,7 @@ def test_registry_rows_are_exact(migrated_db):
         "comparator_kind": "non_user",
         "comparator_label": "other glucose-lowering drugs",
         "comparator_atc": None,
+        "comparator_exclude_atc": None,
         "base_atc": ["A10"],
         "washout_days": 365,
         "min_prior_observation_days": 365,
@@ -52,11 +53,11 @@ def test_registry_rows_are_exact(migrated_db):
         "covariate_atc": ["A10A", "A10BA", "A10BB", "A10BH"],
     }
     assert outcomes == [
-        ("bladder_cancer_broad", 365, False),
-        ("dp:J18", 365, True),
-        ("dp:N39", 365, True),
-        ("hip_fracture", 365, True),
-        ("myocardial_infarction", 365, True),
+        ("bladder_cancer_broad", 36525, False),
+        ("dp:J18", 36525, True),
+        ("dp:N39", 36525, True),
+        ("hip_fracture", 36525, True),
+        ("myocardial_infarction", 36525, True),
     ]
 
 

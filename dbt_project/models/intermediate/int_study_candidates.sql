@@ -4,7 +4,7 @@
   Active comparator: index = first dispensing (in the data) of the exposure or of the comparator,
   whichever comes first; both on the same day = not a new user of either.
   Non-user comparator: exposed = new users of the exposure; comparators = people who never have
-  an exposure dispensing, with a pseudo-index = their first dispensing of a base drug (of any
+  an exposure dispensing (nor one of comparator_exclude_atc, when set), with a pseudo-index = their first dispensing of a base drug (of any
   drug when base_atc is null) dated on or after the study start and at least washout_days after
   the start of its observation period.
   With base_atc set, subjects of both groups must have a base dispensing on or before index.
@@ -34,7 +34,8 @@ first_uses as (
         patient_id,
         min(dispensing_date) filter (where drug_group = 'exposure') as first_exposure_date,
         min(dispensing_date) filter (where drug_group = 'comparator') as first_comparator_date,
-        min(dispensing_date) filter (where drug_group = 'base') as first_base_date
+        min(dispensing_date) filter (where drug_group = 'base') as first_base_date,
+        min(dispensing_date) filter (where drug_group = 'exclude') as first_excluded_date
     from group_dispensings
     group by cohort_id, patient_id
 ),
@@ -115,7 +116,7 @@ nonuser_comparators as (
             from first_uses
             where first_uses.cohort_id = candidates.cohort_id
                 and first_uses.patient_id = candidates.patient_id
-                and first_uses.first_exposure_date is not null
+                and (first_uses.first_exposure_date is not null or first_uses.first_excluded_date is not null)
         )
     group by cohorts.cohort_id, candidates.patient_id
 ),

@@ -3,7 +3,9 @@
   Follow-up of each cohort subject before outcome censoring.
   entry = index + start_delay_days. Censoring at the earliest of: death, trackloss (end of the
   observation period containing index), switching to or adding the other drug (as-treated, active
-  comparator: first dispensing of the other group after index), treatment end (as-treated: end of
+  comparator: first dispensing of the other group after index; non-user comparator with
+  comparator_exclude_atc: an exposed subject's first dispensing after index of an excluded drug
+  outside the exposure, i.e. adding another drug the comparators never use), treatment end (as-treated: end of
   the first episode, end delay included), entry + max_followup_days, study end (or end of data).
   Ties are broken in that order.
 -#}
@@ -32,8 +34,21 @@ other_group_starts as (
     inner join {{ ref('int_study_group_dispensings') }} as group_dispensings
         on subjects.cohort_id = group_dispensings.cohort_id
         and subjects.patient_id = group_dispensings.patient_id
-        and group_dispensings.drug_group = case when subjects.exposed = 1 then 'comparator' else 'exposure' end
         and group_dispensings.dispensing_date > subjects.index_date
+        and (
+            group_dispensings.drug_group = case when subjects.exposed = 1 then 'comparator' else 'exposure' end
+            or (
+                subjects.exposed = 1
+                and group_dispensings.drug_group = 'exclude'
+                and not exists (
+                    select 1
+                    from {{ ref('int_study_group_dispensings') }} as own
+                    where own.cohort_id = group_dispensings.cohort_id
+                        and own.dispensing_id = group_dispensings.dispensing_id
+                        and own.drug_group = 'exposure'
+                )
+            )
+        )
     group by subjects.cohort_id, subjects.patient_id
 ),
 

@@ -1,7 +1,8 @@
 {{ config(tags=['study']) }}
 {#-
-  Dispensings of each cohort's drug groups: exposure, comparator (active designs) and base
-  population (base_atc), matched on ATC prefixes; one row per cohort x group x dispensing.
+  Dispensings of each cohort's drug groups: exposure, comparator (active designs), base
+  population (base_atc) and drugs non-user comparators must never have used (exclude),
+  matched on ATC prefixes; one row per cohort x group x dispensing.
 -#}
 
 with cohorts as (
@@ -14,6 +15,8 @@ group_prefixes as (
     select cohort_id, 'comparator', unnest(comparator_atc) from cohorts where comparator_kind = 'active'
     union all
     select cohort_id, 'base', unnest(base_atc) from cohorts
+    union all
+    select cohort_id, 'exclude', unnest(comparator_exclude_atc) from cohorts where comparator_kind = 'non_user'
 ),
 
 group_drugs as (

@@ -11,6 +11,7 @@ final as (
         comparator_kind,
         comparator_label,
         comparator_atc,
+        comparator_exclude_atc,
         base_atc,
         washout_days,
         min_prior_observation_days,

@@ -56,9 +56,13 @@ class DrugSet(_Strict):
 
 
 class Comparator(_Strict):
+    """An active drug (``atc``) or non-users of the exposure; non-users can also be required
+    never to have used other drugs (``exclude_users_of``, e.g. the other fall-risk drugs)."""
+
     kind: Literal["active", "non_user"]
     label: str = Field(min_length=1)
     atc: list[str] | None = None
+    exclude_users_of: list[str] | None = None
 
     @model_validator(mode="after")
     def _atc_matches_kind(self) -> Comparator:
@@ -66,6 +70,8 @@ class Comparator(_Strict):
             raise ValueError("an active comparator needs 'atc' codes")
         if self.kind == "non_user" and self.atc:
             raise ValueError("a non_user comparator takes no 'atc' (it is the base population)")
+        if self.kind == "active" and self.exclude_users_of:
+            raise ValueError("'exclude_users_of' applies to a non_user comparator only")
         return self
 
 
@@ -82,9 +88,24 @@ class Comparison(_Strict):
         return v
 
 
+WHOLE_HISTORY = 36525  # days: 'lookback: all' reaches back further than any extract
+
+
 class Outcome(_Strict):
+    """An outcome; subjects with it in the ``lookback`` days before index are excluded
+    (``all``, the default: at any time in the data, i.e. first occurrences only)."""
+
     id: str = Field(min_length=1)
-    lookback: int = Field(365, ge=0)
+    lookback: int = WHOLE_HISTORY
+
+    @field_validator("lookback", mode="before")
+    @classmethod
+    def _days(cls, v: Any) -> int:
+        if v == "all":
+            return WHOLE_HISTORY
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"lookback must be a number of days >= 0 or 'all', got {v!r}")
+        return v
 
 
 class AgeRange(_Strict):
@@ -214,6 +235,7 @@ class Study(_Strict):
         for i, c in enumerate(self.comparisons):
             self._resolve(c.exposure.atc, f"comparisons[{i}].exposure.atc")
             self._resolve(c.comparator.atc or [], f"comparisons[{i}].comparator.atc")
+            self._resolve(c.comparator.exclude_users_of or [], f"comparisons[{i}].comparator.exclude_users_of")
         for code in self.covariates.atc:
             _check_atc(code, "covariates.atc")
         for r in self.reference.estimates if self.reference else []:

@@ -10,12 +10,12 @@ _DEFINITION = sa.text(
     """
     insert into study.cohort_definition (
         cohort_id, study_id, exposure_label, exposure_atc, comparator_kind, comparator_label,
-        comparator_atc, base_atc, washout_days, min_prior_observation_days, age_min, age_max,
+        comparator_atc, comparator_exclude_atc, base_atc, washout_days, min_prior_observation_days, age_min, age_max,
         sex, study_start, study_end, min_purchases, purchase_window_days, strategy, grace_days,
         start_delay_days, max_followup_days, covariate_atc)
     values (
         :cohort_id, :study_id, :exposure_label, :exposure_atc, :comparator_kind, :comparator_label,
-        :comparator_atc, :base_atc, :washout_days, :min_prior_observation_days, :age_min, :age_max,
+        :comparator_atc, :comparator_exclude_atc, :base_atc, :washout_days, :min_prior_observation_days, :age_min, :age_max,
         :sex, :study_start, :study_end, :min_purchases, :purchase_window_days, :strategy,
         :grace_days, :start_delay_days, :max_followup_days, :covariate_atc)
     """
@@ -39,6 +39,7 @@ def definition_rows(study: Study) -> list[dict]:
                 "comparator_kind": c.comparator.kind,
                 "comparator_label": c.comparator.label,
                 "comparator_atc": study.atc(c.comparator.atc) or None,
+                "comparator_exclude_atc": study.atc(c.comparator.exclude_users_of) or None,
                 "base_atc": study.atc(study.base_population) or None,
                 "washout_days": study.washout,
                 "min_prior_observation_days": study.prior_observation,

@@ -2,9 +2,11 @@
 
 Who is treated depends on the condition, age, sex and the latent frailty (confounding by
 indication); molecules are chosen with a frailty tilt (e.g. rosiglitazone for frailer
-diabetics). Episodes start before the period (prevalent users) or after the condition's
-onset, last an exponential time, may switch to another molecule of the class. Fills come
-every pack length times an adherence factor: on time, late, or early (stockpiling).
+diabetics). Episodes start before the period (prevalent users), within 6 months of a
+condition's onset during the period, or, for a condition present at entry but not yet treated,
+at any time of the observation; they last an exponential time, may switch to another molecule
+of the class. Fills come every pack length times an adherence factor: on time, late, or early
+(stockpiling).
 """
 
 from __future__ import annotations
@@ -107,8 +109,12 @@ def make_episodes(rng: np.random.Generator, pts: Patients, world: World, archety
             lin = lin + hp_lo * high_gp
         treated = has & (pts.age >= 18) & (rng.random(len(pts)) < sigmoid(lin))
         prevalent = (onset <= pts.entry) & (rng.random(len(pts)) < float(ref["prevalent_share"]))
+        # prevalent users started before the period; a condition with onset during the period
+        # is treated within 6 months; one present at entry but not yet treated gets its first
+        # treatment at any time of the observation (new users all along the period)
+        later = pts.entry + (rng.random(len(pts)) * np.maximum(pts.exit - pts.entry, 1)).astype(np.int64)
         start = np.where(prevalent, pts.entry - rng.integers(0, 730, len(pts)),
-                         np.maximum(onset, pts.entry) + rng.integers(0, 180, len(pts)))
+                         np.where(onset <= pts.entry, later, onset + rng.integers(0, 180, len(pts))))
         duration = rng.exponential(float(spec["duration"]), len(pts))
         if name in DIABETES_CLASSES:
             duration = np.where(nonadh, duration * 0.5, duration)
