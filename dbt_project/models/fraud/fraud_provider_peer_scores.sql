@@ -6,13 +6,16 @@
     (value - median) / (1.4826 MAD); when the MAD is 0, 1.2533 x the mean absolute deviation
     stands in; count features use at least sqrt(median + 1) as the scale (a Poisson floor, so
     that 1 against a median of 0 is not an outlier), share features at least var
-    fraud_share_floor (0.03, 3 percentage points); a scale of 0 gives a z-score of 0. Peer groups smaller than var fraud_min_peers
+    fraud_share_floor (0.03, 3 percentage points), ratio features (per patient, hours a day) at
+    least var fraud_ratio_floor (0.2) x the peer median, so that a provider within a few percent
+    of very homogeneous peers is not an outlier; a scale of 0 gives a z-score of 0. Peer groups smaller than var fraud_min_peers
     (default 5) are not scored. -#}
 {%- set month = var('fraud_month', none) %}
 {%- set features = ['n_lines', 'n_patients', 'lines_per_patient', 'amount_per_patient',
     'controlled_line_share', 'controlled_patient_share', 'dead_patient_lines', 'same_day_duplicates',
     'max_daily_lines', 'max_daily_hours', 'distant_patient_share', 'shopper_patients'] %}
 {%- set share_floor = var('fraud_share_floor', 0.03) %}
+{%- set ratio_floor = var('fraud_ratio_floor', 0.2) %}
 {%- set counts = ['n_lines', 'n_patients', 'dead_patient_lines', 'same_day_duplicates', 'max_daily_lines',
     'shopper_patients'] %}
 
@@ -67,7 +70,7 @@ final as (
             case
                 when long.feature in ({{ "'" ~ counts | join("', '") ~ "'" }}) then sqrt(medians.median + 1)
                 when long.feature like '%share' then {{ share_floor }}
-                else 0
+                else {{ ratio_floor }} * abs(medians.median)
             end
         ), 0), 0) as robust_z
     from long
