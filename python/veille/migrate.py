@@ -26,11 +26,12 @@ def downgrade(revision: str) -> None:
 
 
 def current() -> str | None:
-    """The revision the database is at, or None."""
+    """The revisions the database is at (one per branch head, comma-separated), or None."""
     import sqlalchemy as sa
 
     with db.engine().connect() as conn:
         exists = conn.execute(sa.text("select to_regclass('meta.alembic_version')")).scalar()
         if not exists:
             return None
-        return conn.execute(sa.text("select version_num from meta.alembic_version")).scalar()
+        heads = conn.execute(sa.text("select version_num from meta.alembic_version order by 1")).scalars().all()
+        return ", ".join(heads) or None
