@@ -136,6 +136,8 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(1)
         raise
+    finally:
+        db.reset_cache()  # close pooled connections before exit (no ResourceWarning at shutdown)
 
 
 if __name__ == "__main__":
