@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -49,34 +50,35 @@ def pg_server(tmp_path_factory):
             os.environ[k] = v
 
 
-def _admin_engine() -> sa.Engine:
-    s = db.settings()
-    return sa.create_engine(
-        sa.engine.URL.create(
-            "postgresql+psycopg",
-            username=s.user,
-            database="postgres",
-            query={"host": s.host, "port": str(s.port)},
-        ),
-        isolation_level="AUTOCOMMIT",
-    )
+@contextlib.contextmanager
+def scratch_database(name: str, migrated: bool = False):
+    """Create database ``name`` (dropping a leftover), select it for veille.db (SQLAlchemy,
+    alembic, dbt), optionally migrate it to every head; on exit unselect and drop it."""
+    from veille import migrate
+
+    admin = db.admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        conn.execute(sa.text(f'create database "{name}"'))
+    os.environ["VEILLE_DATABASE"] = name
+    db.reset_cache()
+    if migrated:
+        migrate.upgrade("heads")
+    try:
+        yield name
+    finally:
+        db.reset_cache()
+        os.environ.pop("VEILLE_DATABASE", None)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
 
 
 @pytest.fixture()
 def empty_db(pg_server):
     """A brand-new empty database, selected for veille.db (SQLAlchemy, alembic and dbt)."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    os.environ["VEILLE_DATABASE"] = name
-    db.reset_cache()
-    yield name
-    db.reset_cache()
-    os.environ.pop("VEILLE_DATABASE", None)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
+    with scratch_database("t_" + uuid.uuid4().hex[:12]) as name:
+        yield name
 
 
 @pytest.fixture()
@@ -95,7 +97,6 @@ def synthetic_warehouse(pg_server, tmp_path_factory):
     import json
     from datetime import date
 
-    from veille import migrate
     from veille.dbt import run_dbt
     from veille.load import load_extract
     from veille.synth import generate
@@ -103,20 +104,11 @@ def synthetic_warehouse(pg_server, tmp_path_factory):
     out = tmp_path_factory.mktemp("strong_extract")
     generate(out, patients=WAREHOUSE_PATIENTS, years=4, start=date(2015, 1, 1), seed=11,
              scenario="strong")
-    name = "synthetic_warehouse"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        conn.execute(sa.text(f'create database "{name}"'))
-    os.environ["VEILLE_DATABASE"] = name
-    db.reset_cache()
-    migrate.upgrade("heads")
-    load_extract(out)
-    run_dbt(["build", "--quiet"], check=True)
-    truth = json.loads((out / "truth.json").read_text())
-    yield {"database": name, "extract": out, "truth": truth}
-    os.environ.pop("VEILLE_DATABASE", None)
-    db.reset_cache()
+    with scratch_database("synthetic_warehouse", migrated=True) as name:
+        load_extract(out)
+        run_dbt(["build", "--quiet"], check=True)
+        truth = json.loads((out / "truth.json").read_text())
+        yield {"database": name, "extract": out, "truth": truth}
 
 
 @pytest.fixture()

@@ -13,6 +13,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from conftest import scratch_database
 from veille import db
 from veille.dbt import run_dbt
 
@@ -173,40 +174,16 @@ def extract_statements() -> list[str]:
     return out
 
 
-def _admin() -> sa.Engine:
-    s = db.settings()
-    return sa.create_engine(
-        sa.engine.URL.create("postgresql+psycopg", username=s.user, database="postgres",
-                             query={"host": s.host, "port": str(s.port)}),
-        isolation_level="AUTOCOMMIT",
-    )
-
-
 @pytest.fixture(scope="module")
 def built(pg_server, tmp_path_factory):
     """One database with the mini extract, built once by `dbt build` for the whole module."""
-    from veille import migrate
-
-    name = "t_dbt_" + uuid.uuid4().hex[:8]
-    admin = _admin()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    os.environ["VEILLE_DATABASE"] = name
-    db.reset_cache()
-    migrate.upgrade("heads")
-    with db.engine().begin() as conn:
-        for sql in extract_statements():
-            conn.execute(sa.text(sql))
-    admin.dispose()
-    target = tmp_path_factory.mktemp("dbt_target")  # other dbt runs may share dbt_project/target
-    run_dbt(["build", "--quiet", "--selector", "warehouse", "--target-path", str(target)])
-    yield name
-    db.reset_cache()
-    os.environ.pop("VEILLE_DATABASE", None)
-    admin = _admin()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
+    with scratch_database("t_dbt_" + uuid.uuid4().hex[:8], migrated=True) as name:
+        with db.engine().begin() as conn:
+            for sql in extract_statements():
+                conn.execute(sa.text(sql))
+        target = tmp_path_factory.mktemp("dbt_target")  # other dbt runs may share dbt_project/target
+        run_dbt(["build", "--quiet", "--selector", "warehouse", "--target-path", str(target)])
+        yield name
 
 
 @pytest.fixture()

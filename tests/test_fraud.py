@@ -19,12 +19,12 @@ February flow: patient 4 STATIN 02-02; G1 50 consultations on 02-18; H3 STATIN t
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from conftest import scratch_database
 from veille import db
 from veille.dbt import run_dbt
 
@@ -107,31 +107,18 @@ ALERTS = ("select to_char(month, 'YYYY-MM'), entity_kind, entity_id, alert_kind,
 @pytest.fixture(scope="module")
 def mini(pg_server):
     """The mini-extract swept month by month; yields the alerts seen after each scan."""
-    from conftest import _admin_engine
-    from veille import migrate
     from veille.fraud.sweep import scan_month
 
-    name = "t_fraud_" + uuid.uuid4().hex[:8]
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    os.environ["VEILLE_DATABASE"] = name
-    db.reset_cache()
-    migrate.upgrade("heads")
-    _exec(*_setup_statements(), _dispensings(JANUARY), _visits(JANUARY_VISITS))
-    run_dbt(["build", "--quiet", "--select", "+tag:fraud", "--exclude", "tag:fraud",
-             "--resource-type", "seed", "--resource-type", "model"])
-    seen = {"january": scan_month(date(2020, 1, 1))}
-    seen["alerts_after_january"] = _rows(ALERTS)
-    _exec(_dispensings(FEBRUARY), _visits(FEBRUARY_VISITS))
-    seen["february"] = scan_month(date(2020, 2, 1))
-    seen["alerts"] = _rows(ALERTS)
-    yield seen
-    os.environ.pop("VEILLE_DATABASE", None)
-    db.reset_cache()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
+    with scratch_database("t_fraud_" + uuid.uuid4().hex[:8], migrated=True):
+        _exec(*_setup_statements(), _dispensings(JANUARY), _visits(JANUARY_VISITS))
+        run_dbt(["build", "--quiet", "--select", "+tag:fraud", "--exclude", "tag:fraud",
+                 "--resource-type", "seed", "--resource-type", "model"])
+        seen = {"january": scan_month(date(2020, 1, 1))}
+        seen["alerts_after_january"] = _rows(ALERTS)
+        _exec(_dispensings(FEBRUARY), _visits(FEBRUARY_VISITS))
+        seen["february"] = scan_month(date(2020, 2, 1))
+        seen["alerts"] = _rows(ALERTS)
+        yield seen
 
 
 def test_doctor_shopping_quantities_per_dispensing(mini):

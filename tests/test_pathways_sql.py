@@ -5,12 +5,12 @@ One database and one dbt build for the module (the rows are read-only afterwards
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from conftest import scratch_database
 from veille import db
 
 DRUGS = [  # cip13, atc7, pack type
@@ -135,31 +135,15 @@ def _insert(conn: sa.Connection) -> None:
 @pytest.fixture(scope="module")
 def mini(pg_server):
     """A database with the mini-extract, the shipped indicators and the pathways marts built."""
-    from veille import migrate
     from veille.pathways import indicators
     from veille.pathways.run import RunSettings, build_marts
 
-    name = "t_pathways_" + uuid.uuid4().hex[:8]
-    s = db.settings()
-    admin = sa.create_engine(
-        sa.engine.URL.create("postgresql+psycopg", username=s.user, database="postgres",
-                             query={"host": s.host, "port": str(s.port)}),
-        isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    os.environ["VEILLE_DATABASE"] = name
-    db.reset_cache()
-    migrate.upgrade("heads")
-    with db.engine().begin() as conn:
-        _insert(conn)
-        indicators.register(conn, indicators.read_indicators())
-    build_marts(RunSettings(months=12))
-    yield name
-    os.environ.pop("VEILLE_DATABASE", None)
-    db.reset_cache()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
+    with scratch_database("t_pathways_" + uuid.uuid4().hex[:8], migrated=True) as name:
+        with db.engine().begin() as conn:
+            _insert(conn)
+            indicators.register(conn, indicators.read_indicators())
+        build_marts(RunSettings(months=12))
+        yield name
 
 
 def _rows(sql: str) -> list[tuple]:

@@ -8,13 +8,11 @@ parents. Truth: the generator's truth.json. Figures: docs/studies.md.
 
 import json
 import math
-import os
 from datetime import date
 
 import pytest
-import sqlalchemy as sa
+from conftest import scratch_database
 from typer.testing import CliRunner
-from veille import db, migrate
 from veille.load import load_extract
 from veille.study.cli import study_app
 from veille.study.config import load_all
@@ -26,37 +24,17 @@ DATABASE = "study_validation"
 PATIENTS = 20000
 
 
-def _admin() -> sa.Engine:
-    s = db.settings()
-    return sa.create_engine(
-        sa.engine.URL.create("postgresql+psycopg", username=s.user, database="postgres",
-                             query={"host": s.host, "port": str(s.port)}),
-        isolation_level="AUTOCOMMIT",
-    )
-
-
 @pytest.fixture(scope="module")
 def runs(pg_server, tmp_path_factory):
     extract = tmp_path_factory.mktemp("study_extract")
     generate(extract, patients=PATIENTS, years=4, start=date(2015, 1, 1), seed=11, scenario="strong")
-    admin = _admin()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{DATABASE}" with (force)'))
-        conn.execute(sa.text(f'create database "{DATABASE}"'))
-    os.environ["VEILLE_DATABASE"] = DATABASE
-    db.reset_cache()
-    migrate.upgrade("heads")
-    load_extract(extract)
-    reports = tmp_path_factory.mktemp("reports")
-    lines: list[str] = []
-    studies = run_studies(load_all(), build=True, report_dir=reports, echo=lines.append)
-    truth = json.loads((extract / "truth.json").read_text("utf-8"))
-    yield {"runs": studies, "lines": lines, "reports": reports, "truth": truth}
-    os.environ.pop("VEILLE_DATABASE", None)
-    db.reset_cache()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{DATABASE}" with (force)'))
-    admin.dispose()
+    with scratch_database(DATABASE, migrated=True):
+        load_extract(extract)
+        reports = tmp_path_factory.mktemp("reports")
+        lines: list[str] = []
+        studies = run_studies(load_all(), build=True, report_dir=reports, echo=lines.append)
+        truth = json.loads((extract / "truth.json").read_text("utf-8"))
+        yield {"runs": studies, "lines": lines, "reports": reports, "truth": truth}
 
 
 def _estimates(runs, negative: bool):
@@ -65,7 +43,6 @@ def _estimates(runs, negative: bool):
     for run in runs["runs"]:
         s = run.study
         for comp in s.comparisons:
-            truth = {}
             for o in run.outcomes:
                 if o.cohort_id != s.cohort_id(comp) or o.negative_control != negative:
                     continue

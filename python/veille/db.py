@@ -191,16 +191,25 @@ def stop_embedded() -> bool:
     return True
 
 
-def _ensure_database(settings: Settings) -> None:
-    admin = sa.create_engine(
+def admin_engine(s: Settings | None = None, **kwargs) -> sa.Engine:
+    """An autocommit engine on the server's maintenance database (postgres), for creating,
+    copying and dropping databases; the caller disposes it."""
+    s = s or settings()
+    return sa.create_engine(
         URL.create(
             "postgresql+psycopg",
-            username=settings.user,
+            username=s.user,
+            password=s.password or None,
             database="postgres",
-            query={"host": settings.host, "port": str(settings.port)},
+            query={"host": s.host, "port": str(s.port)},
         ),
         isolation_level="AUTOCOMMIT",
+        **kwargs,
     )
+
+
+def _ensure_database(settings: Settings) -> None:
+    admin = admin_engine(settings)
     with admin.connect() as conn:
         exists = conn.execute(
             sa.text("select 1 from pg_database where datname = :d"), {"d": settings.database}

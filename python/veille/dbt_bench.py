@@ -31,14 +31,6 @@ from veille.dbt import run_dbt
 PER_PATIENT = 60  # dispensings per patient (about 5 drugs x 12 refills)
 
 
-def _admin() -> sa.Engine:
-    s = db.settings()
-    return sa.create_engine(
-        sa.engine.URL.create("postgresql+psycopg", username=s.user, password=s.password or None,
-                             database="postgres", query={"host": s.host, "port": str(s.port)}),
-        isolation_level="AUTOCOMMIT",
-    )
-
 
 def synthetic_dispensings_sql(dispensings: int, seed: float = 0.42) -> list[str]:
     """SQL statements filling claims/ref/study with `dispensings` synthetic dispensings."""
@@ -110,7 +102,7 @@ def bench_dbt(dispensings: int, keep: bool) -> dict[str, object]:
     def dbt(*args: str) -> None:
         run_dbt([*args, "--quiet", "--target-path", str(target)])
 
-    admin = _admin()
+    admin = db.admin_engine()
     with admin.connect() as conn:
         conn.execute(sa.text(f'create database "{name}"'))
     old = os.environ.get("VEILLE_DATABASE")

@@ -22,12 +22,7 @@ from veille import db
 
 def _scratch_database(prefix: str) -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    s = db.settings()
-    admin = sa.create_engine(
-        sa.engine.URL.create("postgresql+psycopg", username=s.user, password=s.password or None,
-                             database="postgres", query={"host": s.host, "port": str(s.port)}),
-        isolation_level="AUTOCOMMIT",
-    )
+    admin = db.admin_engine()
     with admin.connect() as conn:
         conn.execute(sa.text(f'create database "{name}"'))
     admin.dispose()
@@ -35,12 +30,7 @@ def _scratch_database(prefix: str) -> str:
 
 
 def _drop_database(name: str) -> None:
-    s = db.settings()
-    admin = sa.create_engine(
-        sa.engine.URL.create("postgresql+psycopg", username=s.user, password=s.password or None,
-                             database="postgres", query={"host": s.host, "port": str(s.port)}),
-        isolation_level="AUTOCOMMIT",
-    )
+    admin = db.admin_engine()
     with admin.connect() as conn:
         conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
     admin.dispose()

@@ -25,15 +25,6 @@ import typer
 from veille import db
 
 
-def _admin() -> sa.Engine:
-    s = db.settings()
-    return sa.create_engine(
-        sa.engine.URL.create("postgresql+psycopg", username=s.user, password=s.password or None,
-                             database="postgres", query={"host": s.host, "port": str(s.port)}),
-        isolation_level="AUTOCOMMIT",
-    )
-
-
 def _time_scan(factor: int) -> dict:
     from veille.dbt import run_dbt
     from veille.scan.run import run_scan
@@ -65,7 +56,7 @@ def bench_scan(factors: list[int], patients: int, years: int, template: str | No
     from veille.synth.generate import generate
 
     name = f"bench_scan_{uuid.uuid4().hex[:8]}"
-    admin = _admin()
+    admin = db.admin_engine()
     with admin.connect() as conn:
         template_sql = f' template "{template}"' if template else ""
         conn.execute(sa.text(f'create database "{name}"{template_sql}'))
