@@ -25,7 +25,7 @@ def test_upgrade_creates_the_claims_schema(migrated_db):
 
 
 def test_current_names_every_branch_head(migrated_db):
-    assert migrate.current() == "0004_scan, 0005_pathways, 0006_fraud, 0007_comparator_exclusions"
+    assert migrate.current() == "0005_pathways, 0006_fraud, 0007_comparator_exclusions, 0008_scan_latent_calibrated"
 
 
 def test_downgrade_to_base_removes_everything_and_upgrade_again_works(migrated_db):

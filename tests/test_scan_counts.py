@@ -83,7 +83,7 @@ def insert_mini_extract() -> None:
 def mini_scan(migrated_db):
     insert_mini_extract()
     run_dbt(["build", "--select", "+tag:scan", "--resource-type", "model", "--resource-type", "seed",
-             "--quiet", "--vars", json.dumps(ScanSettings(min_events=1).dbt_vars())])
+             "--quiet", "--vars", json.dumps(ScanSettings(min_events=1, latency_days=10).dbt_vars())])
     with db.engine().connect() as conn:
         pairs = pd.read_sql(sa.text("select * from scan.scan_pair_counts"), conn)
         leaves = pd.read_sql(sa.text("select * from scan.scan_tree_events"), conn)
@@ -123,6 +123,10 @@ def test_mini_extract_counts_and_estimates(mini_scan):
     assert a.oe_observed == 1
     assert a.oe_expected == pytest.approx(expected, rel=1e-12)
     assert (a.tree_risk, a.tree_control) == (2, 0)
+    # long-term part (latency 10 days in this test): days 10-29 of each 30-day episode; P3's
+    # I21 is on day 10 of its episode, so it counts
+    assert a.oe_latent_observed == 1
+    assert a.oe_latent_expected == pytest.approx(20 / 1098 + 20 / 366 + 20 / 1095, rel=1e-12)
     block = _row(pairs, "C10AA", "I20-I25", level="atc5")
     assert (block.ssa_drug_first, block.ssa_outcome_first, block.oe_observed) == (2, 1, 1)
     assert block.oe_expected == pytest.approx(expected, rel=1e-12)
@@ -131,6 +135,8 @@ def test_mini_extract_counts_and_estimates(mini_scan):
     assert (j18.ssa_drug_first, j18.ssa_outcome_first, j18.oe_observed) == (0, 0, 1)
     # only P4 is in (2017, 45-49, F): rate 1/365 per day, 30 exposed days
     assert j18.oe_expected == pytest.approx(30 / 365, rel=1e-12)
+    # P4's J18 is on day 14 of its episode: long-term too
+    assert (j18.oe_latent_observed, j18.oe_latent_expected) == (1, pytest.approx(20 / 365, rel=1e-12))
     s72 = _row(pairs, "N05BA12", "S72")
     assert (s72.ssa_drug_first, s72.ssa_outcome_first) == (1, 0)
     assert (s72.tree_risk, s72.tree_control) == (0, 1)

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as sps
 from veille.errors import VeilleError
 from veille.scan import stats
-from veille.scan.evaluate import auc
+from veille.scan.evaluate import auc, poisson_power
 from veille.scan.settings import ScanSettings
 from veille.scan.treescan import log_likelihood_ratio, tree_scan
 
@@ -91,6 +91,43 @@ def test_observed_expected_shrinks_rare_pairs():
     assert rare.oe_ic == pytest.approx(math.log2(1.5 / 0.51))
     assert rare.oe_ic025 < 0 < common.oe_ic025
     assert common.oe_p == pytest.approx(sps.poisson.sf(99, 1.0))
+
+
+def test_empirical_null_recovers_a_shared_bias_despite_a_few_effects():
+    # 60 null drugs share a bias log(1.3) with spread 0.1 (on top of their own sampling
+    # error); 6 drugs carry a real effect of x3: the fitted null stays near (log 1.3, 0.1)
+    rng = np.random.default_rng(7)
+    expected = rng.uniform(20, 200, 66)
+    ratio = np.exp(np.log(1.3) + rng.normal(0, 0.1, 66))
+    ratio[:6] *= 3
+    observed = rng.poisson(expected * ratio)
+    log_ratio = np.log((observed + 0.5) / (expected + 0.5))
+    mu, tau = stats.empirical_null(log_ratio, 1 / np.sqrt(observed + 0.5))
+    assert mu == pytest.approx(math.log(1.3), abs=0.05)
+    assert 0.05 < tau < 0.2  # sampling error of a spread from 60 drugs; unweighted moments give 0.26
+    p = stats.calibrated_oe_p(observed, expected, pd.Series(["I21"] * 66))
+    assert (p[:6] < 1e-4).all()  # the effects stand out of the calibrated null
+    assert 0.2 < np.median(p[6:]) < 0.8  # the null drugs do not (raw Poisson p: all tiny)
+    raw = sps.poisson.sf(observed[6:] - 1, expected[6:])
+    assert np.median(raw) < 0.05
+
+
+def test_calibration_is_per_outcome_and_leaves_unexposed_pairs_undefined():
+    observed = np.array([30, 60, 45, 30, 0])
+    expected = np.array([30.0, 30.0, 30.0, 30.0, 0.0])
+    groups = pd.Series(["A", "A", "A", "B", "B"])
+    p = stats.calibrated_oe_p(observed, expected, groups)
+    assert np.isnan(p[4])
+    # group B has one pair with E >= 1: too few to fit, the null is N(0, 0) -> the plain z-test
+    se = 1 / math.sqrt(30.5)
+    assert p[3] == pytest.approx(sps.norm.sf(math.log(30.5 / 30.5) / se))
+
+
+def test_poisson_power():
+    # E = 10: P(X >= 16 | 10) = 0.049 <= 0.05 < P(X >= 15 | 10), so 16 events are needed
+    assert poisson_power(np.array([10.0]), np.array([2.0]))[0] == pytest.approx(sps.poisson.sf(15, 20.0))
+    assert poisson_power(np.array([0.0]), np.array([2.0]))[0] == 0.0
+    assert poisson_power(np.array([5.6]), np.array([1.22]))[0] < 0.15  # pioglitazone at 500,000
 
 
 def test_bh_and_combination():

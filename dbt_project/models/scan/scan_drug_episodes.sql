@@ -3,7 +3,8 @@
   Exposure episodes of each drug at both screen levels (ATC7 and ATC5), built by the shared
   build_episodes macro with the project's episode vars (grace_days, stockpiling,
   end_delay_days), clipped to the patient's at-risk window: exposed days are
-  [exposed_start, exposed_end).
+  [exposed_start, exposed_end); the episode's own first day is kept (episode_start) so that the
+  long-term part of an episode (after var scan_latency_days) can be told apart.
 -#}
 
 with dispensings as (
@@ -32,6 +33,7 @@ clipped as (
         episodes.drug_level,
         episodes.drug_code,
         episodes.episode_number,
+        episodes.episode_start,
         greatest(episodes.episode_start, windows.at_risk_start) as exposed_start,
         least(episodes.episode_end, windows.at_risk_end + 1) as exposed_end
     from episodes

@@ -5,10 +5,13 @@
   * sequence symmetry: drug_first, outcome_first, nsr_numerator, nsr_denominator;
   * observed vs expected: new outcomes during the drug's exposure episodes (observed) and the
     expected count, sum over strata of the exposed person-days times the stratum's outcome
-    rate in the whole population (calendar year x 5-year age band x sex);
+    rate in the whole population (calendar year x 5-year age band x sex); the same restricted
+    to the long-term part of the episodes, more than var scan_latency_days (365) after their
+    first day (oe_latent_observed, oe_latent_expected);
   * tree scan: risk_events, control_events (summed over the block's leaves at block level).
 -#}
 {%- set min_events = var_int('scan_min_events', 3, 1) | int %}
+{%- set latency = var_int('scan_latency_days', 365) | int %}
 
 with onsets as (
     select * from {{ ref('scan_outcome_onsets') }}
@@ -36,7 +39,8 @@ observed as (
         episodes.drug_code,
         onsets.outcome_level,
         onsets.outcome_code,
-        count(*) as observed
+        count(*) as observed,
+        count(*) filter (where onsets.onset_date >= episodes.episode_start + {{ latency }}) as latent_observed
     from onsets
     inner join episodes
         on onsets.patient_id = episodes.patient_id
@@ -112,7 +116,10 @@ expected as (
         pairs.drug_code,
         pairs.outcome_level,
         pairs.outcome_code,
-        sum(exposed_time.exposed_days * outcome_rates.cases_per_day) as expected
+        sum(exposed_time.exposed_days * outcome_rates.cases_per_day)
+            filter (where exposed_time.exposure_window = 'any') as expected,
+        sum(exposed_time.exposed_days * outcome_rates.cases_per_day)
+            filter (where exposed_time.exposure_window = 'latent') as latent_expected
     from pairs
     inner join exposed_time
         on pairs.drug_level = exposed_time.drug_level
@@ -138,6 +145,8 @@ final as (
         ssa.nsr_denominator,
         coalesce(observed.observed, 0)::bigint as oe_observed,
         coalesce(expected.expected, 0)::double precision as oe_expected,
+        coalesce(observed.latent_observed, 0)::bigint as oe_latent_observed,
+        coalesce(expected.latent_expected, 0)::double precision as oe_latent_expected,
         coalesce(tree.risk_events, 0)::bigint as tree_risk,
         coalesce(tree.control_events, 0)::bigint as tree_control
     from pairs

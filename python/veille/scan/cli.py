@@ -19,6 +19,8 @@ def scan_cmd(
     ssa_window: int = typer.Option(365, "--ssa-window-days", help="sequence symmetry window"),
     risk: str = typer.Option("1-182", "--risk-window", help="tree scan risk window, days after initiation"),
     control: str = typer.Option("183-365", "--control-window", help="tree scan control window"),
+    latency: int = typer.Option(365, "--latency-days",
+                                help="latent O/E: exposed days this long after an episode's start"),
     replicates: int = typer.Option(999, "--replicates", help="Monte Carlo replicates of the tree scan"),
     seed: int = typer.Option(1, "--seed", help="Monte Carlo seed"),
     fdr: float = typer.Option(0.05, "--fdr", help="false discovery rate level of a signal"),
@@ -37,7 +39,10 @@ def scan_cmd(
 
     r0, r1 = _window(risk, "--risk-window")
     c0, c1 = _window(control, "--control-window")
-    settings = ScanSettings(washout, ssa_window, r0, r1, c0, c1, min_events, replicates, seed, fdr)
+    settings = ScanSettings(washout_days=washout, ssa_window_days=ssa_window, risk_start_day=r0,
+                            risk_end_day=r1, control_start_day=c0, control_end_day=c1,
+                            latency_days=latency, min_events=min_events, replicates=replicates,
+                            seed=seed, fdr=fdr)
     console = Console(stderr=True)
     with console.status("scanning") as status:
         run_id, _ = run_scan(settings, build=build, progress=lambda s: status.update(f"scan: {s}"))
@@ -75,6 +80,7 @@ def evaluate_cmd(
     from veille.errors import VeilleError
     from veille.scan.evaluate import evaluate
     from veille.scan.run import read_signals
+    from veille.study.masking import mask_count
 
     if fmt not in ("text", "json"):
         raise VeilleError(f"--format must be text or json, got {fmt!r}")
@@ -85,7 +91,13 @@ def evaluate_cmd(
     typer.echo(f"{result['positives']} injected effects, {result['negatives']} negative controls "
                f"(scanned: {result['scanned']['positives']}, {result['scanned']['negatives']})")
     for method, value in result["auc"].items():
-        typer.echo(f"AUC {method:<9} {value:.3f}")
+        typer.echo(f"AUC {method:<13} {value:.3f}")
+    typer.echo("injected effects (power: of the O/E test at this size, level 0.05):")
+    for eff in (e for e in result["effects"] if e["power"] is not None):
+        rank = "not scanned" if eff["rank"] is None else f"rank {eff['rank']}"
+        typer.echo(f"  {eff['exposure_atc']:<8} {eff['outcome_icd10']}  HR {eff['hazard_ratio']:<5g} "
+                   f"{rank:<12} observed {mask_count(eff['observed']):>4}  expected "
+                   f"{eff['expected']:7.1f}  power {eff['power']:.2f}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,12 @@ Each is matched to the scanned pairs at the outcome's 3-character code and the e
 (ATC7 for a 7-character code, ATC5 otherwise: the best-scoring ATC5 pair under a shorter
 prefix). A truth pair that was not scanned (too few events) gets the worst score. The AUC is the
 Mann-Whitney probability that a positive outscores a negative, ties counted one half.
+
+Each injected effect also gets the power the O/E test had to find it at this size: with E the
+expected count of the pair, the one-sided Poisson test at level 0.05 needs c events, and the
+power is P(X >= c) for X ~ Poisson(E x HR) (an upper bound: an effect limited to older patients
+or to long-term use raises fewer of the expected events). An effect with little power cannot
+rank well whatever the method; the evaluation says so rather than leaving it to the AUC.
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from veille.errors import VeilleError
 from veille.truth import read_truth_file
 
-METHOD_SCORES = {"ssa": "ssa_p", "oe": "oe_p", "tree": "tree_p", "combined": "rank"}
+METHOD_SCORES = {"ssa": "ssa_p", "oe": "oe_p", "oe_calibrated": "oe_cal_p", "oe_latent": "oe_latent_p",
+                 "tree": "tree_p", "combined": "rank"}
+POWER_ALPHA = 0.05
 
 
 def read_truth(path: str | Path) -> pd.DataFrame:
@@ -44,7 +53,7 @@ def read_truth(path: str | Path) -> pd.DataFrame:
 def match_truth(truth: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
     """One row per truth effect with each method's score (lower = stronger signal)."""
     icd3 = signals[signals["outcome_level"] == "icd3"]
-    worst = {"ssa_p": np.inf, "oe_p": np.inf, "tree_p": np.inf, "rank": np.inf}
+    worst = {col: np.inf for col in METHOD_SCORES.values()}
     rows = []
     for eff in truth.itertuples(index=False):
         level = "atc7" if len(eff.exposure_atc) == 7 else "atc5"
@@ -52,9 +61,20 @@ def match_truth(truth: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
                    & icd3["drug_code"].str.startswith(eff.exposure_atc)
                    & (icd3["outcome_code"] == eff.outcome_icd10)]
         scores = {col: (hit[col].astype(float).fillna(np.inf).min() if len(hit) else worst[col])
-                  for col in worst}
-        rows.append({**eff._asdict(), "scanned": bool(len(hit)), **scores})
+                  for col in worst if col in icd3.columns}
+        best = hit.sort_values("rank").head(1)
+        counts = {"drug_code": best["drug_code"].iloc[0] if len(hit) else None,
+                  "observed": int(best["oe_observed"].iloc[0]) if len(hit) else 0,
+                  "expected": float(best["oe_expected"].iloc[0]) if len(hit) else 0.0}
+        rows.append({**eff._asdict(), "scanned": bool(len(hit)), **counts, **scores})
     return pd.DataFrame(rows)
+
+
+def poisson_power(expected: np.ndarray, ratio: np.ndarray, alpha: float = POWER_ALPHA) -> np.ndarray:
+    """Power of the one-sided Poisson test of O against E when the true mean is E x ratio."""
+    e = np.asarray(expected, dtype=float)
+    critical = stats.poisson.isf(alpha, e) + 1  # smallest c with P(X >= c | E) <= alpha
+    return np.where(e > 0, stats.poisson.sf(critical - 1, e * np.asarray(ratio, dtype=float)), 0.0)
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -74,11 +94,20 @@ def evaluate(truth_path: str | Path, signals: pd.DataFrame) -> dict:
     truth = read_truth(truth_path)
     matched = match_truth(truth, signals)
     y = matched["is_positive"].to_numpy()
+    matched["power"] = poisson_power(matched["expected"], matched["hazard_ratio"])
     result = {
         "auc": {m: auc(matched[col].to_numpy(), y) for m, col in METHOD_SCORES.items()},
         "positives": int(y.sum()),
         "negatives": int((~y).sum()),
         "scanned": {"positives": int(matched.loc[y, "scanned"].sum()),
                     "negatives": int(matched.loc[~y, "scanned"].sum())},
+        "effects": [
+            {"exposure_atc": r.exposure_atc, "outcome_icd10": r.outcome_icd10,
+             "hazard_ratio": r.hazard_ratio, "drug_code": r.drug_code,
+             "rank": None if not np.isfinite(r.rank) else int(r.rank),
+             "observed": r.observed, "expected": round(r.expected, 2),
+             "power": round(float(r.power), 3) if r.is_positive else None}
+            for r in matched.itertuples(index=False)
+        ],
     }
     return result

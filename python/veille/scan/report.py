@@ -18,7 +18,8 @@ from plotly.offline import get_plotlyjs
 from veille.scan.drilldown import drilldown_counts
 from veille.study.masking import mask_count
 
-COUNT_COLUMNS = ["ssa_drug_first", "ssa_outcome_first", "oe_observed", "tree_risk", "tree_control"]
+COUNT_COLUMNS = ["ssa_drug_first", "ssa_outcome_first", "oe_observed", "oe_latent_observed",
+                 "tree_risk", "tree_control"]
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -70,7 +71,8 @@ def masked_signals(signals: pd.DataFrame) -> pd.DataFrame:
 def _table(signals: pd.DataFrame) -> str:
     head = ("<tr><th>rank</th><th class=l>drug</th><th class=l>outcome</th>"
             "<th>SSA drug/outcome first</th><th>ASR (95% CI)</th><th>SSA p</th>"
-            "<th>observed</th><th>expected</th><th>IC (IC025)</th><th>O/E p</th>"
+            "<th>observed</th><th>expected</th><th>IC (IC025)</th><th>O/E p</th><th>calibrated p</th>"
+            "<th>long-term observed / expected</th><th>long-term p</th>"
             "<th>tree risk/control</th><th>tree p</th><th>combined p</th><th>q</th></tr>")
     body = []
     for r in masked_signals(signals).map(
@@ -83,6 +85,8 @@ def _table(signals: pd.DataFrame) -> str:
             f"<td>{_fmt(r.ssa_asr)} ({_fmt(r.ssa_ci_low)}-{_fmt(r.ssa_ci_high)})</td>"
             f"<td>{_pval(r.ssa_p)}</td><td>{r.oe_observed}</td><td>{_fmt(r.oe_expected, 1)}</td>"
             f"<td>{_fmt(r.oe_ic)} ({_fmt(r.oe_ic025)})</td><td>{_pval(r.oe_p)}</td>"
+            f"<td>{_pval(r.oe_cal_p)}</td>"
+            f"<td>{r.oe_latent_observed} / {_fmt(r.oe_latent_expected, 1)}</td><td>{_pval(r.oe_latent_p)}</td>"
             f"<td>{r.tree_risk} / {r.tree_control}</td><td>{_pval(r.tree_p)}</td>"
             f"<td>{_pval(r.combined_p)}</td><td>{_pval(r.q_value)}</td></tr>")
     return f"<table>{head}{''.join(body)}</table>"

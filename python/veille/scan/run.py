@@ -19,7 +19,8 @@ SIGNAL_COLUMNS = [
     "drug_level", "drug_code", "outcome_level", "outcome_code",
     "ssa_drug_first", "ssa_outcome_first", "ssa_csr", "ssa_nsr", "ssa_asr", "ssa_ci_low",
     "ssa_ci_high", "ssa_p", "oe_observed", "oe_expected", "oe_ratio", "oe_ic", "oe_ic025",
-    "oe_ic975", "oe_p", "tree_risk", "tree_control", "tree_llr", "tree_p", "combined_p",
+    "oe_ic975", "oe_p", "oe_cal_p", "oe_latent_observed", "oe_latent_expected", "oe_latent_ratio",
+    "oe_latent_p", "oe_latent_cal_p", "tree_risk", "tree_control", "tree_llr", "tree_p", "combined_p",
     "q_value", "is_signal", "rank",
 ]
 

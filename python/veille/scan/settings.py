@@ -9,7 +9,8 @@ from veille.errors import VeilleError
 
 @dataclass(frozen=True)
 class ScanSettings:
-    """Windows in days; min_events per pair; Monte Carlo replicates and seed; FDR level."""
+    """Windows in days (latency_days: where the long-term part of an episode starts, for the
+    latent O/E); min_events per pair; Monte Carlo replicates and seed; FDR level."""
 
     washout_days: int = 365
     ssa_window_days: int = 365
@@ -17,6 +18,7 @@ class ScanSettings:
     risk_end_day: int = 182
     control_start_day: int = 183
     control_end_day: int = 365
+    latency_days: int = 365
     min_events: int = 3
     replicates: int = 999
     seed: int = 1
@@ -38,6 +40,8 @@ class ScanSettings:
                 f"control window {self.control_start_day}-{self.control_end_day} must be non-empty and "
                 f"must not overlap the risk window {self.risk_start_day}-{self.risk_end_day}"
             )
+        if self.latency_days < 1:
+            raise VeilleError(f"latency must be >= 1 day, got {self.latency_days}")
         if self.min_events < 1:
             raise VeilleError(f"min events must be >= 1, got {self.min_events}")
         if self.replicates < 19:
@@ -62,6 +66,7 @@ class ScanSettings:
             "scan_risk_end_day": self.risk_end_day,
             "scan_control_start_day": self.control_start_day,
             "scan_control_end_day": self.control_end_day,
+            "scan_latency_days": self.latency_days,
             "scan_min_events": self.min_events,
         }
 

@@ -20,10 +20,16 @@ def rank_signals(pairs: pd.DataFrame, leaves: pd.DataFrame, settings: ScanSettin
     ssa = stats.sequence_symmetry(pairs["ssa_drug_first"], pairs["ssa_outcome_first"],
                                   pairs["nsr_numerator"], pairs["nsr_denominator"])
     oe = stats.observed_expected(pairs["oe_observed"], pairs["oe_expected"])
+    latent = stats.observed_expected(pairs["oe_latent_observed"], pairs["oe_latent_expected"])
+    latent = latent[["oe_ratio", "oe_p"]].rename(columns=lambda c: c.replace("oe_", "oe_latent_"))
+    groups = pairs["drug_level"] + "|" + pairs["outcome_level"] + "|" + pairs["outcome_code"]
+    oe["oe_cal_p"] = stats.calibrated_oe_p(pairs["oe_observed"], pairs["oe_expected"], groups)
+    latent["oe_latent_cal_p"] = stats.calibrated_oe_p(pairs["oe_latent_observed"],
+                                                      pairs["oe_latent_expected"], groups)
     nodes = tree_scan(leaves, settings.risk_days, settings.control_days, settings.replicates,
                       settings.seed)
     tree = pairs[PAIR_KEY].merge(nodes[PAIR_KEY + ["tree_llr", "tree_p"]], on=PAIR_KEY, how="left")
-    out = pd.concat([pairs, ssa, oe, tree[["tree_llr", "tree_p"]]], axis=1)
+    out = pd.concat([pairs, ssa, oe, latent, tree[["tree_llr", "tree_p"]]], axis=1)
     no_tree = (out["tree_risk"] + out["tree_control"]) == 0
     out.loc[no_tree, ["tree_llr", "tree_p"]] = np.nan
     out["combined_p"] = stats.combined_p(out[list(METHOD_P.values())])

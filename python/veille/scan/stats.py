@@ -6,6 +6,11 @@
 * observed vs expected: O / E, BCPNN information component IC = log2((O + 0.5) / (E + 0.5))
   with its 95% credibility interval from the Gamma(O + 0.5, E + 0.5) posterior, one-sided
   Poisson p-value P(X >= O | E);
+* empirical calibration of O/E: for each outcome, the log O/E of every drug scanned against it
+  are mostly null pairs, and their spread around a common bias (users of any drug are sicker
+  than the population the expectation comes from) is the empirical null N(mu, tau^2); a pair's
+  calibrated p-value compares its log O/E with that null, widened by its own standard error
+  (Schuemie et al. 2014, with all drugs of an outcome as the negative controls);
 * combination: Bonferroni min-p over the methods that have data (valid under any dependence
   between methods), then Benjamini-Hochberg q-values over every pair.
 """
@@ -73,6 +78,61 @@ def observed_expected(observed: np.ndarray, expected: np.ndarray, level: float =
         "oe_ic975": np.log2(stats.gamma.ppf(1 - alpha / 2, shape, scale=1.0 / rate)),
         "oe_p": np.where(e > 0, stats.poisson.sf(o - 1, e), np.nan),
     })
+
+
+def empirical_null(log_ratio: np.ndarray, se: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """Centre and spread (mu, tau) of log estimates ~ N(mu, tau^2 + se^2), fitted robustly so
+    that the real effects among them pull the null little: mu is a Huber-weighted mean of the
+    standardized residuals, tau the value that makes the median |residual| / sqrt(tau^2 + se^2)
+    equal to that of a standard normal (0.674); the two are iterated."""
+    x = np.asarray(log_ratio, dtype=float)
+    s2 = np.asarray(se, dtype=float) ** 2
+    if len(x) < 3:
+        return 0.0, 0.0
+    half_normal_median = stats.norm.ppf(0.75)
+
+    def spread(mu: float) -> float:
+        resid = np.abs(x - mu)
+        if np.median(resid / np.sqrt(s2)) <= half_normal_median:
+            return 0.0
+        lo, hi = 0.0, float(resid.max())
+        for _ in range(60):  # bisection: the median falls as tau grows
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if np.median(resid / np.sqrt(mid ** 2 + s2)) > half_normal_median else (lo, mid)
+        return (lo + hi) / 2
+
+    mu = float(np.median(x))
+    tau = spread(mu)
+    for _ in range(iterations):
+        total = tau ** 2 + s2
+        z = (x - mu) / np.sqrt(total)
+        w = np.minimum(1.0, 1.5 / np.maximum(np.abs(z), 1e-12)) / total
+        mu_new = float(np.sum(w * x) / np.sum(w))
+        tau_new = spread(mu_new)
+        if abs(mu_new - mu) < 1e-9 and abs(tau_new - tau) < 1e-9:
+            break
+        mu, tau = mu_new, tau_new
+    return mu, tau
+
+
+def calibrated_oe_p(observed: np.ndarray, expected: np.ndarray, groups: pd.Series,
+                    min_expected: float = 1.0) -> np.ndarray:
+    """One-sided calibrated p-value of each pair's log O/E against the empirical null of its
+    group (same outcome and levels); NaN where E is 0. Pairs with E >= min_expected fit the null."""
+    o = np.asarray(observed, dtype=float)
+    e = np.asarray(expected, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log((o + 0.5) / (e + 0.5))
+        se = 1.0 / np.sqrt(o + 0.5)
+    p = np.full(len(o), np.nan)
+    keys = pd.Series(pd.factorize(groups)[0])
+    for idx in keys.groupby(keys).groups.values():
+        idx = np.asarray(idx)
+        fit = idx[e[idx] >= min_expected]
+        mu, tau = empirical_null(log_ratio[fit], se[fit]) if len(fit) else (0.0, 0.0)
+        z = (log_ratio[idx] - mu) / np.sqrt(tau ** 2 + se[idx] ** 2)
+        p[idx] = np.where(e[idx] > 0, stats.norm.sf(z), np.nan)
+    return p
 
 
 def combined_p(p_values: pd.DataFrame) -> np.ndarray:
