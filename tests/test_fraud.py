@@ -107,17 +107,23 @@ ALERTS = ("select to_char(month, 'YYYY-MM'), entity_kind, entity_id, alert_kind,
 @pytest.fixture(scope="module")
 def mini(pg_server):
     """The mini-extract swept month by month; yields the alerts seen after each scan."""
+    from veille.fraud.settings import SweepSettings
     from veille.fraud.sweep import scan_month
 
     with scratch_database("t_fraud_" + uuid.uuid4().hex[:8], migrated=True):
         _exec(*_setup_statements(), _dispensings(JANUARY), _visits(JANUARY_VISITS))
         run_dbt(["build", "--quiet", "--select", "+tag:fraud", "--exclude", "tag:fraud",
                  "--resource-type", "seed", "--resource-type", "model"])
-        seen = {"january": scan_month(date(2020, 1, 1))}
+        # patient 1 shops with 2 overlapping dispensings: alerted at a threshold of 2, and
+        # not at the default of 3 (checked last, on January again)
+        two = SweepSettings(shopping_min_overlapping=2)
+        seen = {"january": scan_month(date(2020, 1, 1), two)}
         seen["alerts_after_january"] = _rows(ALERTS)
         _exec(_dispensings(FEBRUARY), _visits(FEBRUARY_VISITS))
-        seen["february"] = scan_month(date(2020, 2, 1))
+        seen["february"] = scan_month(date(2020, 2, 1), two)
         seen["alerts"] = _rows(ALERTS)
+        seen["january_default"] = scan_month(date(2020, 1, 1))
+        seen["alerts_january_default"] = _rows(ALERTS.replace("order by", "where month = '2020-01-01' order by"))
         yield seen
 
 
@@ -178,6 +184,12 @@ def test_alert_history_month_by_month(mini):
         ("2020-02", "patient", "7", "supply_beyond_dates", None, None, "resolved"),
         ("2020-02", "provider", "H4", "claims_after_death", None, None, "resolved"),
     ]
+
+
+def test_shoppers_need_three_overlapping_dispensings_by_default(mini):
+    assert mini["january_default"] == 3
+    assert [r[2:4] for r in mini["alerts_january_default"]] == [
+        ("7", "supply_beyond_dates"), ("G1", "hours_beyond_day"), ("H4", "claims_after_death")]
 
 
 def test_a_later_month_changes_only_its_own_alerts(mini):

@@ -1,6 +1,7 @@
 -- Ranked alerts of one swept month (:month), one row per entity, with the reasons.
 -- Detector scores share one scale: hard rules 20 + ln(1 + hits); doctor shopping
--- 10 + 10 x shopping share; provider outliers their top robust z-score (capped at 15, + 1 when
+-- 10 + 10 x shopping share (shoppers with at least :shopping_min_overlapping overlapping
+-- dispensings: one or two overlaps are a GP and a specialist both prescribing); provider outliers their top robust z-score (capped at 15, + 1 when
 -- the isolation forest agrees); persistent outliers the mean z of a feature over the last 12
 -- months x sqrt(months) (capped at 15); prescriber x class excess its quasi-Poisson z (capped at 15).
 
@@ -24,6 +25,7 @@ shopping as (
         || round(100 * shopping_share, 1) || '% of ' || round(total_units) || ' units obtained by shopping' as reason
     from fraud.fraud_shopping_patients
     where month = :month and is_shopper and shopping_share >= :shopping_share
+        and n_overlapping >= :shopping_min_overlapping
 ),
 
 top_features as (

@@ -24,6 +24,8 @@ class SweepSettings(BaseModel):
     class_z: float = Field(4.0, gt=0, description="Poisson z of a prescriber x drug class excess")
     class_ratio: float = Field(2.0, gt=1, description="shrunk observed/expected ratio of that excess")
     shopping_share: float = Field(0.2, ge=0, le=1, description="doctor-shopping share of a patient's units")
+    shopping_min_overlapping: int = Field(
+        3, ge=1, description="overlapping dispensings a shopper needs in the window to be alerted")
     seed: int = 0
 
 
