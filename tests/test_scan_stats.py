@@ -165,6 +165,32 @@ def test_truth_file_errors_are_one_line(tmp_path):
         read_truth(bad)
 
 
+def test_evaluate_reports_power_masks_counts_and_skips_unstored_methods(tmp_path):
+    from veille.scan.evaluate import evaluate
+
+    truth = tmp_path / "truth.json"
+    truth.write_text('{"effects": ['
+                     '{"exposure_atc": "A10BG03", "outcome_icd10": "C67", "hazard_ratio": 2.0},'
+                     '{"exposure_atc": "N05BA", "outcome_icd10": "S72", "hazard_ratio": 1.5},'
+                     '{"exposure_atc": "C10AA05", "outcome_icd10": "C67", "hazard_ratio": 1}]}')
+    signals = pd.DataFrame({
+        "drug_level": ["atc7", "atc7"], "drug_code": ["A10BG03", "C10AA05"],
+        "outcome_level": ["icd3", "icd3"], "outcome_code": ["C67", "C67"],
+        "oe_observed": [25, 4], "oe_expected": [10.0, 5.0], "rank": [1, 2],
+        "ssa_p": [0.01, 0.5], "oe_p": [1e-4, 0.7], "tree_p": [0.2, 0.9],
+        "oe_cal_p": [np.nan, np.nan], "oe_latent_p": [np.nan, np.nan],  # a run stored before 0008
+    })
+    result = evaluate(truth, signals)
+    # pioglitazone outscores the statin, the unscanned benzodiazepine (worst score) does not
+    assert result["auc"] == {"ssa": 0.5, "oe": 0.5, "oe_calibrated": None, "oe_latent": None,
+                             "tree": 0.5, "combined": 0.5}
+    pio, benzo, statin = result["effects"]
+    assert (pio["rank"], pio["observed"], pio["expected"]) == (1, 25, 10.0)
+    assert pio["power"] == pytest.approx(sps.poisson.sf(15, 20.0), abs=5e-4)
+    assert (benzo["rank"], benzo["observed"], benzo["power"]) == (None, None, None)  # not scanned
+    assert (statin["observed"], statin["power"]) == ("<10", None)  # small cell; a negative control
+
+
 def test_breakdowns_hide_small_cells_and_their_complement():
     from veille.scan.report import masked_group
 

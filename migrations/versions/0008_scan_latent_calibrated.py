@@ -24,7 +24,7 @@ def upgrade() -> None:
             add column oe_cal_p double precision,
             add column oe_latent_cal_p double precision;
         comment on column results.signal.oe_latent_observed is
-          'New outcomes in the exposed days more than latency_days after an episode''s first day.';
+          'New outcomes in the exposed days at least latency_days after an episode''s first day.';
         comment on column results.signal.oe_cal_p is
           'O/E p-value calibrated on the empirical null of the outcome (all drugs scanned against it).';
         """

@@ -2,10 +2,10 @@
 {#-
   Exposed person-days of each drug (ATC7 and ATC5) by stratum (calendar year x 5-year age band
   x sex, as in scan_stratum_person_time), from the clipped exposure episodes, for two exposure
-  windows: 'any' (all exposed days) and 'latent' (the days of an episode more than
+  windows: 'any' (all exposed days) and 'latent' (the days of an episode at least
   var scan_latency_days, default 365, after its first day: effects that need time, e.g. cancers).
 -#}
-{%- set latency = var_int('scan_latency_days', 365) | int %}
+{%- set latency = var_int('scan_latency_days', 365, 1) | int %}
 
 with episodes as (
     select * from {{ ref('scan_drug_episodes') }}

@@ -6,12 +6,12 @@
   * observed vs expected: new outcomes during the drug's exposure episodes (observed) and the
     expected count, sum over strata of the exposed person-days times the stratum's outcome
     rate in the whole population (calendar year x 5-year age band x sex); the same restricted
-    to the long-term part of the episodes, more than var scan_latency_days (365) after their
+    to the long-term part of the episodes, at least var scan_latency_days (365) after their
     first day (oe_latent_observed, oe_latent_expected);
   * tree scan: risk_events, control_events (summed over the block's leaves at block level).
 -#}
 {%- set min_events = var_int('scan_min_events', 3, 1) | int %}
-{%- set latency = var_int('scan_latency_days', 365) | int %}
+{%- set latency = var_int('scan_latency_days', 365, 1) | int %}
 
 with onsets as (
     select * from {{ ref('scan_outcome_onsets') }}

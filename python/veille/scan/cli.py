@@ -80,7 +80,6 @@ def evaluate_cmd(
     from veille.errors import VeilleError
     from veille.scan.evaluate import evaluate
     from veille.scan.run import read_signals
-    from veille.study.masking import mask_count
 
     if fmt not in ("text", "json"):
         raise VeilleError(f"--format must be text or json, got {fmt!r}")
@@ -91,12 +90,15 @@ def evaluate_cmd(
     typer.echo(f"{result['positives']} injected effects, {result['negatives']} negative controls "
                f"(scanned: {result['scanned']['positives']}, {result['scanned']['negatives']})")
     for method, value in result["auc"].items():
-        typer.echo(f"AUC {method:<13} {value:.3f}")
+        typer.echo(f"AUC {method:<13} " + ("-" if value is None else f"{value:.3f}"))
     typer.echo("injected effects (power: of the O/E test at this size, level 0.05):")
-    for eff in (e for e in result["effects"] if e["power"] is not None):
-        rank = "not scanned" if eff["rank"] is None else f"rank {eff['rank']}"
+    for eff in (e for e in result["effects"] if e["hazard_ratio"] > 1):
+        if eff["rank"] is None:
+            typer.echo(f"  {eff['exposure_atc']:<8} {eff['outcome_icd10']}  HR {eff['hazard_ratio']:<5g} "
+                       "not scanned (too few events)")
+            continue
         typer.echo(f"  {eff['exposure_atc']:<8} {eff['outcome_icd10']}  HR {eff['hazard_ratio']:<5g} "
-                   f"{rank:<12} observed {mask_count(eff['observed']):>4}  expected "
+                   f"rank {eff['rank']:<7} observed {eff['observed']!s:>4}  expected "
                    f"{eff['expected']:7.1f}  power {eff['power']:.2f}")
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from veille.errors import VeilleError
+from veille.study.masking import mask_value
 from veille.truth import read_truth_file
 
 METHOD_SCORES = {"ssa": "ssa_p", "oe": "oe_p", "oe_calibrated": "oe_cal_p", "oe_latent": "oe_latent_p",
@@ -60,8 +61,8 @@ def match_truth(truth: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
         hit = icd3[(icd3["drug_level"] == level)
                    & icd3["drug_code"].str.startswith(eff.exposure_atc)
                    & (icd3["outcome_code"] == eff.outcome_icd10)]
-        scores = {col: (hit[col].astype(float).fillna(np.inf).min() if len(hit) else worst[col])
-                  for col in worst if col in icd3.columns}
+        scores = {col: (hit[col].astype(float).fillna(np.inf).min()
+                        if len(hit) and col in icd3.columns else worst[col]) for col in worst}
         best = hit.sort_values("rank").head(1)
         counts = {"drug_code": best["drug_code"].iloc[0] if len(hit) else None,
                   "observed": int(best["oe_observed"].iloc[0]) if len(hit) else 0,
@@ -95,8 +96,11 @@ def evaluate(truth_path: str | Path, signals: pd.DataFrame) -> dict:
     matched = match_truth(truth, signals)
     y = matched["is_positive"].to_numpy()
     matched["power"] = poisson_power(matched["expected"], matched["hazard_ratio"])
+    # a method with no score at all (e.g. a run stored before its column existed) is not rated
+    stored = {col: col in signals.columns and signals[col].notna().any() for col in METHOD_SCORES.values()}
     result = {
-        "auc": {m: auc(matched[col].to_numpy(), y) for m, col in METHOD_SCORES.items()},
+        "auc": {m: auc(matched[col].to_numpy(), y) if stored[col] else None
+                for m, col in METHOD_SCORES.items()},
         "positives": int(y.sum()),
         "negatives": int((~y).sum()),
         "scanned": {"positives": int(matched.loc[y, "scanned"].sum()),
@@ -105,8 +109,9 @@ def evaluate(truth_path: str | Path, signals: pd.DataFrame) -> dict:
             {"exposure_atc": r.exposure_atc, "outcome_icd10": r.outcome_icd10,
              "hazard_ratio": r.hazard_ratio, "drug_code": r.drug_code,
              "rank": None if not np.isfinite(r.rank) else int(r.rank),
-             "observed": r.observed, "expected": round(r.expected, 2),
-             "power": round(float(r.power), 3) if r.is_positive else None}
+             "observed": mask_value(r.observed) if r.scanned else None,
+             "expected": round(r.expected, 2) if r.scanned else None,
+             "power": round(float(r.power), 3) if r.is_positive and r.scanned else None}
             for r in matched.itertuples(index=False)
         ],
     }

@@ -95,7 +95,7 @@ def empirical_null(log_ratio: np.ndarray, se: np.ndarray, iterations: int = 50) 
         resid = np.abs(x - mu)
         if np.median(resid / np.sqrt(s2)) <= half_normal_median:
             return 0.0
-        lo, hi = 0.0, float(resid.max())
+        lo, hi = 0.0, float(resid.max()) / half_normal_median  # at hi the median is below
         for _ in range(60):  # bisection: the median falls as tau grows
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if np.median(resid / np.sqrt(mid ** 2 + s2)) > half_normal_median else (lo, mid)
@@ -116,9 +116,12 @@ def empirical_null(log_ratio: np.ndarray, se: np.ndarray, iterations: int = 50) 
 
 
 def calibrated_oe_p(observed: np.ndarray, expected: np.ndarray, groups: pd.Series,
-                    min_expected: float = 1.0) -> np.ndarray:
+                    min_expected: float = 10.0) -> np.ndarray:
     """One-sided calibrated p-value of each pair's log O/E against the empirical null of its
-    group (same outcome and levels); NaN where E is 0. Pairs with E >= min_expected fit the null."""
+    group (same outcome and levels); NaN where E is 0. Pairs with E >= min_expected fit the
+    null: a pair is scanned only when some method counted enough events, so among pairs with
+    a small E those with O above E are over-represented, and the log of small counts is biased;
+    both would push the null up."""
     o = np.asarray(observed, dtype=float)
     e = np.asarray(expected, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
