@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -31,9 +33,12 @@ WAREHOUSE_PATIENTS = 4000  # the shared synthetic warehouse (fixture synthetic_w
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    """Start a throwaway embedded server for the whole session; stop it at the end."""
-    home = tmp_path_factory.mktemp("veille_home")
+def pg_server():
+    """Start a throwaway embedded server for the whole session; stop it and delete it at the end.
+    Its home is not under pytest's temporary root: another pytest session starting meanwhile
+    resets that root's permissions, and the server (running as its own system user) would
+    lose its data directory."""
+    home = Path(tempfile.mkdtemp(prefix="veille-test-home-"))
     old = {k: os.environ.get(k) for k in ("VEILLE_HOME", "VEILLE_UNSAFE_FAST", "VEILLE_DATABASE")}
     os.environ.pop("VEILLE_DATABASE_URL", None)
     os.environ["VEILLE_HOME"] = str(home)
@@ -43,6 +48,7 @@ def pg_server(tmp_path_factory):
     yield home
     db.reset_cache()
     db.stop_embedded()
+    shutil.rmtree(home, ignore_errors=True)
     for k, v in old.items():
         if v is None:
             os.environ.pop(k, None)
