@@ -13,6 +13,10 @@ P5      M   1980  B 2016-01-15, S72 2016-12-01 (321 days: control window), I21 2
 P6      F   1940  I21 2017-07-01
 P7      M   1950  A 2018-01-01
 P8      F   1985  I21 2015-03-01 (before washout: not new), I21 2016-04-01, A 2016-04-10
+P9      F   1990  B on the 1st of every month 2015-03..2016-12 (one episode from 2015-03-01,
+                  gaps of a day within the grace period, the last pack covering to 2016-12-30:
+                  a prevalent user exposed before the at-risk window), J18 2016-08-01 (exposed,
+                  long term)
 """
 
 from __future__ import annotations
@@ -30,18 +34,19 @@ from veille.scan.signals import rank_signals
 
 PATIENTS = [  # patient, sex, birth year
     (1, 1, 1950), (2, 2, 1960), (3, 1, 1950), (4, 2, 1970),
-    (5, 1, 1980), (6, 2, 1940), (7, 1, 1950), (8, 2, 1985),
+    (5, 1, 1980), (6, 2, 1940), (7, 1, 1950), (8, 2, 1985), (9, 2, 1990),
 ]
 DISPENSINGS = [  # patient, date, cip13
     (1, "2016-03-01", "3400900000001"), (2, "2016-09-01", "3400900000001"),
     (3, "2017-01-10", "3400900000001"), (4, "2015-06-01", "3400900000001"),
     (4, "2017-03-01", "3400900000001"), (5, "2016-01-15", "3400900000002"),
     (7, "2018-01-01", "3400900000001"), (8, "2016-04-10", "3400900000001"),
-]
+] + [(9, f"{2015 + (m - 1) // 12}-{(m - 1) % 12 + 1:02d}-01", "3400900000002") for m in range(3, 25)]
 STAYS = [  # patient, admission date, DP
     (1, "2016-05-01", "I210"), (2, "2016-06-01", "I219"), (3, "2017-01-20", "I214"),
     (4, "2017-03-15", "J189"), (5, "2016-12-01", "S720"), (5, "2018-06-01", "I210"),
     (6, "2017-07-01", "I211"), (8, "2015-03-01", "I210"), (8, "2016-04-01", "I210"),
+    (9, "2016-08-01", "J189"),
 ]
 
 
@@ -107,7 +112,8 @@ def test_mini_extract_counts_and_estimates(mini_scan):
                                  ("block", "J09-J18"))]
         + [(level, drug, olevel, outcome)
            for level, drug in (("atc7", "N05BA12"), ("atc5", "N05BA"))
-           for olevel, outcome in (("icd3", "S72"), ("block", "S70-S79"))]
+           for olevel, outcome in (("icd3", "S72"), ("block", "S70-S79"), ("icd3", "J18"),
+                                   ("block", "J09-J18"))]
     )
     a = _row(pairs, "C10AA05", "I21")
     # sequence symmetry: P1 and P3 drug first, P2 outcome first; P8's I21 is not new
@@ -137,6 +143,13 @@ def test_mini_extract_counts_and_estimates(mini_scan):
     assert j18.oe_expected == pytest.approx(30 / 365, rel=1e-12)
     # P4's J18 is on day 14 of its episode: long-term too
     assert (j18.oe_latent_observed, j18.oe_latent_expected) == (1, pytest.approx(20 / 365, rel=1e-12))
+    # P9: exposed from 2016-01-01 (the at-risk start, not the episode's first day 2015-03-01 +
+    # 10) to 2016-12-30, 365 days, alone in (2016, 25-29, F) where J18 has rate 1/366 per day
+    b_j18 = _row(pairs, "N05BA12", "J18")
+    assert (b_j18.ssa_drug_first, b_j18.ssa_outcome_first) == (0, 0)  # prevalent user
+    assert (b_j18.oe_observed, b_j18.oe_latent_observed) == (1, 1)
+    assert b_j18.oe_expected == pytest.approx(365 / 366, rel=1e-12)
+    assert b_j18.oe_latent_expected == pytest.approx(365 / 366, rel=1e-12)
     s72 = _row(pairs, "N05BA12", "S72")
     assert (s72.ssa_drug_first, s72.ssa_outcome_first) == (1, 0)
     assert (s72.tree_risk, s72.tree_control) == (0, 1)
