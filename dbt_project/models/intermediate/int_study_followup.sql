@@ -5,7 +5,7 @@
   observation period containing index), switching to or adding the other drug (as-treated, active
   comparator: first dispensing of the other group after index; non-user comparator with
   comparator_exclude_atc: an exposed subject's first dispensing after index of an excluded drug
-  outside the exposure, i.e. adding another drug the comparators never use), treatment end (as-treated: end of
+  (never one of the exposure's own drugs, int_study_group_dispensings), i.e. adding another drug the comparators never use), treatment end (as-treated: end of
   the first episode, end delay included), entry + max_followup_days, study end (or end of data).
   Ties are broken in that order.
 -#}
@@ -37,17 +37,7 @@ other_group_starts as (
         and group_dispensings.dispensing_date > subjects.index_date
         and (
             group_dispensings.drug_group = case when subjects.exposed = 1 then 'comparator' else 'exposure' end
-            or (
-                subjects.exposed = 1
-                and group_dispensings.drug_group = 'exclude'
-                and not exists (
-                    select 1
-                    from {{ ref('int_study_group_dispensings') }} as own
-                    where own.cohort_id = group_dispensings.cohort_id
-                        and own.dispensing_id = group_dispensings.dispensing_id
-                        and own.drug_group = 'exposure'
-                )
-            )
+            or (subjects.exposed = 1 and group_dispensings.drug_group = 'exclude')
         )
     group by subjects.cohort_id, subjects.patient_id
 ),

@@ -1,8 +1,9 @@
 {{ config(tags=['study']) }}
 {#-
   Dispensings of each cohort's drug groups: exposure, comparator (active designs), base
-  population (base_atc) and drugs non-user comparators must never have used (exclude),
-  matched on ATC prefixes; one row per cohort x group x dispensing.
+  population (base_atc) and drugs non-user comparators must never have used (exclude: those
+  prefixes minus the exposure's own drugs, so that an exclude dispensing is always another
+  drug), matched on ATC prefixes; one row per cohort x group x dispensing.
 -#}
 
 with cohorts as (
@@ -29,6 +30,19 @@ group_drugs as (
         on drugs.atc7 like upper(group_prefixes.atc_prefix) || '%'
 ),
 
+kept_drugs as (
+    select group_drugs.*
+    from group_drugs
+    where group_drugs.drug_group <> 'exclude'
+        or not exists (
+            select 1
+            from group_drugs as exposure_drugs
+            where exposure_drugs.cohort_id = group_drugs.cohort_id
+                and exposure_drugs.cip13 = group_drugs.cip13
+                and exposure_drugs.drug_group = 'exposure'
+        )
+),
+
 final as (
     select
         group_drugs.cohort_id,
@@ -38,7 +52,7 @@ final as (
         dispensings.dispensing_date,
         dispensings.atc7,
         dispensings.days_covered
-    from group_drugs
+    from kept_drugs as group_drugs
     inner join {{ ref('int_drug_dispensings') }} as dispensings
         on group_drugs.cip13 = dispensings.cip13
 )
