@@ -220,3 +220,60 @@ def test_counts_in_alert_reasons_are_masked():
     assert mask_text("12 lines dated after the patient's death (3 patients, up to 40 days after)") == (
         "12 lines dated after the patient's death (<10 patients, up to 40 days after)"
     )
+
+
+def _insert(table: str, columns: tuple[str, ...], rows: list[tuple]) -> str:
+    values = ", ".join("(" + ", ".join(repr(v) if isinstance(v, str) else str(v) for v in r) + ")" for r in rows)
+    return f"insert into {table} ({', '.join(columns)}) values {values}"
+
+
+def test_peer_scores_shrink_small_shares_and_floor_rare_counts(mini):
+    """Six GPs of one made-up peer group in June 2021: Q6 has 2 controlled lines of 4 (share 0.5
+    against a peer median of 0.03) and 4 same-day duplicates (peers 0, 0, 0, 0, 1)."""
+    shares = {"Q1": (100, 2, 0), "Q2": (100, 3, 0), "Q3": (100, 3, 0), "Q4": (100, 3, 0), "Q5": (100, 4, 1),
+              "Q6": (4, 2, 4)}
+    cols = ("month", "provider_id", "peer_group", "n_drug_lines", "n_controlled_lines", "controlled_line_share",
+            "same_day_duplicates")
+    rows = [("2021-06-01", p, "professional:9", n, k, round(k / n, 4), dup) for p, (n, k, dup) in shares.items()]
+    _exec(_insert("fraud.fraud_provider_features", cols, rows))
+    try:
+        run_dbt(["run", "--quiet", "--select", "fraud_provider_peer_scores", "--vars", '{"fraud_month": "2021-06"}'])
+        got = _rows("select provider_id, feature, round(robust_z::numeric, 3)::float from"
+                    " fraud.fraud_provider_peer_scores where peer_group = 'professional:9'"
+                    " and provider_id in ('Q5', 'Q6') order by 1, 2")
+    finally:
+        _exec("delete from fraud.fraud_provider_features where peer_group = 'professional:9'",
+              "delete from fraud.fraud_provider_peer_scores where peer_group = 'professional:9'")
+    # Q6's share is shrunk by 5 pseudo-lines at the median, (2 + 5 x 0.03) / 9 = 0.2389, over the
+    # binomial spread of 9 lines at 0.03, sqrt(0.03 x 0.97 / 9) = 0.0569: z 3.674 (15.7 unshrunk over the 3-point floor);
+    # Q5's 4 of 100, (4 + 0.15) / 105 = 0.0395, is within the 3-point floor: z 0.317. The
+    # duplicates' floor is the Poisson spread at the peers' mean 5/6: 4 / sqrt(1 + 5/6) = 2.954 (Q5: 0.739).
+    assert got == [("Q5", "controlled_line_share", 0.317), ("Q5", "same_day_duplicates", 0.739),
+                   ("Q6", "controlled_line_share", 3.674), ("Q6", "same_day_duplicates", 2.954)]
+
+
+def test_persistent_outliers_stand_out_from_their_peers_persistent_spread(mini):
+    """Seven providers' n_lines z-scores over 12 months of 2022, constant within each: R6 is 2.5
+    every month (a large practice; mean z x sqrt(12) = 8.7 would alert), R7 7.9 (below the
+    monthly alert, 8)."""
+    from veille.fraud.settings import SweepSettings
+    from veille.fraud.sweep import score_month
+
+    mean_z = {"R1": -2, "R2": -1, "R3": 0, "R4": 0.5, "R5": 1, "R6": 2.5, "R7": 7.9}
+    cols = ("month", "provider_id", "peer_group", "feature", "value", "n_peers", "median", "mad", "robust_z")
+    rows = [(f"2022-{m:02d}-01", p, "professional:9", "n_lines", 100 + 10 * z, 7, 100, 10, z)
+            for m in range(1, 13) for p, z in mean_z.items()]
+    _exec(_insert("fraud.fraud_provider_peer_scores", cols, rows))
+    try:
+        with db.engine().begin() as conn:
+            score_month(conn, date(2022, 12, 1), SweepSettings(persistent_z=3))
+        got = _rows("select entity_id, alert_kind, round(score::numeric, 3)::float, reasons from results.fraud_alert"
+                    " where month = '2022-12-01' order by alert_rank")
+    finally:
+        _exec("delete from fraud.fraud_provider_peer_scores where peer_group = 'professional:9'",
+              "delete from results.fraud_alert where month = '2022-12-01'",
+              "delete from results.fraud_sweep where month = '2022-12-01'")
+    # peers' mean z: median 0.5, MAD 1.5 -> scale 2.224; R7 (7.9 - 0.5) / 2.224 = 3.327, R6 0.899
+    assert got == [("R7", "persistent_outlier", 3.327,
+                    ("persistent_outlier: n_lines 179.00 vs peer median 100.00 on average over 12 months"
+                     " (mean z 7.9, persistence z 3.3)"))]

@@ -109,7 +109,8 @@ final as (
         round(per_provider.distant_patients::numeric / per_provider.n_patients, 4) as distant_patient_share,
         per_provider.shopper_patients,
         per_provider.n_drug_lines,
-        per_provider.n_controlled_lines
+        per_provider.n_controlled_lines,
+        per_provider.n_drug_patients
     from per_provider
     left join providers on per_provider.provider_id = providers.provider_id
     left join busiest_day

@@ -1,9 +1,13 @@
 -- Ranked alerts of one swept month (:month), one row per entity, with the reasons.
 -- Detector scores share one scale: hard rules 20 + ln(1 + hits); doctor shopping
 -- 10 + 10 x shopping share (shoppers with at least :shopping_min_overlapping overlapping
--- dispensings: one or two overlaps are a GP and a specialist both prescribing); provider outliers their top robust z-score (capped at 15, + 1 when
--- the isolation forest agrees); persistent outliers the mean z of a feature over the last 12
--- months x sqrt(months) (capped at 15); prescriber x class excess its quasi-Poisson z (capped at 15).
+-- dispensings: one or two overlaps are a GP and a specialist both prescribing); provider
+-- outliers their top robust z-score (capped at 15, + 1 when the isolation forest agrees);
+-- persistent outliers how far a feature's mean z over the last 12 months lies from the peers'
+-- mean z, (mean z - peer median) / (1.4826 MAD of the peers' mean z, at least 1 / sqrt(months),
+-- the spread of a mean of independent z-scores), capped at 15: a stable trait shared by many
+-- peers (a large practice, z 2.5 every month) is no outlier, a provider beyond its peers' own
+-- persistent spread is; prescriber x class excess its quasi-Poisson z (capped at 15).
 
 -- step: clear
 delete from results.fraud_alert where month = :month;
@@ -51,9 +55,8 @@ outliers as (
 ),
 
 persistent as (
-    select scores.provider_id, scores.feature, count(*) as n_months, avg(scores.robust_z) as mean_z,
-        avg(scores.robust_z) * sqrt(count(*)) as persistence_z,
-        avg(scores.value) as mean_value, avg(scores.median) as mean_median
+    select scores.provider_id, max(scores.peer_group) as peer_group, scores.feature, count(*) as n_months,
+        avg(scores.robust_z) as mean_z, avg(scores.value) as mean_value, avg(scores.median) as mean_median
     from fraud.fraud_provider_peer_scores as scores
     where scores.month > (:month)::date - interval '12 months' and scores.month <= :month
         and scores.provider_id in (
@@ -63,9 +66,32 @@ persistent as (
     having count(*) >= :persistent_months
 ),
 
+persistent_peers as (
+    select peer_group, feature, percentile_cont(0.5) within group (order by mean_z) as median_mean_z
+    from persistent
+    group by peer_group, feature
+),
+
+persistent_spread as (
+    select persistent.peer_group, persistent.feature, persistent_peers.median_mean_z,
+        1.4826 * percentile_cont(0.5) within group (
+            order by abs(persistent.mean_z - persistent_peers.median_mean_z)) as mad_mean_z
+    from persistent
+    inner join persistent_peers using (peer_group, feature)
+    group by persistent.peer_group, persistent.feature, persistent_peers.median_mean_z
+),
+
+persistent_scored as (
+    select persistent.*,
+        (persistent.mean_z - spread.median_mean_z)
+        / greatest(spread.mad_mean_z, 1 / sqrt(persistent.n_months)) as persistence_z
+    from persistent
+    inner join persistent_spread as spread using (peer_group, feature)
+),
+
 persistent_ranked as (
     select *, row_number() over (partition by provider_id order by persistence_z desc, feature) as k
-    from persistent
+    from persistent_scored
     where persistence_z >= :z_reason
 ),
 
@@ -74,7 +100,8 @@ persistent_outliers as (
         least(max(persistence_z), 15)::double precision as score,
         'persistent_outlier: ' || string_agg(feature || ' ' || round(mean_value::numeric, 2) || ' vs peer median '
             || round(mean_median::numeric, 2) || ' on average over ' || n_months || ' months (mean z '
-            || round(mean_z::numeric, 1) || ')', ', ' order by k) filter (where k <= 3) as reason
+            || round(mean_z::numeric, 1) || ', persistence z ' || round(persistence_z::numeric, 1) || ')',
+            ', ' order by k) filter (where k <= 3) as reason
     from persistent_ranked
     group by provider_id
     having max(persistence_z) >= :persistent_z

@@ -18,7 +18,7 @@ class SweepSettings(BaseModel):
     z_alert: float = Field(8.0, gt=0, description="robust z-score that alerts on its own")
     z_reason: float = Field(3.0, gt=0, description="robust z-score worth naming as a reason")
     z_with_forest: float = Field(4.0, gt=0, description="robust z-score that alerts with a forest outlier")
-    persistent_z: float = Field(8.0, gt=0, description="mean z over 12 months x sqrt(months) that alerts")
+    persistent_z: float = Field(8.0, gt=0, description="12-month mean z against the peers' mean z that alerts")
     persistent_months: int = Field(6, ge=1, le=12, description="scored months needed in those 12")
     forest_share: float = Field(0.02, gt=0, lt=0.5, description="share of providers the forest calls outliers")
     class_z: float = Field(4.0, gt=0, description="Poisson z of a prescriber x drug class excess")
