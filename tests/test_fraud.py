@@ -170,6 +170,33 @@ def test_hard_rules(mini):
     ]
 
 
+CLASS_SCORES = ("select to_char(month, 'YYYY-MM'), prescriber_id, drug_class, observed, prescriber_total,"
+                " expected::float, dispersion::float, poisson_z::float, shrunk_ratio::float"
+                " from fraud.fraud_prescriber_class_scores order by 1, 2, 3")
+
+
+def test_prescriber_class_excess_counts_patients_once_per_window(mini):
+    """12-month windows ending in January and February 2020. P1's patients: 1, 2, 3, 7, 8 in
+    January (four on BENZO), then patient 4 in February: 6, not 11 dispensings' worth. P3's
+    patient 5 has STATIN in both months: one patient in the February window."""
+    expected = [
+        # January: specialty 1 has 5 + 2 + 1 = 8 patients; BENZO 5 of them (share 5/8), OPIOID 2,
+        # STATIN 1; dispersion of STATIN (1 - 1/8)^2 / (1/8) = 6.125
+        ("2020-01", "P1", "N05BA", 4, 5, 3.125, 1.0, 0.495, 1.1077),
+        ("2020-01", "P2", "N02AX", 1, 2, 0.5, 1.0, 0.707, 1.0909),
+        ("2020-01", "P3", "C10AA", 1, 1, 0.125, 6.125, 1.0, 1.1707),
+        # February: 6 + 2 + 1 = 9 patients; STATIN 2 of them (patients 4 and 5)
+        ("2020-02", "P1", "N05BA", 4, 6, 3.333, 1.0, 0.365, 1.08),
+        ("2020-02", "P2", "N02AX", 1, 2, 0.444, 1.0, 0.833, 1.102),
+        ("2020-02", "P3", "C10AA", 1, 1, 0.222, 1.403, 1.393, 1.1489),
+    ]
+    assert _rows(CLASS_SCORES) == expected
+    # the full sweep (every month at once, windows from runs of months) gives the same rows
+    run_dbt(["run", "--quiet", "--full-refresh", "--select", "fraud_prescriber_class_patients",
+             "fraud_prescriber_class_scores"])
+    assert _rows(CLASS_SCORES) == expected
+
+
 def test_alert_history_month_by_month(mini):
     assert (mini["january"], mini["february"]) == (4, 2)
     rule = round(RULE_SCORE, 6)

@@ -3,18 +3,27 @@
     schema='fraud', tags=['fraud'], indexes=[{'columns': ['month']}]
 ) }}
 {#- Prescriber x drug class at each swept month, over the window of var
-    fraud_class_window_months (default 12) flow months ending there: observed dispensings O
-    against the expected E = the prescriber's dispensings x the class share among the peers of
-    the same specialty; quasi-Poisson z = (O - E) / sqrt(phi E), phi = the peers' mean
-    (O - E)^2 / E for that specialty x class (at least 1: dispensings of one patient cluster), and the ratio shrunk towards 1 by a gamma
-    prior of weight var fraud_class_prior (default 10 expected dispensings):
-    (O + prior) / (E + prior). Only classes prescribed above expectation are kept. -#}
+    fraud_class_window_months (default 12) flow months ending there, counted in patients (not
+    dispensings: one chronic patient's monthly refills made any GP with three such patients "in
+    excess"). Observed O = the prescriber's patients dispensed the class in the window; expected
+    E = the prescriber's patients (any class) x the share of their patients the specialty's
+    prescribers dispensed the class to. Quasi-Poisson z = (O - E) / sqrt(phi E), phi = the
+    peers' mean (O - E)^2 / E for that specialty x class (at least 1), and the ratio shrunk
+    towards 1 by a gamma prior of weight var fraud_class_prior (default 5 expected patients):
+    (O + prior) / (E + prior). Only classes prescribed above expectation are kept.
+    A patient counts once in every window that holds one of its months: each month x covers
+    the windows ending at x .. x + window - 1, and months less than a window apart are merged
+    into one run first, so that the full sweep expands runs, not patients x windows. -#}
 {%- set month = var('fraud_month', none) %}
 {%- set window = var_int('fraud_class_window_months', 12, 1) %}
-{%- set prior = var_int('fraud_class_prior', 10, 1) %}
+{%- set prior = var_int('fraud_class_prior', 5, 1) %}
 
-with monthly as (
-    select * from {{ ref('fraud_prescriber_class_monthly') }}
+with presence as (
+    select * from {{ ref('fraud_prescriber_class_patients') }}
+    {%- if month %}
+    where month > '{{ month }}-01'::date - interval '{{ window }} months'
+        and month <= '{{ month }}-01'::date
+    {%- endif %}
 ),
 
 providers as (
@@ -25,37 +34,86 @@ swept_months as (
     {%- if month %}
     select '{{ month }}-01'::date as month
     {%- else %}
-    select distinct month from monthly
+    select distinct month from presence
     {%- endif %}
+),
+
+class_months as (
+    select prescriber_id, drug_class, patient_id, month,
+        lag(month) over (partition by prescriber_id, drug_class, patient_id order by month) as previous
+    from presence
+),
+
+class_runs as (
+    select prescriber_id, drug_class, patient_id, month,
+        sum(case when previous is null or month >= previous + interval '{{ window }} months' then 1 else 0 end)
+            over (partition by prescriber_id, drug_class, patient_id order by month) as run
+    from class_months
+),
+
+class_covered as (
+    select covered.month, runs.prescriber_id, runs.drug_class, count(*) as observed
+    from (
+        select prescriber_id, drug_class, patient_id, run, min(month) as first_month,
+            max(month) + interval '{{ window | int - 1 }} months' as last_month
+        from class_runs
+        group by prescriber_id, drug_class, patient_id, run
+    ) as runs
+    cross join lateral generate_series(runs.first_month, runs.last_month, interval '1 month') as covered (month)
+    inner join swept_months on swept_months.month = covered.month::date
+    group by covered.month, runs.prescriber_id, runs.drug_class
+),
+
+patient_months as (
+    select prescriber_id, patient_id, month,
+        lag(month) over (partition by prescriber_id, patient_id order by month) as previous
+    from (select distinct prescriber_id, patient_id, month from presence) as distinct_months
+),
+
+patient_runs as (
+    select prescriber_id, patient_id, month,
+        sum(case when previous is null or month >= previous + interval '{{ window }} months' then 1 else 0 end)
+            over (partition by prescriber_id, patient_id order by month) as run
+    from patient_months
+),
+
+prescriber_totals as (
+    select covered.month::date as month, runs.prescriber_id, count(*) as total
+    from (
+        select prescriber_id, patient_id, run, min(month) as first_month,
+            max(month) + interval '{{ window | int - 1 }} months' as last_month
+        from patient_runs
+        group by prescriber_id, patient_id, run
+    ) as runs
+    cross join lateral generate_series(runs.first_month, runs.last_month, interval '1 month') as covered (month)
+    inner join swept_months on swept_months.month = covered.month::date
+    group by covered.month, runs.prescriber_id
 ),
 
 windowed as (
     select
-        swept_months.month,
-        monthly.prescriber_id,
+        class_covered.month::date as month,
+        class_covered.prescriber_id,
         coalesce(providers.specialty, '-') as specialty,
-        monthly.drug_class,
-        sum(monthly.n_dispensings) as observed
-    from swept_months
-    inner join monthly
-        on monthly.month > swept_months.month - interval '{{ window }} months'
-        and monthly.month <= swept_months.month
-    left join providers on monthly.prescriber_id = providers.provider_id
-    group by swept_months.month, monthly.prescriber_id, coalesce(providers.specialty, '-'), monthly.drug_class
+        class_covered.drug_class,
+        class_covered.observed
+    from class_covered
+    left join providers on class_covered.prescriber_id = providers.provider_id
 ),
 
-prescriber_totals as (
-    select month, prescriber_id, sum(observed) as total
-    from windowed
-    group by month, prescriber_id
+specialty_totals as (
+    select prescriber_totals.month, coalesce(providers.specialty, '-') as specialty,
+        sum(prescriber_totals.total) as specialty_total
+    from prescriber_totals
+    left join providers on prescriber_totals.prescriber_id = providers.provider_id
+    group by prescriber_totals.month, coalesce(providers.specialty, '-')
 ),
 
 peer_shares as (
     select windowed.month, windowed.specialty, windowed.drug_class,
-        sum(windowed.observed)::double precision
-        / sum(sum(windowed.observed)) over (partition by windowed.month, windowed.specialty) as peer_share,
-        count(distinct windowed.prescriber_id) as n_prescribing_peers
+        sum(windowed.observed)::double precision / max(specialty_totals.specialty_total) as peer_share
     from windowed
+    inner join specialty_totals using (month, specialty)
     group by windowed.month, windowed.specialty, windowed.drug_class
 ),
 

@@ -110,8 +110,9 @@ persistent_outliers as (
 class_excess as (
     select 'provider' as entity_kind, prescriber_id as entity_id, 'class_excess' as alert_kind,
         least(max(poisson_z), 15)::double precision as score,
-        'class_excess: ' || string_agg(drug_class || ' ' || observed || ' dispensings vs ' || round(expected, 1)
-            || ' expected from specialty peers (ratio ' || round(shrunk_ratio, 2) || ', z ' || round(poisson_z, 1) || ')',
+        'class_excess: ' || string_agg(drug_class || ' ' || observed || ' patients (of ' || prescriber_total
+            || ' patients) vs ' || round(expected, 1) || ' expected from specialty peers (ratio ' || round(shrunk_ratio, 2)
+            || ', z ' || round(poisson_z, 1) || ')',
             ', ' order by poisson_z desc) as reason
     from fraud.fraud_prescriber_class_scores
     where month = :month and poisson_z >= :class_z and shrunk_ratio >= :class_ratio

@@ -2,7 +2,8 @@
     materialized='incremental', incremental_strategy='delete+insert', unique_key='month',
     schema='fraud', tags=['fraud'], indexes=[{'columns': ['month']}]
 ) }}
-{#- Prescriber x drug class (ATC5) x flow month: dispensings and patients. -#}
+{#- Prescriber x drug class (ATC5) x patient x flow month: the patients a prescriber's
+    prescriptions reached that month, with their dispensings. -#}
 {%- set month = var('fraud_month', none) %}
 
 with dispensings as (
@@ -18,10 +19,10 @@ final as (
         month,
         prescriber_id,
         drug_class,
-        count(*)::int as n_dispensings,
-        count(distinct patient_id)::int as n_patients
+        patient_id,
+        count(*)::int as n_dispensings
     from dispensings
-    group by month, prescriber_id, drug_class
+    group by month, prescriber_id, drug_class, patient_id
 )
 
 select * from final
