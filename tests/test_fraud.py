@@ -177,7 +177,7 @@ CLASS_SCORES = ("select to_char(month, 'YYYY-MM'), prescriber_id, drug_class, ob
 
 def test_prescriber_class_excess_counts_patients_once_per_window(mini):
     """12-month windows ending in January and February 2020. P1's patients: 1, 2, 3, 7, 8 in
-    January (four on BENZO), then patient 4 in February: 6, not 11 dispensings' worth. P3's
+    January (four on BENZO), then patient 4 in February: 6 patients (14 dispensings). P3's
     patient 5 has STATIN in both months: one patient in the February window."""
     expected = [
         # January: specialty 1 has 5 + 2 + 1 = 8 patients; BENZO 5 of them (share 5/8), OPIOID 2,
@@ -195,6 +195,47 @@ def test_prescriber_class_excess_counts_patients_once_per_window(mini):
     run_dbt(["run", "--quiet", "--full-refresh", "--select", "fraud_prescriber_class_patients",
              "fraud_prescriber_class_scores"])
     assert _rows(CLASS_SCORES) == expected
+
+
+def test_class_excess_windows_merge_months_less_than_a_window_apart(mini):
+    """Prescriber W1 (no specialty): patient 101 in 2019-01, 2019-12 (11 months later: one run)
+    and 2021-01 (13 months later: a new run), patient 102 in 2019-06; W2's patient 201 in every
+    swept month. Windows of 12 flow months ending at each month present."""
+    rows = [("2019-01-01", "W1", "X0000", 101), ("2019-12-01", "W1", "X0000", 101),
+            ("2021-01-01", "W1", "X0000", 101), ("2019-06-01", "W1", "X0000", 102)]
+    rows += [(m, "W2", "Y0000", 201) for m in ("2019-01-01", "2019-06-01", "2019-12-01", "2020-01-01",
+                                                "2020-02-01", "2021-01-01")]
+    query = ("select to_char(month, 'YYYY-MM'), observed, prescriber_total from fraud.fraud_prescriber_class_scores"
+             " where prescriber_id = 'W1' order by 1")
+    _exec(_insert("fraud.fraud_prescriber_class_patients", ("month", "prescriber_id", "drug_class", "patient_id"),
+                  rows))
+    try:
+        run_dbt(["run", "--quiet", "--full-refresh", "--select", "fraud_prescriber_class_scores"])
+        full = _rows(query)
+        run_dbt(["run", "--quiet", "--select", "fraud_prescriber_class_scores", "--vars", '{"fraud_month": "2021-01"}'])
+        single = _rows(query)
+    finally:
+        _exec("delete from fraud.fraud_prescriber_class_patients where prescriber_id in ('W1', 'W2')")
+        run_dbt(["run", "--quiet", "--full-refresh", "--select", "fraud_prescriber_class_scores"])
+    # 2019-12: 101 once (two months of one run) + 102; 2020-02: 2019-03..2020-02 still holds
+    # 101's 2019-12 and 102's 2019-06; 2021-01: 2020-02..2021-01 holds only 101's new run
+    assert full == [("2019-01", 1, 1), ("2019-06", 2, 2), ("2019-12", 2, 2), ("2020-01", 2, 2),
+                    ("2020-02", 2, 2), ("2021-01", 1, 1)]
+    assert single == full
+
+
+def test_scan_of_a_base_swept_by_an_older_version_asks_for_a_full_sweep(mini):
+    from veille.errors import VeilleError
+    from veille.fraud.sweep import scan_month
+
+    _exec("alter table fraud.fraud_prescriber_class_patients rename to fraud_prescriber_class_old")
+    try:
+        with pytest.raises(VeilleError, match=r"^the fraud models were built by an older version: run "
+                                              r"`veille fraud sweep` once \(it rebuilds every month\), "
+                                              r"then scan months one by one$"):
+            scan_month(date(2020, 2, 1))
+    finally:
+        _exec("alter table fraud.fraud_prescriber_class_old rename to fraud_prescriber_class_patients")
 
 
 def test_alert_history_month_by_month(mini):

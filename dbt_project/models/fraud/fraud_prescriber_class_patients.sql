@@ -3,7 +3,7 @@
     schema='fraud', tags=['fraud'], indexes=[{'columns': ['month']}]
 ) }}
 {#- Prescriber x drug class (ATC5) x patient x flow month: the patients a prescriber's
-    prescriptions reached that month, with their dispensings. -#}
+    prescriptions reached that month. -#}
 {%- set month = var('fraud_month', none) %}
 
 with dispensings as (
@@ -19,8 +19,7 @@ final as (
         month,
         prescriber_id,
         drug_class,
-        patient_id,
-        count(*)::int as n_dispensings
+        patient_id
     from dispensings
     group by month, prescriber_id, drug_class, patient_id
 )

@@ -11,9 +11,10 @@
     peers' mean (O - E)^2 / E for that specialty x class (at least 1), and the ratio shrunk
     towards 1 by a gamma prior of weight var fraud_class_prior (default 5 expected patients):
     (O + prior) / (E + prior). Only classes prescribed above expectation are kept.
-    A patient counts once in every window that holds one of its months: each month x covers
+    A patient counts once in every window that holds one of its months. One swept month (var
+    fraud_month): distinct patients of the window's months. The full sweep: each month x covers
     the windows ending at x .. x + window - 1, and months less than a window apart are merged
-    into one run first, so that the full sweep expands runs, not patients x windows. -#}
+    into one run first, so that it expands runs, not patients x windows. -#}
 {%- set month = var('fraud_month', none) %}
 {%- set window = var_int('fraud_class_window_months', 12, 1) %}
 {%- set prior = var_int('fraud_class_prior', 5, 1) %}
@@ -38,6 +39,23 @@ swept_months as (
     {%- endif %}
 ),
 
+{%- if month %}
+-- one window: a patient counts once
+class_covered as (
+    select swept_months.month, presence.prescriber_id, presence.drug_class,
+        count(distinct presence.patient_id) as observed
+    from presence
+    cross join swept_months
+    group by swept_months.month, presence.prescriber_id, presence.drug_class
+),
+
+prescriber_totals as (
+    select swept_months.month, presence.prescriber_id, count(distinct presence.patient_id) as total
+    from presence
+    cross join swept_months
+    group by swept_months.month, presence.prescriber_id
+),
+{%- else %}
 class_months as (
     select prescriber_id, drug_class, patient_id, month,
         lag(month) over (partition by prescriber_id, drug_class, patient_id order by month) as previous
@@ -52,7 +70,7 @@ class_runs as (
 ),
 
 class_covered as (
-    select covered.month, runs.prescriber_id, runs.drug_class, count(*) as observed
+    select covered.month::date as month, runs.prescriber_id, runs.drug_class, count(*) as observed
     from (
         select prescriber_id, drug_class, patient_id, run, min(month) as first_month,
             max(month) + interval '{{ window | int - 1 }} months' as last_month
@@ -89,10 +107,11 @@ prescriber_totals as (
     inner join swept_months on swept_months.month = covered.month::date
     group by covered.month, runs.prescriber_id
 ),
+{%- endif %}
 
 windowed as (
     select
-        class_covered.month::date as month,
+        class_covered.month,
         class_covered.prescriber_id,
         coalesce(providers.specialty, '-') as specialty,
         class_covered.drug_class,

@@ -12,8 +12,8 @@
     of n lines or patients, p = the peer median (at least the floor); ratio features (per
     patient, hours a day) at least var fraud_ratio_floor (0.2) x the peer median. A share is
     also shrunk towards the peer median by var fraud_share_prior (5) pseudo-lines before it is
-    scored, (value x n + prior x median) / (n + prior): 2 controlled lines of 4 in a month's tail
-    are z 2.4, not 11. A scale of 0 gives a z-score of 0. Peer groups smaller than var
+    scored, (value x n + prior x median) / (n + prior): 2 controlled lines of 4 in a month's
+    tail (peer median 0) are z 3.9, not 11. A scale of 0 gives a z-score of 0. Peer groups smaller than var
     fraud_min_peers (default 5) are not scored. -#}
 {%- set month = var('fraud_month', none) %}
 {%- set features = ['n_lines', 'n_patients', 'lines_per_patient', 'amount_per_patient',
@@ -21,7 +21,7 @@
     'max_daily_lines', 'max_daily_hours', 'distant_patient_share', 'shopper_patients'] %}
 {%- set share_floor = var('fraud_share_floor', 0.03) %}
 {%- set ratio_floor = var('fraud_ratio_floor', 0.2) %}
-{%- set share_prior = var('fraud_share_prior', 5) %}
+{%- set share_prior = var_int('fraud_share_prior', 5, 1) %}
 {%- set denominators = {'controlled_line_share': 'n_drug_lines', 'controlled_patient_share': 'n_drug_patients',
     'distant_patient_share': 'n_patients'} %}
 {%- set counts = ['n_lines', 'n_patients', 'dead_patient_lines', 'same_day_duplicates', 'max_daily_lines',

@@ -5,9 +5,10 @@
 -- outliers their top robust z-score (capped at 15, + 1 when the isolation forest agrees);
 -- persistent outliers how far a feature's mean z over the last 12 months lies from the peers'
 -- mean z, (mean z - peer median) / (1.4826 MAD of the peers' mean z, at least 1 / sqrt(months),
--- the spread of a mean of independent z-scores), capped at 15: a stable trait shared by many
--- peers (a large practice, z 2.5 every month) is no outlier, a provider beyond its peers' own
--- persistent spread is; prescriber x class excess its quasi-Poisson z (capped at 15).
+-- the spread of a mean of independent z-scores; mean z x sqrt(months) with fewer than 5 such
+-- peers), capped at 15: a stable trait shared by many peers (a large practice, z 2.5 every
+-- month) is no outlier, a provider beyond its peers' own persistent spread is; prescriber x
+-- class excess its quasi-Poisson z (capped at 15).
 
 -- step: clear
 delete from results.fraud_alert where month = :month;
@@ -67,24 +68,30 @@ persistent as (
 ),
 
 persistent_peers as (
-    select peer_group, feature, percentile_cont(0.5) within group (order by mean_z) as median_mean_z
+    select peer_group, feature, count(*) as n_peers,
+        percentile_cont(0.5) within group (order by mean_z) as median_mean_z
     from persistent
     group by peer_group, feature
 ),
 
 persistent_spread as (
-    select persistent.peer_group, persistent.feature, persistent_peers.median_mean_z,
+    select persistent.peer_group, persistent.feature, persistent_peers.n_peers, persistent_peers.median_mean_z,
         1.4826 * percentile_cont(0.5) within group (
             order by abs(persistent.mean_z - persistent_peers.median_mean_z)) as mad_mean_z
     from persistent
     inner join persistent_peers using (peer_group, feature)
-    group by persistent.peer_group, persistent.feature, persistent_peers.median_mean_z
+    group by persistent.peer_group, persistent.feature, persistent_peers.n_peers, persistent_peers.median_mean_z
 ),
 
+-- fewer than 5 peers with enough scored months: no peer spread to judge by, the mean z of
+-- independent months x sqrt(months)
 persistent_scored as (
     select persistent.*,
-        (persistent.mean_z - spread.median_mean_z)
-        / greatest(spread.mad_mean_z, 1 / sqrt(persistent.n_months)) as persistence_z
+        case
+            when spread.n_peers >= 5 then (persistent.mean_z - spread.median_mean_z)
+                / greatest(spread.mad_mean_z, 1 / sqrt(persistent.n_months))
+            else persistent.mean_z * sqrt(persistent.n_months)
+        end as persistence_z
     from persistent
     inner join persistent_spread as spread using (peer_group, feature)
 ),

@@ -97,12 +97,28 @@ def _month_has_claims(conn: sa.Connection, month: date) -> bool:
     return bool(conn.execute(sa.text(f"select {sql}"), {"m": month}).scalar())
 
 
+def _check_models_current(conn: sa.Connection) -> None:
+    """A base swept by an older version lacks the patient-level class table and the features'
+    n_drug_patients: an incremental scan would build them from one month only."""
+    swept = conn.execute(sa.text("select to_regclass('fraud.fraud_provider_features')")).scalar()
+    if swept is None:
+        return
+    current = conn.execute(sa.text(
+        "select to_regclass('fraud.fraud_prescriber_class_patients') is not null and exists ("
+        "select 1 from information_schema.columns where table_schema = 'fraud' "
+        "and table_name = 'fraud_provider_features' and column_name = 'n_drug_patients')")).scalar()
+    if not current:
+        raise VeilleError("the fraud models were built by an older version: run `veille fraud sweep` "
+                          "once (it rebuilds every month), then scan months one by one")
+
+
 def scan_month(month: date, settings: SweepSettings | None = None) -> int:
     """Sweep one monthly flow incrementally (only that month's rows are rebuilt); alert count."""
     settings = settings or SweepSettings()
     started = time.perf_counter()
     with db.engine().begin() as conn:
         _check_schema(conn)
+        _check_models_current(conn)
         if not _month_has_claims(conn, month):
             raise VeilleError(f"no claims in flow month {month:%Y-%m}: load it first (`veille load`)")
     _build_models(month, full_refresh=False)
