@@ -11,10 +11,9 @@
     peers' mean (O - E)^2 / E for that specialty x class (at least 1), and the ratio shrunk
     towards 1 by a gamma prior of weight var fraud_class_prior (default 5 expected patients):
     (O + prior) / (E + prior). Only classes prescribed above expectation are kept.
-    A patient counts once in every window that holds one of its months. One swept month (var
-    fraud_month): distinct patients of the window's months. The full sweep: each month x covers
-    the windows ending at x .. x + window - 1, and months less than a window apart are merged
-    into one run first, so that it expands runs, not patients x windows. -#}
+    A patient counts once in every window that holds one of its months (macro
+    patients_per_window: count(distinct) for one swept month, runs of months for the full
+    sweep). -#}
 {%- set month = var('fraud_month', none) %}
 {%- set window = var_int('fraud_class_window_months', 12, 1) %}
 {%- set prior = var_int('fraud_class_prior', 5, 1) %}
@@ -39,75 +38,18 @@ swept_months as (
     {%- endif %}
 ),
 
-{%- if month %}
--- one window: a patient counts once
-class_covered as (
-    select swept_months.month, presence.prescriber_id, presence.drug_class,
-        count(distinct presence.patient_id) as observed
-    from presence
-    cross join swept_months
-    group by swept_months.month, presence.prescriber_id, presence.drug_class
-),
-
-prescriber_totals as (
-    select swept_months.month, presence.prescriber_id, count(distinct presence.patient_id) as total
-    from presence
-    cross join swept_months
-    group by swept_months.month, presence.prescriber_id
-),
-{%- else %}
-class_months as (
-    select prescriber_id, drug_class, patient_id, month,
-        lag(month) over (partition by prescriber_id, drug_class, patient_id order by month) as previous
-    from presence
-),
-
-class_runs as (
-    select prescriber_id, drug_class, patient_id, month,
-        sum(case when previous is null or month >= previous + interval '{{ window }} months' then 1 else 0 end)
-            over (partition by prescriber_id, drug_class, patient_id order by month) as run
-    from class_months
+-- one row per prescriber x patient x month, for the runs of the full sweep
+prescriber_months as (
+    select distinct prescriber_id, patient_id, month from presence
 ),
 
 class_covered as (
-    select covered.month::date as month, runs.prescriber_id, runs.drug_class, count(*) as observed
-    from (
-        select prescriber_id, drug_class, patient_id, run, min(month) as first_month,
-            max(month) + interval '{{ window | int - 1 }} months' as last_month
-        from class_runs
-        group by prescriber_id, drug_class, patient_id, run
-    ) as runs
-    cross join lateral generate_series(runs.first_month, runs.last_month, interval '1 month') as covered (month)
-    inner join swept_months on swept_months.month = covered.month::date
-    group by covered.month, runs.prescriber_id, runs.drug_class
-),
-
-patient_months as (
-    select prescriber_id, patient_id, month,
-        lag(month) over (partition by prescriber_id, patient_id order by month) as previous
-    from (select distinct prescriber_id, patient_id, month from presence) as distinct_months
-),
-
-patient_runs as (
-    select prescriber_id, patient_id, month,
-        sum(case when previous is null or month >= previous + interval '{{ window }} months' then 1 else 0 end)
-            over (partition by prescriber_id, patient_id order by month) as run
-    from patient_months
+    {{- patients_per_window('presence', ['prescriber_id', 'drug_class'], window, month, 'observed') }}
 ),
 
 prescriber_totals as (
-    select covered.month::date as month, runs.prescriber_id, count(*) as total
-    from (
-        select prescriber_id, patient_id, run, min(month) as first_month,
-            max(month) + interval '{{ window | int - 1 }} months' as last_month
-        from patient_runs
-        group by prescriber_id, patient_id, run
-    ) as runs
-    cross join lateral generate_series(runs.first_month, runs.last_month, interval '1 month') as covered (month)
-    inner join swept_months on swept_months.month = covered.month::date
-    group by covered.month, runs.prescriber_id
+    {{- patients_per_window('presence' if month else 'prescriber_months', ['prescriber_id'], window, month, 'total') }}
 ),
-{%- endif %}
 
 windowed as (
     select

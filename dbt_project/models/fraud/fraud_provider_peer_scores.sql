@@ -69,6 +69,9 @@ spreads as (
 shrunk as (
     select
         long.*,
+        medians.n_peers,
+        medians.median,
+        medians.mean,
         case
             when long.n is null then long.value
             else (long.value * long.n + {{ share_prior }} * medians.median) / (long.n + {{ share_prior }})
@@ -84,21 +87,20 @@ final as (
         shrunk.peer_group,
         shrunk.feature,
         shrunk.value,
-        medians.n_peers::int as n_peers,
-        medians.median,
+        shrunk.n_peers::int as n_peers,
+        shrunk.median,
         spreads.mad,
-        coalesce((shrunk.scored_value - medians.median) / nullif(greatest(
+        coalesce((shrunk.scored_value - shrunk.median) / nullif(greatest(
             case when spreads.mad > 0 then 1.4826 * spreads.mad else 1.2533 * spreads.mean_ad end,
             case
-                when shrunk.feature in ({{ "'" ~ counts | join("', '") ~ "'" }}) then sqrt(medians.mean + 1)
+                when shrunk.feature in ({{ "'" ~ counts | join("', '") ~ "'" }}) then sqrt(shrunk.mean + 1)
                 when shrunk.feature like '%share' then greatest({{ share_floor }}, sqrt(
-                    greatest(medians.median, {{ share_floor }}) * (1 - greatest(medians.median, {{ share_floor }}))
+                    greatest(shrunk.median, {{ share_floor }}) * (1 - greatest(shrunk.median, {{ share_floor }}))
                     / (coalesce(shrunk.n, 0) + {{ share_prior }})))
-                else {{ ratio_floor }} * abs(medians.median)
+                else {{ ratio_floor }} * abs(shrunk.median)
             end
         ), 0), 0) as robust_z
     from shrunk
-    inner join medians using (month, peer_group, feature)
     inner join spreads using (month, peer_group, feature)
 )
 
