@@ -25,7 +25,8 @@ def test_upgrade_creates_the_claims_schema(migrated_db):
 
 
 def test_current_names_every_branch_head(migrated_db):
-    assert migrate.current() == "0005_pathways, 0006_fraud, 0007_comparator_exclusions, 0008_scan_latent_calibrated"
+    assert migrate.current() == ("0006_fraud, 0007_comparator_exclusions, 0008_scan_latent_calibrated, "
+                                 "0009_pathways_mixture")
 
 
 def test_downgrade_to_base_removes_everything_and_upgrade_again_works(migrated_db):

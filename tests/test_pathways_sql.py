@@ -75,8 +75,9 @@ DISPENSINGS = [  # patient, date, cip13, packs, prescriber
 LAB_TESTS = [  # patient, date, nabm
     (1, D(2020, 3, 10), "1577"), (1, D(2020, 9, 10), "1577"), (1, D(2020, 10, 20), "1610"),
     (4, D(2021, 2, 1), "1577"), (4, D(2021, 9, 1), "592"),
+    (6, D(2020, 5, 20), "1577"),
 ]
-ACTS = [(4, D(2020, 6, 1), "BGQP002")]
+ACTS = [(4, D(2020, 6, 1), "BGQP002"), (6, D(2020, 5, 5), "BGQP007")]
 VISITS = [  # patient, date, nature, specialty, amount reimbursed
     (1, D(2020, 4, 15), 1111, "1", 17.50), (1, D(2020, 8, 15), 1111, "1", 17.50),
     (1, D(2020, 11, 30), 1111, "1", 17.50),
@@ -85,6 +86,8 @@ VISITS = [  # patient, date, nature, specialty, amount reimbursed
     (5, D(2020, 6, 20), 1111, "1", 17.50), (5, D(2020, 12, 1), 1111, "1", 17.50),
     (9, D(2020, 1, 1), 1111, "01", 17.50), (9, D(2020, 2, 1), 1112, "15", 21.00),
     (9, D(2021, 12, 31), 1111, "1", 17.50),
+    # patient 6: an eye examination billed as an ophthalmology visit and a fundus act
+    (6, D(2020, 5, 5), 1112, "15", 21.00),
 ]
 STAYS = [  # stay id, patient, admission, discharge, principal diagnosis
     (1, 5, D(2020, 3, 1), D(2020, 3, 10), "I214"),
@@ -251,6 +254,25 @@ def test_monthly_states(mini):
     ]
 
 
+def test_monitoring_contacts_per_month(mini):
+    # patient 6's eye examination (a visit and an act the same day) is one contact; patient 4's
+    # act of 2020-06-01 falls before its first dispensing; 1610 is not a monitoring test
+    assert _rows("select patient_id, contact_date, item from "
+                 "pathways.int_pathways__monitoring_contacts order by 1, 2, 3") == [
+        (1, D(2020, 3, 10), "hba1c"), (1, D(2020, 9, 10), "hba1c"),
+        (4, D(2020, 6, 1), "eye_exam"), (4, D(2021, 2, 1), "hba1c"),
+        (4, D(2021, 9, 1), "creatinine"),
+        (6, D(2020, 5, 5), "eye_exam"), (6, D(2020, 5, 20), "hba1c"),
+        (9, D(2020, 2, 1), "eye_exam"),  # an ophthalmology visit (patient 9 has no sequence)
+    ]
+    assert _rows("select patient_id, month_index, item, contact_days from "
+                 "pathways.fct_pathways_monthly_contacts order by 1, 2, 3") == [
+        (1, 2, "hba1c", 1), (1, 8, "hba1c", 1),
+        (4, 1, "hba1c", 1), (4, 8, "creatinine", 1),
+        (6, 4, "eye_exam", 1), (6, 4, "hba1c", 1),
+    ]
+
+
 def test_care_use_patient_year(mini):
     rows = _rows("select year, observed_days, age, age_band, sex, department, gp_visits, "
                  "specialist_visits, lab_tests, medical_acts, dispensings, hospital_stays, "
@@ -261,4 +283,5 @@ def test_care_use_patient_year(mini):
         (2021, 1, 71, "70-74", 2, "075", 1, 0, 0, 0, 0, 0, 0, 17.5),
     ]
     assert _rows("select patient_id, year, specialty, visits from "
-                 "pathways.fct_pathways_specialist_visits order by 1, 2") == [(9, 2020, "15", 1)]
+                 "pathways.fct_pathways_specialist_visits order by 1, 2") == [
+        (6, 2020, "15", 1), (9, 2020, "15", 1)]

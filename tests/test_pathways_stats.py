@@ -1,5 +1,5 @@
 """Pathways statistics without a database: sequence distances, CLARA on planted trajectories,
-standardized rates, intervals, funnel limits, path masking, indicator files."""
+the latent-class mixture on planted count profiles, event counts of sequences, standardized rates, intervals, funnel limits, path masking, indicator files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from veille.errors import VeilleError
 from veille.pathways.clustering import Clara, distances
+from veille.pathways.clusters import Trajectories, event_counts
 from veille.pathways.indicators import read_indicators
+from veille.pathways.mixture import PoissonMixture
 from veille.pathways.rates import funnel_limits, standardized_rate, wilson_interval
 from veille.pathways.sequences import OUT, encode, substitution_costs
 from veille.pathways.summaries import mask_paths
@@ -65,6 +67,73 @@ def test_clara_recovers_planted_trajectories():
     assert adjusted_rand_score(truth, res.labels) > 0.95
     assert model.summary["chosen"].sum() == 1
     assert np.allclose(res.distance, distances(codes, res.medoids, model.cost).min(axis=1))
+
+
+# monthly rates of (tests, interruptions, visits) in four planted classes, and their shares
+PLANTED_RATES = np.array([[0.40, 0.005, 0.02], [0.05, 0.005, 0.005],
+                          [0.40, 0.005, 0.25], [0.15, 0.080, 0.02]])
+
+
+def _planted_counts(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    truth = rng.choice(4, size=n, p=[0.35, 0.25, 0.25, 0.15])
+    exposure = rng.integers(12, 37, n)
+    counts = rng.poisson(PLANTED_RATES[truth] * exposure[:, None])
+    return pd.DataFrame(counts, columns=["tests", "stops", "visits"]), exposure, truth
+
+
+def test_mixture_recovers_planted_classes_and_rates():
+    counts, exposure, truth = _planted_counts(4000, np.random.default_rng(5))
+    model = PoissonMixture(sample_size=2000, seed=1).fit(counts, exposure)
+    res = model.result_
+    assert res.k == 4  # the smallest ICL on the 2,000-row sample
+    summary = model.summary
+    assert summary["k"].tolist() == list(range(2, 9))
+    assert summary.loc[summary["chosen"], "k"].tolist() == [4]
+    assert summary.loc[summary["icl"].idxmin(), "k"] == 4
+    assert (summary["icl"] >= summary["bic"]).all()  # ICL = BIC + 2 x entropy
+    # as good as the classifier that knows the planted rates and shares (Bayes rule)
+    log_terms = (counts.to_numpy() @ np.log(PLANTED_RATES).T
+                 - exposure[:, None] * PLANTED_RATES.sum(axis=1) + np.log([0.35, 0.25, 0.25, 0.15]))
+    oracle = adjusted_rand_score(truth, np.argmax(log_terms, axis=1))
+    assert 0.75 < oracle < 0.85
+    assert adjusted_rand_score(truth, res.labels) > oracle - 0.02
+    # each planted class is found again: its nearest fitted class has its rates
+    fitted = model.rates.to_numpy()
+    for planted in PLANTED_RATES:
+        nearest = fitted[np.argmin(np.abs(np.log(fitted / planted)).sum(axis=1))]
+        assert np.allclose(nearest, planted, rtol=0.25, atol=0.006), (nearest, planted)
+    assert list(model.rates.columns) == ["tests", "stops", "visits"]
+    sizes = np.bincount(res.labels)
+    assert (np.diff(sizes) <= 0).all()  # numbered by decreasing size
+    assert ((res.probability > 0.25) & (res.probability <= 1)).all()
+
+
+def test_mixture_with_a_given_k_and_bad_input():
+    counts, exposure, _ = _planted_counts(300, np.random.default_rng(2))
+    model = PoissonMixture(k=3, seed=0).fit(counts, exposure)
+    assert model.result_.k == 3 and model.summary.empty
+    with pytest.raises(ValueError, match="^exposure must be positive"):
+        PoissonMixture(k=2).fit(counts, np.zeros(300))
+    with pytest.raises(ValueError, match="^counts must be finite and non-negative$"):
+        PoissonMixture(k=2).fit(-counts, exposure)
+    with pytest.raises(ValueError, match="^clustering needs at least 3 sequences$"):
+        PoissonMixture(k=2).fit(counts[:2], exposure[:2])
+
+
+def test_event_counts_of_sequences():
+    # letters: 6 x treatment + 2 x monitoring + hospitalised ('A' none, 'G' one class,
+    # 'H' one class in hospital, 'B' none in hospital)
+    codes = encode(["GGAAGHHA", "BAGG..GA", "........"], months=8)
+    traj = Trajectories(np.array([1, 2, 3]), codes, pd.DataFrame({"age": [60, 70, 80]}),
+                        pd.DataFrame({"hba1c": [2, 0, 0]}))
+    counts, exposure = event_counts(traj)
+    assert exposure.tolist() == [8, 6, 0]
+    assert counts.to_dict("list") == {
+        # a treated month then an observed untreated one; months 4-5 of patient 2 unobserved
+        "hba1c": [2, 0, 0], "treatment_stops": [2, 1, 0],
+        # runs of hospitalised months (one run of two for patient 1, the first month for 2)
+        "hospital_admissions": [1, 1, 0],
+    }
 
 
 def test_standardized_rate_by_hand():

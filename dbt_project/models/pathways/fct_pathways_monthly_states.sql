@@ -6,21 +6,17 @@
   * treatment: 0 none, 1 one class, 2 two or more classes without insulin, 3 insulin
     (from int_pathways__therapy_segments);
   * monitoring, over the 12 months around it (6 before, the month, 5 after): 0 low, 1 regular =
-    at least var pathways_monitoring_threshold (4) monitoring contacts (distinct day x item: lab
-    tests with NABM codes var pathways_monitoring_nabm, CCAM acts var pathways_monitoring_ccam,
-    visits to specialties var pathways_monitoring_specialties), 2 complete = regular and a
-    microalbuminuria test (NABM var pathways_complete_nabm, 1133) in those 12 months (the yearly
-    renal screening of the guidelines);
+    at least var pathways_monitoring_threshold (4) monitoring contacts (day x item of
+    int_pathways__monitoring_contacts), 2 complete = regular and a contact with an item of var
+    pathways_complete_items (microalbumin: the yearly renal screening of the guidelines) in
+    those 12 months;
   * hospitalised: 1 when a hospital stay overlaps the month;
   * observed: false outside the observation periods (and after death).
   state = 'A' + 6 * treatment + 2 * monitoring + hospitalised ('A'..'X'), '.' when not observed.
 -#}
 {%- set months = var('pathways_months', 36) %}
 {%- set threshold = var('pathways_monitoring_threshold', 4) %}
-{%- set nabm = var('pathways_monitoring_nabm', ['1577', '592', '996', '1133']) %}
-{%- set ccam = var('pathways_monitoring_ccam', ['BGQP002', 'BGQP007']) %}
-{%- set specialties = var('pathways_monitoring_specialties', ['15', '42']) %}
-{%- set complete_nabm = var('pathways_complete_nabm', ['1133']) %}
+{%- set complete_items = var('pathways_complete_items', ['microalbumin']) %}
 
 with classes as (
     select * from {{ ref('int_pathways__drug_classes') }}
@@ -33,10 +29,6 @@ segments as (
 
 dispensings as (
     select * from {{ ref('int_drug_dispensings') }}
-),
-
-events as (
-    select * from {{ ref('int_pathways__care_events') }}
 ),
 
 observation as (
@@ -67,34 +59,21 @@ patient_months as (
     cross join generate_series(0, {{ months }} - 1) as month_index (m)
 ),
 
-monitoring_events as (
-    select distinct patient_id, event_date, event_kind, code
-    from events
-    where (event_kind = 'lab_test' and code in (
-            select coalesce(nullif(ltrim(nabm_code, '0'), ''), '0')
-            from unnest(array['{{ nabm | join("', '") }}']) as nabm_codes (nabm_code)
-        ))
-        or (event_kind = 'medical_act' and code in ('{{ ccam | join("', '") }}'))
-        or (event_kind = 'specialist_visit' and code in ('{{ specialties | join("', '") }}'))
+contacts as (
+    select * from {{ ref('int_pathways__monitoring_contacts') }}
 ),
 
 monitoring as (
     select
         patient_months.patient_id,
         patient_months.month_index,
-        count(monitoring_events.event_date) as contacts,
-        bool_or(
-            monitoring_events.event_kind = 'lab_test'
-            and monitoring_events.code in (
-                select coalesce(nullif(ltrim(nabm_code, '0'), ''), '0')
-                from unnest(array['{{ complete_nabm | join("', '") }}']) as complete_codes (nabm_code)
-            )
-        ) as complete
+        count(*) as contacts,
+        bool_or(contacts.item in ('{{ complete_items | join("', '") }}')) as complete
     from patient_months
-    inner join monitoring_events
-        on patient_months.patient_id = monitoring_events.patient_id
-        and monitoring_events.event_date >= patient_months.month_start - interval '6 months'
-        and monitoring_events.event_date < patient_months.month_start + interval '6 months'
+    inner join contacts
+        on patient_months.patient_id = contacts.patient_id
+        and contacts.contact_date >= patient_months.month_start - interval '6 months'
+        and contacts.contact_date < patient_months.month_start + interval '6 months'
     group by patient_months.patient_id, patient_months.month_index
 ),
 

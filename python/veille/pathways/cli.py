@@ -19,8 +19,13 @@ pathways_app = typer.Typer(
 def run_cmd(
     months: int = typer.Option(36, help="months of monthly states per patient"),
     min_months: int = typer.Option(12, help="months observed needed to be clustered"),
-    k: int = typer.Option(0, help="number of clusters (0 = chosen by silhouette, 2-8)"),
-    sample_size: int = typer.Option(2000, help="CLARA sample size"),
+    method: str = typer.Option("mixture", help="trajectory clustering: mixture (latent classes "
+                                                "of the monthly event counts) | clara (k-medoids "
+                                                "on Hamming distances between the sequences)"),
+    k: int = typer.Option(0, help="number of clusters (0 = chosen automatically in 2-8: ICL "
+                                  "for the mixture, elbow of the distance for CLARA)"),
+    sample_size: int = typer.Option(2000, help="patients of the sample on which k is chosen "
+                                               "(and CLARA's medoids searched)"),
     samples: int = typer.Option(5, help="CLARA samples"),
     seed: int = typer.Option(0, help="random seed"),
     path_filter: str = typer.Option("first", help="treatment paths: first | changes | all"),
@@ -36,7 +41,7 @@ def run_cmd(
 
     if k < 0 or k == 1:
         raise VeilleError(f"--k must be 0 (automatic) or at least 2, got {k}")
-    run_id = run(RunSettings(months=months, min_months=min_months, k=k or None,
+    run_id = run(RunSettings(months=months, min_months=min_months, method=method, k=k or None,
                              sample_size=sample_size, n_samples=samples, seed=seed,
                              path_filter=path_filter, build=build,
                              indicators_path=str(indicators) if indicators else None))

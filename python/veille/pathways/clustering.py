@@ -118,6 +118,15 @@ class ClaraResult:
     costs: dict[int, float] = field(default_factory=dict)  # sample total distance per k
 
 
+def size_order(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Clusters numbered by decreasing size, for stable reports: (old number of each new
+    cluster, new number of each old cluster)."""
+    order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")
+    rank = np.empty(k, int)
+    rank[order] = np.arange(k)
+    return order, rank
+
+
 def elbow(costs: dict[int, float], min_gain: float) -> int:
     """The smallest k after which one more cluster lowers the total distance to the medoids
     by less than ``min_gain`` (a share); the largest k tried when every step gains more."""
@@ -194,10 +203,7 @@ class Clara:
         medoid_rows = best[1]
         dm = distances(codes, codes[medoid_rows], self.cost)
         labels = np.argmin(dm, axis=1)
-        # clusters numbered by decreasing size, for stable reports
-        order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")
-        rank = np.empty(k, int)
-        rank[order] = np.arange(k)
+        order, rank = size_order(labels, k)
         self.result_ = ClaraResult(
             k=k,
             medoids=codes[medoid_rows[order]],

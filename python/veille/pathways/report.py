@@ -206,23 +206,35 @@ def sunburst(paths: pd.DataFrame) -> go.Figure:
 
 
 def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
-    page.h(2, "Trajectory clusters (monthly states, CLARA k-medoids)")
     ks = _read(conn, "select * from results.pathways_cluster_k where run_id = :r order by k", run_id)
     cl = _read(conn, "select * from results.pathways_cluster where run_id = :r order by cluster", run_id)
+    method = conn.execute(sa.text("select coalesce(settings->>'method', 'clara') from "
+                                  "results.pathways_run where run_id = :r"), {"r": run_id}).scalar()
+    mixture = method == "mixture"
+    page.h(2, "Trajectory clusters (monthly states, "
+              + ("latent classes of the monthly counts)" if mixture else "CLARA k-medoids)"))
     if cl.empty:
         page.p("No trajectories to cluster.")
         return
     if not ks.empty:
         chosen = int(ks.loc[ks["chosen"], "k"].iloc[0]) if ks["chosen"].any() else None
-        fig = go.Figure([
-            go.Scatter(x=ks["k"], y=ks["total_distance"], mode="lines+markers",
-                       name="total distance to medoids (sample)"),
-            go.Scatter(x=ks["k"], y=ks["silhouette"], mode="lines+markers", yaxis="y2",
-                       name="average silhouette width"),
-        ])
-        fig.update_layout(title=f"Choice of k: elbow of the total distance (k = {chosen})",
-                          xaxis_title="k", yaxis_title="total distance",
-                          yaxis2={"overlaying": "y", "side": "right", "title": "silhouette"})
+        if mixture:
+            fig = go.Figure([
+                go.Scatter(x=ks["k"], y=ks["icl"], mode="lines+markers", name="ICL (sample)"),
+                go.Scatter(x=ks["k"], y=ks["bic"], mode="lines+markers", name="BIC (sample)"),
+            ])
+            fig.update_layout(title=f"Choice of k: smallest ICL (k = {chosen})", xaxis_title="k",
+                              yaxis_title="criterion (lower is better)")
+        else:
+            fig = go.Figure([
+                go.Scatter(x=ks["k"], y=ks["total_distance"], mode="lines+markers",
+                           name="total distance to medoids (sample)"),
+                go.Scatter(x=ks["k"], y=ks["silhouette"], mode="lines+markers", yaxis="y2",
+                           name="average silhouette width"),
+            ])
+            fig.update_layout(title=f"Choice of k: elbow of the total distance (k = {chosen})",
+                              xaxis_title="k", yaxis_title="total distance",
+                              yaxis2={"overlaying": "y", "side": "right", "title": "silhouette"})
         page.fig(fig)
     rows = []
     for _, c in cl.iterrows():
@@ -233,6 +245,7 @@ def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
                     "complete": round(d.get("complete_monitoring_share", 0.0), 3),
                     "hospitalised": round(d["hospitalised_share"], 3),
                     "mean age": round(d["mean_age"], 1), "women": round(d["female_share"], 3)})
+        row.update({f"{ch} / year": round(v, 2) for ch, v in d.get("per_year", {}).items()})
         rows.append(row)
     page.table(pd.DataFrame(rows))
     seq = pd.read_sql(

@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -21,6 +22,7 @@ from veille.pathways import clusters, indicators, summaries
 class RunSettings:
     months: int = 36
     min_months: int = 12
+    method: str = "mixture"  # mixture (latent classes of the monthly counts) | clara
     k: int | None = None
     sample_size: int = 2000
     n_samples: int = 5
@@ -61,6 +63,8 @@ def run(settings: RunSettings) -> int:
     """Run everything; return the run id."""
     if settings.path_filter not in ("first", "changes", "all"):
         raise VeilleError(f"path filter must be first, changes or all, got {settings.path_filter}")
+    if settings.method not in clusters.METHODS:
+        raise VeilleError(f"method must be mixture or clara, got {settings.method}")
     if settings.build not in ("upstream", "pathways", "indicators"):
         raise VeilleError(f"build must be upstream, pathways or indicators, got {settings.build}")
     if settings.months < 2:
@@ -107,29 +111,38 @@ def _store_clusters(conn: sa.Connection, run_id: int, settings: RunSettings) -> 
     traj = clusters.load(conn, settings.min_months)
     if len(traj.patient_id) < 3:
         return
-    model = clusters.cluster(traj, settings.k, settings.sample_size, settings.n_samples,
-                             settings.seed)
-    res = model.result_
-    assert res is not None
-    _write(conn, "pathways_cluster_k", run_id, model.summary)
-    desc = clusters.describe(traj, res.labels, res.medoids)
+    result = clusters.cluster(traj, settings.method, settings.k, settings.sample_size,
+                              settings.n_samples, settings.seed)
+    _write(conn, "pathways_cluster_k", run_id, result.choice)
+    desc = clusters.describe(traj, result)
     conn.execute(
         sa.text("insert into results.pathways_cluster (run_id, cluster, medoid, size, description) "
                 "values (:r, :c, :m, :s, cast(:d as jsonb))"),
         [{"r": run_id, "c": d["cluster"], "m": d["medoid"], "s": d["size"], "d": json.dumps(d)}
          for d in desc],
     )
-    members = pd.DataFrame({"patient_id": traj.patient_id, "cluster": res.labels,
-                            "distance": res.distance.astype(float)})
+    n = len(traj.patient_id)
+    none = np.full(n, np.nan)
+    members = pd.DataFrame({
+        "patient_id": traj.patient_id, "cluster": result.labels,
+        "distance": none if result.distance is None else result.distance.astype(float),
+        "probability": none if result.probability is None else result.probability.astype(float),
+    })
     _copy_members(conn, run_id, members)
 
 
 def _copy_members(conn: sa.Connection, run_id: int, members: pd.DataFrame) -> None:
     raw = conn.connection.driver_connection
-    sql = "copy results.pathways_cluster_member (run_id, patient_id, cluster, distance) from stdin"
+    sql = ("copy results.pathways_cluster_member (run_id, patient_id, cluster, distance, "
+           "probability) from stdin")
     with raw.cursor() as cur, cur.copy(sql) as copy:
         for row in members.itertuples(index=False):
-            copy.write_row((run_id, int(row.patient_id), int(row.cluster), float(row.distance)))
+            copy.write_row((run_id, int(row.patient_id), int(row.cluster), _num(row.distance),
+                            _num(row.probability)))
+
+
+def _num(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
 
 
 def latest_run(conn: sa.Connection, run_id: int | None = None) -> int:
