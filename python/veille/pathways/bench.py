@@ -1,6 +1,7 @@
 """`veille bench pathways`: trajectory clustering of N patients (synthetic monthly sequences
-drawn around four planted trajectories) and, with --marts, the pathways marts on the current
-database."""
+drawn around four planted trajectories, with monitoring contacts drawn at planted monthly
+rates), by the latent-class mixture and by CLARA, and, with --marts, the pathways marts on the
+current database."""
 
 from __future__ import annotations
 
@@ -31,16 +32,37 @@ def planted_sequences(n: int, months: int = 36, noise: float = 0.15, seed: int =
     return codes.astype(np.int8), truth
 
 
-def bench_clustering(patients: int, sample_size: int, samples: int) -> dict[str, float]:
-    from veille.pathways.clustering import Clara
+# monthly contact rates (hba1c, microalbumin, endocrinology) of the four planted trajectories
+PLANTED_CONTACTS = np.array([[0.25, 0.08, 0.04], [0.05, 0.0, 0.0], [0.25, 0.0, 0.08],
+                             [0.10, 0.0, 0.02]])
 
-    codes, truth = planted_sequences(patients)
+
+def planted_trajectories(n: int, seed: int = 0):
+    """Planted sequences with their monitoring contacts; returns (Trajectories, truth)."""
+    import pandas as pd
+
+    from veille.pathways.clusters import Trajectories
+    from veille.pathways.sequences import OUT
+
+    codes, truth = planted_sequences(n, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    observed = (codes != OUT).sum(axis=1)
+    contacts = rng.poisson(PLANTED_CONTACTS[truth] * observed[:, None])
+    people = pd.DataFrame({"patient_id": np.arange(n), "age": 60, "sex": 1})
+    return Trajectories(np.arange(n), codes, people,
+                        pd.DataFrame(contacts, columns=["hba1c", "microalbumin", "endocrinology"])), truth
+
+
+def bench_clustering(patients: int, sample_size: int, samples: int,
+                     method: str = "mixture") -> dict[str, float]:
+    from veille.pathways.clusters import cluster
+
+    traj, truth = planted_trajectories(patients)
     t0, c0 = time.perf_counter(), time.process_time()
-    model = Clara(sample_size=sample_size, n_samples=samples, seed=1).fit(codes)
+    result = cluster(traj, method, None, sample_size, samples, seed=1)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    assert model.result_ is not None
-    return {"patients": patients, "seconds": seconds, "cpu": cpu, "k": model.result_.k,
-            "ari": float(adjusted_rand_score(truth, model.result_.labels))}
+    return {"patients": patients, "seconds": seconds, "cpu": cpu, "k": result.k,
+            "ari": float(adjusted_rand_score(truth, result.labels))}
 
 
 def bench_marts() -> dict[str, float]:
@@ -63,16 +85,20 @@ def register(bench_app: typer.Typer) -> None:
     @bench_app.command("pathways")
     def bench_pathways(
         patients: int = typer.Option(100_000, help="sequences to cluster"),
-        sample_size: int = typer.Option(2000, help="CLARA sample size"),
+        sample_size: int = typer.Option(2000, help="sample on which k is chosen (and CLARA's "
+                                                   "medoids searched)"),
         samples: int = typer.Option(5, help="CLARA samples"),
+        method: str = typer.Option("both", help="mixture | clara | both"),
         marts: bool = typer.Option(False, help="also time the pathways dbt models on the current "
                                                "database (upstream models already built)"),
     ) -> None:
         """Clustering of N patients (target: 100,000 in under 2 minutes); --marts times
         `dbt run --select tag:pathways` on the loaded warehouse."""
-        r = bench_clustering(patients, sample_size, samples)
-        typer.echo(f"clustering: {r['patients']:,} patients x 36 months, k = {r['k']}, "
-                   f"{r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU, ARI vs planted {r['ari']:.3f}")
+        for m in ("mixture", "clara") if method == "both" else (method,):
+            r = bench_clustering(patients, sample_size, samples, m)
+            typer.echo(f"clustering ({m}): {r['patients']:,} patients x 36 months, k = {r['k']}, "
+                       f"{r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU, "
+                       f"ARI vs planted {r['ari']:.3f}")
         if marts:
             m = bench_marts()
             typer.echo(f"pathways marts: {m['patients']:,} patients, {m['person_years']:,.0f} "
