@@ -40,8 +40,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
-        delete from results.pathways_cluster_member where distance is null;
-        delete from results.pathways_cluster_k where total_distance is null;
+        -- runs clustered by the mixture cannot be stored in the older tables: removed whole
+        delete from results.pathways_run where run_id in (
+            select run_id from results.pathways_cluster_member where distance is null
+            union select run_id from results.pathways_cluster_k where total_distance is null);
         alter table results.pathways_cluster_member
             drop column probability, alter column distance set not null;
         alter table results.pathways_cluster_k

@@ -17,6 +17,12 @@
 {%- set months = var('pathways_months', 36) %}
 {%- set threshold = var('pathways_monitoring_threshold', 4) %}
 {%- set complete_items = var('pathways_complete_items', ['microalbumin']) %}
+{%- set items = pathways_monitoring_items() %}
+{%- for item in complete_items %}
+    {%- if item not in items %}
+        {{ exceptions.raise_compiler_error("var pathways_complete_items: '" ~ item ~ "' is not an item of pathways_monitoring_items (" ~ (items.keys() | join(', ')) ~ ")") }}
+    {%- endif %}
+{%- endfor %}
 
 with classes as (
     select * from {{ ref('int_pathways__drug_classes') }}

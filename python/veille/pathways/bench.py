@@ -8,8 +8,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import typer
 from sklearn.metrics import adjusted_rand_score
+
+from veille.pathways.clusters import Trajectories
 
 
 def planted_sequences(n: int, months: int = 36, noise: float = 0.15, seed: int = 0,
@@ -37,11 +40,8 @@ PLANTED_CONTACTS = np.array([[0.25, 0.08, 0.04], [0.05, 0.0, 0.0], [0.25, 0.0, 0
                              [0.10, 0.0, 0.02]])
 
 
-def planted_trajectories(n: int, seed: int = 0):
+def planted_trajectories(n: int, seed: int = 0) -> tuple[Trajectories, np.ndarray]:
     """Planted sequences with their monitoring contacts; returns (Trajectories, truth)."""
-    import pandas as pd
-
-    from veille.pathways.clusters import Trajectories
     from veille.pathways.sequences import OUT
 
     codes, truth = planted_sequences(n, seed=seed)
@@ -94,7 +94,12 @@ def register(bench_app: typer.Typer) -> None:
     ) -> None:
         """Clustering of N patients (target: 100,000 in under 2 minutes); --marts times
         `dbt run --select tag:pathways` on the loaded warehouse."""
-        for m in ("mixture", "clara") if method == "both" else (method,):
+        from veille.errors import VeilleError
+        from veille.pathways.clusters import METHODS
+
+        if method not in (*METHODS, "both"):
+            raise VeilleError(f"--method must be mixture, clara or both, got {method}")
+        for m in METHODS if method == "both" else (method,):
             r = bench_clustering(patients, sample_size, samples, m)
             typer.echo(f"clustering ({m}): {r['patients']:,} patients x 36 months, k = {r['k']}, "
                        f"{r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU, "

@@ -59,7 +59,8 @@ def load(conn: sa.Connection, min_months: int = 12) -> Trajectories:
 def event_counts(traj: Trajectories) -> tuple[pd.DataFrame, np.ndarray]:
     """The channels of the mixture model and the exposure (observed months) of each patient:
     monitoring contact days per item, treatment interruptions (a treated month followed by an
-    observed untreated one) and hospital admissions (a hospitalised month not preceded by one)."""
+    observed untreated one) and hospital admissions (a hospitalised month not preceded by one;
+    a stay that spans an unobserved month counts twice, a rare case)."""
     codes = traj.codes
     obs = codes != OUT
     t, _, h = parts(codes)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
+from scipy.special import gammaln, logsumexp
 
 from veille.pathways.clustering import size_order
 
@@ -55,7 +55,7 @@ class MixtureFit:
 def _log_terms(counts: np.ndarray, exposure: np.ndarray, weights: np.ndarray,
                rates: np.ndarray) -> np.ndarray:
     """(n, k) log of weight x Poisson likelihood, without the log(count!) and count x
-    log(exposure) terms, which do not depend on the class."""
+    log(exposure) terms, which do not depend on the class (``fit_em`` adds them once)."""
     log_rates = np.log(rates)
     return (np.log(weights)[None, :] + counts @ log_rates.T
             - exposure[:, None] * rates.sum(axis=1)[None, :])
@@ -67,6 +67,9 @@ def fit_em(counts: np.ndarray, exposure: np.ndarray, k: int, rng: np.random.Gene
     (memberships drawn from a flat Dirichlet). Rates are floored at 1e-9 per month (a channel
     never seen in a class would otherwise have log rate -inf)."""
     n = len(counts)
+    # the terms of the Poisson log-likelihood that do not depend on the class: sum of
+    # count x log(exposure) - log(count!), so that the stored log-likelihood is the full one
+    constant = float((counts * np.log(exposure)[:, None]).sum() - gammaln(counts + 1).sum())
     best: MixtureFit | None = None
     for _ in range(n_init):
         resp = rng.dirichlet(np.ones(k), n)
@@ -79,7 +82,7 @@ def fit_em(counts: np.ndarray, exposure: np.ndarray, k: int, rng: np.random.Gene
             terms = _log_terms(counts, exposure, weights, rates)
             norm = logsumexp(terms, axis=1)
             resp = np.exp(terms - norm[:, None])
-            ll = float(norm.sum())
+            ll = float(norm.sum()) + constant
             if abs(ll - previous) <= tol * abs(ll):
                 break
             previous = ll
@@ -107,7 +110,9 @@ class PoissonMixture:
 
     ``counts``: (n, channels) non-negative event counts; ``exposure``: (n,) positive
     observation time (months). With ``k=None``, k in ``k_range`` is chosen by the smallest ICL
-    on a random sample of ``sample_size`` rows (all rows when fewer)."""
+    on a random sample of ``sample_size`` rows (all rows when fewer). Every row gets its most
+    likely class; a class that is nobody's most likely one is dropped, so ``result_.k`` can be
+    below a given k."""
 
     def __init__(self, k: int | None = None, k_range: tuple[int, int] = (2, 8),
                  sample_size: int = 2000, n_init: int = 5, seed: int = 0,
@@ -129,6 +134,8 @@ class PoissonMixture:
             raise ValueError("counts must be a (patients x channels) table with one exposure per row")
         if len(x) < 3:
             raise ValueError("clustering needs at least 3 sequences")
+        if self.k is None and min(self.sample_size, len(x)) <= self.k_range[0]:
+            raise ValueError(f"choosing k needs a sample of more than {self.k_range[0]} rows")
         if not np.isfinite(x).all() or (x < 0).any():
             raise ValueError("counts must be finite and non-negative")
         if not np.isfinite(t).all() or (t <= 0).any():
@@ -149,8 +156,10 @@ class PoissonMixture:
         fit = fit_em(x, t, k, rng, self.n_init, self.max_iter)
         labels = np.argmax(fit.responsibilities, axis=1)
         order, rank = size_order(labels, k)
+        # a class that is nobody's most likely one (possible with a large given k) is dropped
+        order = order[np.bincount(labels, minlength=k)[order] > 0]
         self.result_ = MixtureResult(
-            k=k,
+            k=len(order),
             channels=channels,
             weights=fit.weights[order],
             rates=fit.rates[order],

@@ -64,7 +64,11 @@ def run(settings: RunSettings) -> int:
     if settings.path_filter not in ("first", "changes", "all"):
         raise VeilleError(f"path filter must be first, changes or all, got {settings.path_filter}")
     if settings.method not in clusters.METHODS:
-        raise VeilleError(f"method must be mixture or clara, got {settings.method}")
+        raise VeilleError(f"--method must be one of {', '.join(clusters.METHODS)}, got {settings.method}")
+    if settings.min_months < 1:
+        raise VeilleError(f"--min-months must be at least 1, got {settings.min_months}")
+    if settings.sample_size < 10:
+        raise VeilleError(f"--sample-size must be at least 10, got {settings.sample_size}")
     if settings.build not in ("upstream", "pathways", "indicators"):
         raise VeilleError(f"build must be upstream, pathways or indicators, got {settings.build}")
     if settings.months < 2:
