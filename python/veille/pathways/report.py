@@ -237,6 +237,7 @@ def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
                               yaxis2={"overlaying": "y", "side": "right", "title": "silhouette"})
         page.fig(fig)
     rows = []
+    rates: dict[str, dict[str, float]] = {}
     for _, c in cl.iterrows():
         d = c["description"] if isinstance(c["description"], dict) else json.loads(c["description"])
         row = {"cluster": c["cluster"], "patients": mask_count(c["size"])}
@@ -245,9 +246,12 @@ def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
                     "complete": round(d.get("complete_monitoring_share", 0.0), 3),
                     "hospitalised": round(d["hospitalised_share"], 3),
                     "mean age": round(d["mean_age"], 1), "women": round(d["female_share"], 3)})
-        row.update({f"{ch} / year": round(v, 2) for ch, v in d.get("per_year", {}).items()})
         rows.append(row)
+        if "per_year" in d:
+            rates[f"cluster {c['cluster']}"] = d["per_year"]
     page.table(pd.DataFrame(rows))
+    if rates:
+        page.fig(_rate_profiles(pd.DataFrame(rates)))
     seq = pd.read_sql(
         sa.text("select m.cluster, s.states from results.pathways_cluster_member m "
                 "join pathways.fct_pathways_state_sequences s using (patient_id) "
@@ -259,6 +263,20 @@ def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
         codes = encode(g["states"].tolist())
         page.fig(state_distribution(codes, f"Cluster {c}: states by month ({mask_count(len(g))} patients)"))
         page.fig(index_plot(codes, f"Cluster {c}: index plot (100 random patients)"))
+
+
+def _rate_profiles(rates: pd.DataFrame) -> go.Figure:
+    """Heatmap of the clusters' yearly event rates (rows = channels): colour = the rate over
+    the channel's highest cluster rate, text = the rate per patient-year."""
+    scaled = rates.div(rates.max(axis=1).replace(0, 1), axis=0)
+    fig = go.Figure(go.Heatmap(
+        z=scaled.to_numpy(), x=list(rates.columns), y=[i.replace("_", " ") for i in rates.index],
+        text=rates.round(2).to_numpy(), texttemplate="%{text}", colorscale="Blues", zmin=0,
+        zmax=1, showscale=False, hovertemplate="%{y}, %{x}: %{text} a year<extra></extra>"))
+    fig.update_layout(title="What sets the clusters apart: events per patient-year (latent-class "
+                            "rates)", yaxis_autorange="reversed",
+                      height=80 + 32 * len(rates.index))
+    return fig
 
 
 def _category(codes: np.ndarray) -> np.ndarray:
