@@ -29,7 +29,7 @@ items as (
     select
         *,
         array(select code || '%' from unnest(item_codes) as code) as item_patterns,
-        array(select coalesce(nullif(ltrim(code, '0'), ''), '0') from unnest(item_codes) as code) as nabm_codes
+        array(select {{ nabm_code('code') }} from unnest(item_codes) as code) as nabm_codes
     from {{ source('pathways_registry', 'pathways_indicator_item') }}
 ),
 

@@ -45,7 +45,7 @@ lab_tests as (
         patient_id,
         test_date as event_date,
         'lab_test' as event_kind,
-        coalesce(nullif(ltrim(btrim(nabm_code), '0'), ''), '0') as code,
+        {{ nabm_code('nabm_code') }} as code,
         prescriber_id as professional_id,
         0::numeric as amount_reimbursed,
         0 as stay_days

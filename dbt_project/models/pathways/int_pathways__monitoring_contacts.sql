@@ -8,13 +8,11 @@
   without leading zeros ('0592' = '592').
 -#}
 {%- set items = pathways_monitoring_items() %}
-{%- set kinds = {'nabm': 'lab_test', 'ccam': 'medical_act', 'specialty': 'specialist_visit'} %}
 {%- set rows = [] %}
 {%- for item, sources in items.items() %}
     {%- for source, codes in sources.items() %}
         {%- for code in codes %}
-            {%- set value = (code | string | trim) if source == 'ccam' else (code | string | trim).lstrip('0') %}
-            {%- do rows.append("('" ~ item ~ "', '" ~ kinds[source] ~ "', '" ~ (value if value else '0') ~ "')") %}
+            {%- do rows.append("('" ~ item ~ "', '" ~ source ~ "', '" ~ (code | string | trim) ~ "')") %}
         {%- endfor %}
     {%- endfor %}
 {%- endfor %}
@@ -23,8 +21,25 @@ with events as (
     select * from {{ ref('int_pathways__care_events') }}
 ),
 
-items (item, event_kind, code) as (
+declared (item, source, code) as (
     values {{ rows | join(',\n        ') }}
+),
+
+items as (
+    -- codes compared as int_pathways__care_events writes them
+    select
+        item,
+        case source
+            when 'nabm' then 'lab_test'
+            when 'ccam' then 'medical_act'
+            else 'specialist_visit'
+        end as event_kind,
+        case source
+            when 'nabm' then {{ nabm_code('code') }}
+            when 'ccam' then code
+            else nullif(ltrim(code, '0'), '')
+        end as code
+    from declared
 ),
 
 final as (

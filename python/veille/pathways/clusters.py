@@ -77,7 +77,6 @@ def event_counts(traj: Trajectories) -> tuple[pd.DataFrame, np.ndarray]:
 
 @dataclass
 class Clustering:
-    method: str
     k: int
     labels: np.ndarray  # cluster of every patient, 0 = largest
     representatives: np.ndarray  # (k, months) codes: the medoids, or each cluster's most typical member
@@ -93,21 +92,20 @@ def cluster(traj: Trajectories, method: str = "mixture", k: int | None = None,
         model = Clara(k=k, sample_size=sample_size, n_samples=n_samples, seed=seed).fit(traj.codes)
         r = model.result_
         assert r is not None
-        return Clustering("clara", r.k, r.labels, r.medoids, r.distance, None, model.summary, None)
+        return Clustering(r.k, r.labels, r.medoids, r.distance, None, model.summary, None)
     if method != "mixture":
         raise ValueError(f"clustering method must be one of {', '.join(METHODS)}, got {method}")
     counts, exposure = event_counts(traj)
     mix = PoissonMixture(k=k, sample_size=sample_size, seed=seed).fit(counts, exposure)
     r = mix.result_
     assert r is not None
-    observed = (traj.codes != OUT).sum(axis=1)
     reps = []
     for c in range(r.k):
         members = np.flatnonzero(r.labels == c)
         # the most certain member, the longest observed among equals
-        best = members[np.lexsort((-observed[members], -r.probability[members]))[0]]
+        best = members[np.lexsort((-exposure[members], -r.probability[members]))[0]]
         reps.append(traj.codes[best])
-    return Clustering("mixture", r.k, r.labels, np.array(reps), None, r.probability,
+    return Clustering(r.k, r.labels, np.array(reps), None, r.probability,
                       mix.summary, mix.rates)
 
 
