@@ -226,10 +226,11 @@ def test_required_columns_exist_in_the_official_schemas():
 
 
 def test_the_set_based_foreign_key_check_catches_an_orphan(migrated_db):
-    from veille.load.loader import _check_foreign_keys
+    from veille.load.loader import _check_foreign_keys, _open_work_schema
 
     with db.raw_connection() as conn, conn.cursor() as cur:
-        cur.execute("create temp table ins_dispensing (patient_id bigint, cip13 char(13), "
+        _open_work_schema(cur)
+        cur.execute("create table ins_dispensing (patient_id bigint, cip13 char(13), "
                     "prescriber_id text, pharmacy_id text, batch_id bigint)")
         cur.execute("insert into ins_dispensing values (42, null, null, null, null)")
         with pytest.raises(LoadError, match=r"claims.dispensing.patient_id = 42 has no row in claims.patient"):

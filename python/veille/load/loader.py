@@ -1,7 +1,8 @@
 """`veille load DIR`: an SNDS extract into the claims schema, all of it or nothing.
 
 1. every file is checked (table, header, encoding, binary) before the database is touched;
-2. in one transaction, each new file is COPY'd as text into a temporary landing table;
+2. in one transaction, each new file is COPY'd as text into an unlogged landing table of the
+   load's work schema (load_work, made and dropped inside that transaction);
 3. set-based SQL (normalize.sql) parses, cleans, links and inserts, writing the rows that break
    the contract to meta.rejected_row with their reason;
 4. meta.load_batch records each file (checksum, flow month, counts, timings); commit.
@@ -30,6 +31,7 @@ from veille.load.spec import DATE_COLUMNS, INT_COLUMNS, MONTH_COLUMNS, NUM_COLUM
 
 _COPY_BLOCK = 1 << 20
 _LOCK_KEY = 4_242_001
+WORK_SCHEMA = "load_work"
 
 
 @dataclass
@@ -82,6 +84,18 @@ def _landing_name(table: str) -> str:
     return f"l_{table.lower()}"
 
 
+def _open_work_schema(cur: psycopg.Cursor) -> None:
+    """The load's scratch space: a schema made and dropped inside the load's transaction, so
+    that nothing of it outlives the load, even a killed one. Its tables are unlogged tables
+    rather than temporary ones: they live in shared buffers (temp_buffers is small), and
+    PostgreSQL can scan and join them with parallel workers, which it never does for temporary
+    tables. Loads are serialised by an advisory lock, so one name is enough."""
+    work = sql.Identifier(WORK_SCHEMA)
+    cur.execute(sql.SQL("drop schema if exists {} cascade").format(work))
+    cur.execute(sql.SQL("create schema {}").format(work))
+    cur.execute(sql.SQL("set local search_path = {}, public").format(work))
+
+
 def _create_landing_tables(cur: psycopg.Cursor, files: list[ExtractFile]) -> None:
     """One text table per SNDS table, with the union of its files' columns; each COPY'd row gets
     its batch (a default set before each file) and its line number (a sequence restarted at 2)."""
@@ -91,12 +105,12 @@ def _create_landing_tables(cur: psycopg.Cursor, files: list[ExtractFile]) -> Non
         cols += [c for c in f.header if c not in cols]
     for table, cols in columns.items():
         name = _landing_name(table)
-        cur.execute(sql.SQL("create temp sequence {} ").format(sql.Identifier(name + "_seq")))
+        cur.execute(sql.SQL("create unlogged sequence {} ").format(sql.Identifier(name + "_seq")))
         cur.execute(sql.SQL(
-            "create temp table {} ({}, _batch bigint, _line bigint default nextval({})) on commit drop").format(
+            "create unlogged table {} ({}, _batch bigint, _line bigint default nextval({}))").format(
             sql.Identifier(name), sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c.lower()))
                                                       for c in cols),
-            sql.Literal(f"pg_temp.{name}_seq")))
+            sql.Literal(f"{WORK_SCHEMA}.{name}_seq")))
 
 
 def _copy_file(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, progress=None) -> float:
@@ -104,7 +118,7 @@ def _copy_file(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, progress=None
     table = sql.Identifier(name)
     cols = [sql.Identifier(c.lower()) for c in f.header]
     cur.execute(sql.SQL("alter table {} alter column _batch set default {}").format(table, sql.Literal(batch_id)))
-    cur.execute("select setval(%s, 2, false)", (f"pg_temp.{name}_seq",))
+    cur.execute("select setval(%s, 2, false)", (f"{WORK_SCHEMA}.{name}_seq",))
     copy = sql.SQL(
         "copy {} ({}) from stdin with (format csv, header true, delimiter {}, encoding {}, null '')"
     ).format(table, sql.SQL(", ").join(cols), sql.Literal(f.delimiter), sql.Literal(f.encoding))
@@ -135,11 +149,11 @@ def _copy_error(f: ExtractFile, exc: psycopg.Error) -> str:
 
 
 _DICTS = (  # (columns, dictionary, parse expression of s, output columns)
-    ("date", "dict_date", "d = pg_temp.d(s), bad = pg_temp.raw_date(s) is null", (("d", "date"), ("bad", "boolean"))),
-    ("int", "dict_int", "i = pg_temp.int(s), bad = pg_temp.int(s) is null", (("i", "int"), ("ibad", "boolean"))),
-    ("month", "dict_month", "i = pg_temp.int(right(btrim(s), 2)), bad = pg_temp.int(right(btrim(s), 2)) is null",
+    ("date", "dict_date", "d = load_work.d(s), bad = load_work.raw_date(s) is null", (("d", "date"), ("bad", "boolean"))),
+    ("int", "dict_int", "i = load_work.int(s), bad = load_work.int(s) is null", (("i", "int"), ("ibad", "boolean"))),
+    ("month", "dict_month", "i = load_work.int(right(btrim(s), 2)), bad = load_work.int(right(btrim(s), 2)) is null",
      (("i", "int"), ("ibad", "boolean"))),
-    ("num", "dict_num", "n = pg_temp.num(s)", (("n", "numeric"),)),
+    ("num", "dict_num", "n = load_work.num(s)", (("n", "numeric"),)),
 )
 
 
@@ -241,7 +255,7 @@ def _source_views(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> No
                 "select null::bigint as _batch, null::text as _file, null::bigint as _line, "
                 "0 as _year, {} where false").format(sql.SQL(", ").join(cols)))
         view = sql.Identifier("src_" + name.lower())
-        cur.execute(sql.SQL("create temp view {} as {}").format(view, sql.SQL(" union all ").join(selects)))
+        cur.execute(sql.SQL("create view {} as {}").format(view, sql.SQL(" union all ").join(selects)))
 
 
 _FOREIGN_KEYS = """
@@ -268,17 +282,17 @@ def _skip_row_triggers(cur: psycopg.Cursor) -> bool:
 
 
 def _check_foreign_keys(cur: psycopg.Cursor) -> None:
-    """Every foreign key of the rows inserted by this load (temp tables ins_<table>) must resolve."""
+    """Every foreign key of the rows inserted by this load (work tables ins_<table>) must resolve."""
     cur.execute("set local session_replication_role = origin")
     for child, col, parent, pcol in cur.execute(_FOREIGN_KEYS).fetchall():
         ins = "ins_" + child.split(".")[-1]
         has = cur.execute(
             "select 1 from pg_attribute where attrelid = to_regclass(%s) and attname = %s",
-            (f"pg_temp.{ins}", col)).fetchone()
+            (f"{WORK_SCHEMA}.{ins}", col)).fetchone()
         if not has:
             continue
         bad = cur.execute(sql.SQL(
-            "select n.v::text from (select distinct {c} as v from pg_temp.{i}) n "
+            "select n.v::text from (select distinct {c} as v from {i}) n "
             "where n.v is not null and not exists (select 1 from {p} x where x.{pc} = n.v) limit 1").format(
             c=sql.Identifier(col), i=sql.Identifier(ins), p=sql.SQL(parent),
             pc=sql.Identifier(pcol))).fetchone()
@@ -327,6 +341,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
 
         now = datetime.now(UTC)
         with conn.cursor() as cur:
+            _open_work_schema(cur)
             cur.execute(_sql_text("functions.sql"))
             _create_landing_tables(cur, todo)
             progress_ctx = _Progress(todo) if show_progress else None
@@ -360,10 +375,9 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
             summary.step_seconds["parse dictionaries"] = time.perf_counter() - t0
             bulk = _skip_row_triggers(cur)
             cur.execute(
-                "create temp table rej (_batch bigint, _file text, _line bigint, col text, val text, "
-                "reason text) on commit drop"
-            )
-            cur.execute("create temp table drp (_batch bigint, reason text) on commit drop")
+                "create unlogged table rej (_batch bigint, _file text, _line bigint, col text, val text, "
+                "reason text)")
+            cur.execute("create unlogged table drp (_batch bigint, reason text)")
             for step, text in _steps(_sql_text("normalize.sql")):
                 t0 = time.perf_counter()
                 if show_progress:
@@ -406,6 +420,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
                     (fr.rows_read, fr.rows_loaded, fr.rows_rejected, fr.rows_dropped, flow,
                      finished, (finished - now).total_seconds(), fr.batch_id),
                 )
+            cur.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(WORK_SCHEMA)))
         conn.commit()
         summary.step_seconds["record batches and commit"] = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -1,5 +1,6 @@
 -- Normalization of the landed files into claims, ref and meta. Runs inside the load's single
--- transaction, after the loader has created one temporary view per table:
+-- transaction, in its work schema (load_work: unlogged tables made and dropped in the
+-- transaction), after the loader has created one view per table:
 --   src_<table>(_batch, _file, _line, <spec columns as text>)
 -- (an empty view when the extract brings no file of that table). Each step writes the rows
 -- that break the contract into rej(_batch, _file, _line, col, val, reason) and the rows that
@@ -56,7 +57,7 @@ order by c, _batch desc, _line desc
 on conflict (code) do update set label = excluded.label;
 
 -- step: patients
-create temp table n_ben on commit drop as
+create unlogged table n_ben as
 select
     _batch, _file, _line,
     btrim(ben_nir_psa) as nir,
@@ -94,10 +95,10 @@ on conflict (ben_nir_psa, ben_rng_gem) do update set
     residence_dpt = excluded.residence_dpt, rights_date = excluded.rights_date;
 
 -- lookup of DCIR identities, and of PMSI identities (NIR_ANO_17 = BEN_NIR_PSA, one rank only)
-create temp table pat on commit drop as
+create unlogged table pat as
 select ben_nir_psa as nir, ben_rng_gem as rng, patient_id from claims.patient;
 create index on pat (nir, rng);
-create temp table pat17 on commit drop as
+create unlogged table pat17 as
 select ben_nir_psa as nir, min(patient_id) as patient_id, count(*) as n
 from claims.patient group by ben_nir_psa;
 create index on pat17 (nir);
@@ -116,7 +117,7 @@ cross join lateral (select case
     end as r) x
 where r is not null;
 
-create temp table ins_ald on commit drop as
+create unlogged table ins_ald as
 with i as (
 insert into claims.ald (patient_id, ald_number, icd10, start_date, end_date, batch_id)
 select distinct on (p.patient_id, s.imb_ald_num__i, upper(btrim(s.med_mtf_cod)), s.imb_ald_dtd__d)
@@ -141,12 +142,12 @@ select * from i;
 
 -- step: service lines
 -- key_rank: a key seen twice is a broken extract; the first usable line keeps it
-create temp table n_prs on commit drop as
+create unlogged table n_prs as
 select x.*, row_number() over (partition by k order by (rej is null) desc, _batch, _line) as key_rank
 from (
 select
     s._batch, s._file, s._line,
-    pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
+    load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
                s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
     p.patient_id,
     s.exe_soi_dtd__d as date_start,
@@ -158,8 +159,8 @@ select
     s.prs_act_qte__i as qty,
     round(s.prs_pai_mnt__n, 2) as paid,
     round(s.bse_rem_mnt__n, 2) as reimbursed,
-    pg_temp.pid(s.pfs_exe_num) as exe,
-    pg_temp.pid(s.pfs_pre_num) as pre,
+    load_work.pid(s.pfs_exe_num) as exe,
+    load_work.pid(s.pfs_pre_num) as pre,
     nullif(btrim(s.pse_spe_cod), '') as exe_spe,
     nullif(btrim(s.psp_spe_cod), '') as pre_spe,
     case
@@ -181,12 +182,12 @@ update n_prs set rej = array['DCT_ORD_NUM..REM_TYP_AFF', k, 'duplicate service l
 where key_rank > 1 and rej is null;
 
 -- facility lines of public hospitals are already in PMSI
-create temp table n_ete on commit drop as
+create unlogged table n_ete as
 select s._batch, s._file, s._line,
-    pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
+    load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
                s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
     s.ete_ind_taa__i as taa,
-    pg_temp.pid(s.etb_exe_fin) as facility
+    load_work.pid(s.etb_exe_fin) as facility
 from src_er_ete_f s;
 create index on n_ete (k);
 analyze n_ete;
@@ -198,10 +199,10 @@ insert into drp select _batch, drop_reason from n_prs where rej is null and drop
 analyze n_prs;
 
 -- usable service lines (first of each key) for the detail tables
-create temp view prs1 as select * from n_prs where key_rank = 1;
+create view prs1 as select * from n_prs where key_rank = 1;
 
 -- step: dispensings
-create temp table n_pha on commit drop as
+create unlogged table n_pha as
 select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow_month,
     pr.exe as pharmacy, pr.pre as prescriber, pr.paid, pr.reimbursed,
     btrim(s.pha_prs_c13) as cip, s.pha_act_qsn__i as qsn,
@@ -215,27 +216,27 @@ select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow
         case when s.pha_act_qsn__i = 0 then 'zero quantity' end) end as drop_reason,
     pr.k
 from src_er_pha_f s
-left join prs1 pr on pr.k = pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
+left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff)
 left join ref.drug d on d.cip13 = btrim(s.pha_prs_c13);
 
 -- netting: a dispensing and its regularisation lines share patient, date, pack, pharmacy and
 -- prescriber; their signed quantities are summed (also against dispensings of earlier loads)
-create temp table g_pha on commit drop as
+create unlogged table g_pha as
 select patient_id, date, cip, pharmacy, prescriber, sum(qsn) as packs, sum(paid) as paid,
     sum(reimbursed) as reimbursed, min(flow_month) as flow_month, min(_batch) as batch,
     bool_or(qsn < 0) as has_neg
 from n_pha where rej is null and drop_reason is null
 group by patient_id, date, cip, pharmacy, prescriber;
 
-create temp table g_neg on commit drop as
+create unlogged table g_neg as
 select g.*, (select max(x.dispensing_id) from claims.dispensing x
              where x.patient_id = g.patient_id and x.dispensing_date = g.date and x.cip13 = g.cip
                and x.pharmacy_id is not distinct from g.pharmacy
                and x.prescriber_id is not distinct from g.prescriber) as target
 from g_pha g where g.packs < 0;
 
-create temp table g_all on commit drop as
+create unlogged table g_all as
 select g.patient_id, g.date, g.cip, g.pharmacy, g.prescriber, g.packs, n.target
 from g_pha g
 left join g_neg n on n.patient_id = g.patient_id and n.date = g.date and n.cip = g.cip
@@ -264,7 +265,7 @@ insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_pha w
 insert into drp select _batch, drop_reason from n_pha where rej is null and drop_reason is not null;
 
 -- step: acts and lab tests
-create temp table n_cam on commit drop as
+create unlogged table n_cam as
 select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe,
     upper(btrim(s.cam_prs_ide)) as code,
     case
@@ -274,12 +275,12 @@ select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow
     end as rej,
     case when pr.rej is null then pr.drop_reason end as drop_reason, pr.k
 from src_er_cam_f s
-left join prs1 pr on pr.k = pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
+left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_cam where rej is not null;
 insert into drp select _batch, drop_reason from n_cam where rej is null and drop_reason is not null;
 
-create temp table n_bio on commit drop as
+create unlogged table n_bio as
 select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe, pr.pre,
     lpad(btrim(s.bio_prs_ide), 4, '0') as code, coalesce(s.bio_act_qsn__i, 1) as qty,
     case
@@ -289,7 +290,7 @@ select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow
     end as rej,
     case when pr.rej is null then pr.drop_reason end as drop_reason, pr.k
 from src_er_bio_f s
-left join prs1 pr on pr.k = pg_temp.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
+left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_bio where rej is not null;
 insert into drp select _batch, drop_reason from n_bio where rej is null and drop_reason is not null;
@@ -314,7 +315,7 @@ on conflict (provider_id) do update
     set specialty = coalesce(claims.provider.specialty, excluded.specialty);
 
 -- step: insert claims
-create temp table ins_dispensing on commit drop as
+create unlogged table ins_dispensing as
 with i as (
 insert into claims.dispensing (patient_id, dispensing_date, cip13, packs, prescriber_id, pharmacy_id,
                                amount_paid, amount_reimbursed, flow_month, batch_id)
@@ -325,7 +326,7 @@ returning patient_id, cip13, prescriber_id, pharmacy_id, batch_id
 )
 select * from i;
 
-create temp table ins_medical_act on commit drop as
+create unlogged table ins_medical_act as
 with i as (
 insert into claims.medical_act (patient_id, act_date, ccam_code, provider_id, flow_month, batch_id)
 select patient_id, date, code, exe, flow_month, _batch
@@ -334,7 +335,7 @@ returning patient_id, provider_id, batch_id
 )
 select * from i;
 
-create temp table ins_lab_test on commit drop as
+create unlogged table ins_lab_test as
 with i as (
 insert into claims.lab_test (patient_id, test_date, nabm_code, quantity, provider_id, prescriber_id,
                              flow_month, batch_id)
@@ -344,7 +345,7 @@ returning patient_id, provider_id, prescriber_id, batch_id
 )
 select * from i;
 
-create temp table ins_service_line on commit drop as
+create unlogged table ins_service_line as
 with i as (
 insert into claims.service_line (patient_id, service_date, end_date, nature_code, quantity,
     provider_id, provider_specialty, prescriber_id, facility_id, amount_paid, amount_reimbursed,
@@ -363,7 +364,7 @@ returning patient_id, provider_id, prescriber_id, batch_id
 select * from i;
 
 -- step: hospital stays
-create temp table n_mco_c on commit drop as
+create unlogged table n_mco_c as
 select s._batch, s._file, s._line, s._year,
     btrim(s.eta_num) as eta, btrim(s.rsa_num) as rsa,
     p.patient_id,
@@ -392,7 +393,7 @@ where n_mco_c._batch = dup.b and n_mco_c._line = dup.l;
 create index on n_mco_c (eta, rsa);
 analyze n_mco_c;
 
-create temp table n_mco_b on commit drop as
+create unlogged table n_mco_b as
 select s._batch, s._file, s._line, s._year, btrim(s.eta_num) as eta, btrim(s.rsa_num) as rsa,
     c.patient_id, c.adm, c.dis, coalesce(nullif(s._year, 0), extract(year from c.dis)::int) as pmsi_year,
     upper(replace(btrim(s.dgn_pal), '.', '')) as dp,
@@ -416,7 +417,7 @@ insert into drp select _batch, drop_reason from n_mco_c where rej is null and dr
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_b where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_b where rej is null and drop_reason is not null;
 
-create temp table new_stay on commit drop as
+create unlogged table new_stay as
 with ins as (
     insert into claims.hospital_stay (facility_id, rsa_num, pmsi_year, patient_id, admission_date,
         discharge_date, ghm, los_days, stay_type, entry_mode, exit_mode, batch_id)
@@ -435,7 +436,7 @@ insert into rej select _batch, _file, _line, 'ETA_NUM, RSA_NUM', eta || ' ' || r
 from n_mco_b b where rej is null and drop_reason is null
   and not exists (select 1 from new_stay n where n._batch = b._batch and n._line = b._line);
 create index on new_stay (eta, rsa, _year);
-create temp view ins_hospital_stay as select stay_id, patient_id, _batch as batch_id from new_stay;
+create view ins_hospital_stay as select stay_id, patient_id, _batch as batch_id from new_stay;
 
 insert into claims.stay_diagnosis (stay_id, icd10, role)
 select stay_id, left(dp, 6), 'DP' from new_stay
@@ -443,11 +444,11 @@ union
 select stay_id, left(dr, 6), 'DR' from new_stay where dr ~ '^[A-Z]\d{2}';
 
 -- the status of each stay key (kept, dropped or rejected), which its diagnoses and acts follow
-create temp table stay_status on commit drop as
+create unlogged table stay_status as
 select distinct on (eta, rsa, _year) eta, rsa, _year, rej, drop_reason
 from n_mco_b order by eta, rsa, _year, rej nulls first;
 
-create temp table n_mco_d on commit drop as
+create unlogged table n_mco_d as
 select s._batch, s._file, s._line, n.stay_id, upper(replace(btrim(s.ass_dgn), '.', '')) as code,
     case
         when n.stay_id is null and b.eta is null then array['ETA_NUM, RSA_NUM', btrim(s.eta_num) || ' ' || btrim(s.rsa_num), 'diagnosis without its stay (T_MCOaaB)']
@@ -465,7 +466,7 @@ insert into claims.stay_diagnosis (stay_id, icd10, role)
 select distinct stay_id, left(code, 6), 'DAS' from n_mco_d where rej is null and stay_id is not null
 on conflict do nothing;
 
-create temp table n_mco_a on commit drop as
+create unlogged table n_mco_a as
 select s._batch, s._file, s._line, n.stay_id, upper(btrim(s.cdc_act)) as code,
     n.adm + coalesce(s.ent_dat_del__i, 0) as act_date,
     case
@@ -480,7 +481,7 @@ left join stay_status b
     on b.eta = btrim(s.eta_num) and b.rsa = btrim(s.rsa_num) and b._year = s._year;
 insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_a where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_a where rej is null and drop_reason is not null;
-create temp table ins_stay_act on commit drop as
+create unlogged table ins_stay_act as
 with i as (
 insert into claims.stay_act (stay_id, ccam_code, act_date)
 select stay_id, code, act_date from n_mco_a where rej is null and stay_id is not null
