@@ -149,6 +149,27 @@ def test_a_later_monthly_flow_appends(migrated_db, tmp_path):
     assert summary.dropped_by_reason["regularisation of an earlier load (netted)"] == 1
 
 
+def test_a_duplicated_service_line_key_keeps_the_first_usable_line(migrated_db, tmp_path):
+    d = tmp_path / "dup"
+    shutil.copytree(MINI, d)
+    prs = d / "ER_PRS_F_2019_01.csv"
+    prs.write_bytes(prs.read_bytes() + (
+        # line 10: the keys of line 3, flow dates written in two other forms: a duplicate
+        b"2;2019-02-01;1;2;1;01/02/2019;01C731223;1;1;AAAAAAAAAAAAAAAA1;1;10JAN2019:00:00:00;;1111;1111;0;1;"
+        b"99,00;17,50;22222222;;1;;;68\n"
+        # line 11: the keys of line 6, whose patient is unknown: this usable line keeps them
+        b"5;01FEB2019:00:00:00;1;5;1;01FEB2019:00:00:00;01C731223;1;1;BBBBBBBBBBBBBBBB2;1;12JAN2019:00:00:00;;"
+        b"1111;1111;0;1;30,00;21,00;22222222;;1;;;40\n"))
+    summary = load_extract(d)
+    got = snapshot()
+    assert got["service_line"] == EXPECTED["service_line"] + [
+        (P2, date(2019, 1, 12), 1111, "22222222", "1", Decimal("30.00"))]
+    assert got["rejected"] == sorted(
+        EXPECTED["rejected"] + [("ER_PRS_F_2019_01.csv", 10, "DCT_ORD_NUM..REM_TYP_AFF", "duplicate service line key")],
+        key=lambda r: (r[0], r[1]))
+    assert summary.totals() == {"read": 47, "loaded": 28, "dropped": 9, "rejected": 10}
+
+
 def _bad_copy(tmp_path: Path, name: str, content: bytes | None = None) -> Path:
     d = tmp_path / "bad"
     shutil.copytree(MINI, d)

@@ -95,8 +95,5 @@ language sql stable parallel safe as $$
 $$;
 
 -- Typed values are parsed once per distinct text value (dates, codes and amounts repeat a lot),
--- then joined: far cheaper than parsing every row.
-create unlogged table dict_date (s text primary key, d date, bad boolean);
-create unlogged table dict_int (s text primary key, i int, bad boolean);
-create unlogged table dict_month (s text primary key, i int, bad boolean);
-create unlogged table dict_num (s text primary key, n numeric);
+-- then joined: far cheaper than parsing every row. The loader makes those dictionaries
+-- (dict_date, dict_int, dict_month, dict_num) with these functions.

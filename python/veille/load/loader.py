@@ -148,12 +148,14 @@ def _copy_error(f: ExtractFile, exc: psycopg.Error) -> str:
     return f"{f.name}: {where}{message}"
 
 
-_DICTS = (  # (columns, dictionary, parse expression of s, output columns)
-    ("date", "dict_date", "d = load_work.d(s), bad = load_work.raw_date(s) is null", (("d", "date"), ("bad", "boolean"))),
-    ("int", "dict_int", "i = load_work.int(s), bad = load_work.int(s) is null", (("i", "int"), ("ibad", "boolean"))),
-    ("month", "dict_month", "i = load_work.int(right(btrim(s), 2)), bad = load_work.int(right(btrim(s), 2)) is null",
+_DICTS = (  # (columns, dictionary, parsed columns of the distinct value s, output columns)
+    ("date", "dict_date", "load_work.d(s) as d, load_work.raw_date(s) is null as bad",
+     (("d", "date"), ("bad", "boolean"))),
+    ("int", "dict_int", "load_work.int(s) as i, load_work.int(s) is null as bad", (("i", "int"), ("ibad", "boolean"))),
+    ("month", "dict_month",
+     "load_work.int(right(btrim(s), 2)) as i, load_work.int(right(btrim(s), 2)) is null as bad",
      (("i", "int"), ("ibad", "boolean"))),
-    ("num", "dict_num", "n = load_work.num(s)", (("n", "numeric"),)),
+    ("num", "dict_num", "load_work.num(s) as n", (("n", "numeric"),)),
 )
 
 
@@ -177,7 +179,9 @@ def _present_columns(new: list[tuple[ExtractFile, int]]) -> dict[str, set[str]]:
 
 
 def _fill_dictionaries(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> None:
-    """Parse every distinct value of the typed columns once."""
+    """Parse every distinct value of the typed columns once: one dictionary per kind (dates,
+    integers, months, amounts), made by one statement that PostgreSQL runs with parallel workers
+    (a create-table-as, where an insert-select would run on one core)."""
     for kind, table, parse, _ in _DICTS:
         parts = []
         for table_name, present in _present_columns(new).items():
@@ -185,12 +189,11 @@ def _fill_dictionaries(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) 
                 if c in present and _kind(c) == kind:
                     parts.append(sql.SQL("select {} as s from {}").format(
                         sql.Identifier(c.lower()), sql.Identifier(_landing_name(table_name))))
-        if parts:
-            cur.execute(sql.SQL("insert into {} (s) select distinct s from ({}) v where s is not null "
-                                "on conflict do nothing").format(
-                sql.Identifier(table), sql.SQL(" union all ").join(parts)))
-            cur.execute(sql.SQL(f"update {table} set {parse}"))
-            cur.execute(sql.SQL(f"analyze {table}"))
+        values = sql.SQL(" union all ").join(parts) if parts else sql.SQL("select null::text as s")
+        cur.execute(sql.SQL("create unlogged table {} as select s, {} from "
+                            "(select distinct s from ({}) v where s is not null) d").format(
+            sql.Identifier(table), sql.SQL(parse), values))
+        cur.execute(sql.SQL("analyze {}").format(sql.Identifier(table)))
 
 
 def _typed_columns(c: str, have: bool, alias: str) -> list[sql.Composable]:
@@ -301,6 +304,37 @@ def _check_foreign_keys(cur: psycopg.Cursor) -> None:
                             "nothing was loaded (please report this)")
 
 
+_SECONDARY_INDEXES = """
+select i.indrelid::regclass::text, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+from pg_index i
+join pg_class t on t.oid = i.indrelid
+where t.relnamespace = 'claims'::regnamespace and not i.indisunique and not i.indisprimary
+order by 1, 2
+"""
+
+
+def _drop_indexes_of_empty_tables(cur: psycopg.Cursor) -> list[str]:
+    """A first load writes into empty claims tables: their secondary indexes are dropped here
+    and built once afterwards (:func:`_rebuild_indexes`), in bulk and with parallel workers,
+    instead of being updated row by row. Inside the load's transaction, like everything else:
+    a failed load leaves them as they were. Returns the statements that rebuild them."""
+    statements = []
+    empty: dict[str, bool] = {}
+    for table, name, ddl in cur.execute(_SECONDARY_INDEXES).fetchall():
+        if table not in empty:
+            empty[table] = not cur.execute(
+                sql.SQL("select exists (select 1 from {})").format(sql.SQL(table))).fetchone()[0]
+        if empty[table]:
+            cur.execute(sql.SQL("drop index {}").format(sql.SQL(name)))
+            statements.append(ddl)
+    return statements
+
+
+def _rebuild_indexes(cur: psycopg.Cursor, statements: list[str]) -> None:
+    for ddl in statements:
+        cur.execute(ddl)
+
+
 def _check_schema(conn: psycopg.Connection) -> None:
     ok = conn.execute("select to_regclass('claims.dispensing') is not null").fetchone()[0]
     if not ok:
@@ -374,6 +408,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
             _source_views(cur, new)
             summary.step_seconds["parse dictionaries"] = time.perf_counter() - t0
             bulk = _skip_row_triggers(cur)
+            deferred_indexes = _drop_indexes_of_empty_tables(cur)
             cur.execute(
                 "create unlogged table rej (_batch bigint, _file text, _line bigint, col text, val text, "
                 "reason text)")
@@ -393,6 +428,9 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
                     ) from None
                 summary.step_seconds[step] = time.perf_counter() - t0
 
+            t0 = time.perf_counter()
+            _rebuild_indexes(cur, deferred_indexes)
+            summary.step_seconds["build indexes"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             if bulk:
                 _check_foreign_keys(cur)

@@ -141,12 +141,11 @@ returning patient_id, batch_id
 select * from i;
 
 -- step: service lines
--- key_rank: a key seen twice is a broken extract; the first usable line keeps it
+-- key_rank: a key seen twice is a broken extract; the first usable line keeps it (ranked below,
+-- among the lines of duplicated keys only: no sort of every line)
 create unlogged table n_prs as
-select x.*, row_number() over (partition by k order by (rej is null) desc, _batch, _line) as key_rank
-from (
 select
-    s._batch, s._file, s._line,
+    s._batch, s._file, s._line, 1::bigint as key_rank,
     load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
                s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
     p.patient_id,
@@ -175,11 +174,17 @@ select
     end as rej,
     case when s.dpn_qlf__i = 71 then 'DPN_QLF = 71 (information-only line)' end as drop_reason
 from src_er_prs_f s
-left join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = s.ben_rng_gem__i
-) x;
+left join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = s.ben_rng_gem__i;
+analyze n_prs;
 
-update n_prs set rej = array['DCT_ORD_NUM..REM_TYP_AFF', k, 'duplicate service line key']
-where key_rank > 1 and rej is null;
+create unlogged table dup_prs as
+select _batch, _line, row_number() over (partition by k order by (rej is null) desc, _batch, _line) as key_rank
+from n_prs
+where k in (select k from n_prs group by k having count(*) > 1);
+update n_prs n set key_rank = d.key_rank,
+    rej = coalesce(n.rej, array['DCT_ORD_NUM..REM_TYP_AFF', n.k, 'duplicate service line key'])
+from dup_prs d
+where d._batch = n._batch and d._line = n._line and d.key_rank > 1;
 
 -- facility lines of public hospitals are already in PMSI
 create unlogged table n_ete as
@@ -315,6 +320,13 @@ on conflict (provider_id) do update
     set specialty = coalesce(claims.provider.specialty, excluded.specialty);
 
 -- step: insert claims
+-- the keys of the service lines that have a drug, CCAM or lab detail (not service_line rows)
+create unlogged table detail_keys as
+select k from n_pha where k is not null
+union all select k from n_cam where k is not null
+union all select k from n_bio where k is not null;
+analyze detail_keys;
+
 create unlogged table ins_dispensing as
 with i as (
 insert into claims.dispensing (patient_id, dispensing_date, cip13, packs, prescriber_id, pharmacy_id,
@@ -355,9 +367,7 @@ select p.patient_id, p.date_start, case when p.date_end >= p.date_start then p.d
 from prs1 p
 left join (select k, max(facility) as facility from n_ete group by k) e on e.k = p.k
 where p.rej is null and p.drop_reason is null
-  and not exists (select 1 from n_pha x where x.k = p.k)
-  and not exists (select 1 from n_cam x where x.k = p.k)
-  and not exists (select 1 from n_bio x where x.k = p.k)
+  and not exists (select 1 from detail_keys x where x.k = p.k)
 order by p.patient_id, p.date_start
 returning patient_id, provider_id, prescriber_id, batch_id
 )
