@@ -27,9 +27,17 @@ from psycopg import sql
 from veille import db
 from veille.errors import LoadError
 from veille.load.files import ExtractFile, discover
+from veille.load.landing import (
+    LANDING_SCHEMA,
+    create_landing,
+    default_sessions,
+    drop_landing,
+    land,
+    landing_name,
+    landing_tables,
+)
 from veille.load.spec import DATE_COLUMNS, INT_COLUMNS, MONTH_COLUMNS, NUM_COLUMNS, SPECS
 
-_COPY_BLOCK = 1 << 20
 _LOCK_KEY = 4_242_001
 WORK_SCHEMA = "load_work"
 
@@ -80,72 +88,17 @@ def _steps(text: str) -> list[tuple[str, str]]:
     return [(parts[i].strip(), parts[i + 1]) for i in range(1, len(parts), 2)]
 
 
-def _landing_name(table: str) -> str:
-    return f"l_{table.lower()}"
-
-
 def _open_work_schema(cur: psycopg.Cursor) -> None:
     """The load's scratch space: a schema made and dropped inside the load's transaction, so
     that nothing of it outlives the load, even a killed one. Its tables are unlogged tables
     rather than temporary ones: they live in shared buffers (temp_buffers is small), and
     PostgreSQL can scan and join them with parallel workers, which it never does for temporary
-    tables. Loads are serialised by an advisory lock, so one name is enough."""
+    tables. Loads are serialised by an advisory lock, so one name is enough. The landing
+    tables (:mod:`veille.load.landing`) come next on the search path."""
     work = sql.Identifier(WORK_SCHEMA)
     cur.execute(sql.SQL("drop schema if exists {} cascade").format(work))
     cur.execute(sql.SQL("create schema {}").format(work))
-    cur.execute(sql.SQL("set local search_path = {}, public").format(work))
-
-
-def _create_landing_tables(cur: psycopg.Cursor, files: list[ExtractFile]) -> None:
-    """One text table per SNDS table, with the union of its files' columns; each COPY'd row gets
-    its batch (a default set before each file) and its line number (a sequence restarted at 2)."""
-    columns: dict[str, list[str]] = {}
-    for f in files:
-        cols = columns.setdefault(f.table, [])
-        cols += [c for c in f.header if c not in cols]
-    for table, cols in columns.items():
-        name = _landing_name(table)
-        cur.execute(sql.SQL("create unlogged sequence {} ").format(sql.Identifier(name + "_seq")))
-        cur.execute(sql.SQL(
-            "create unlogged table {} ({}, _batch bigint, _line bigint default nextval({}))").format(
-            sql.Identifier(name), sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c.lower()))
-                                                      for c in cols),
-            sql.Literal(f"{WORK_SCHEMA}.{name}_seq")))
-
-
-def _copy_file(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, progress=None) -> float:
-    name = _landing_name(f.table)
-    table = sql.Identifier(name)
-    cols = [sql.Identifier(c.lower()) for c in f.header]
-    cur.execute(sql.SQL("alter table {} alter column _batch set default {}").format(table, sql.Literal(batch_id)))
-    cur.execute("select setval(%s, 2, false)", (f"{WORK_SCHEMA}.{name}_seq",))
-    copy = sql.SQL(
-        "copy {} ({}) from stdin with (format csv, header true, delimiter {}, encoding {}, null '')"
-    ).format(table, sql.SQL(", ").join(cols), sql.Literal(f.delimiter), sql.Literal(f.encoding))
-    t0 = time.perf_counter()
-    try:
-        with cur.copy(copy) as cp, f.path.open("rb") as fh:
-            while block := fh.read(_COPY_BLOCK):
-                cp.write(block)
-                if progress is not None:
-                    progress(len(block))
-    except psycopg.Error as exc:
-        raise LoadError(_copy_error(f, exc)) from None
-    return time.perf_counter() - t0
-
-
-def _copy_error(f: ExtractFile, exc: psycopg.Error) -> str:
-    context = (exc.diag.context or "") if exc.diag else ""
-    m = re.search(r"line (\d+)", context)
-    where = f"line {m.group(1)}: " if m else ""
-    message = (exc.diag.message_primary if exc.diag and exc.diag.message_primary else str(exc)).strip()
-    if "extra data after last expected column" in message:
-        message = "more fields than the header has columns"
-    elif "missing data for column" in message:
-        message = "fewer fields than the header has columns"
-    elif "unterminated CSV quoted field" in message:
-        message = "unterminated quoted field"
-    return f"{f.name}: {where}{message}"
+    cur.execute(sql.SQL("set local search_path = {}, {}, public").format(work, sql.Identifier(LANDING_SCHEMA)))
 
 
 _DICTS = (  # (columns, dictionary, parsed columns of the distinct value s, output columns)
@@ -188,7 +141,7 @@ def _fill_dictionaries(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) 
             for c in SPECS[table_name].columns:
                 if c in present and _kind(c) == kind:
                     parts.append(sql.SQL("select {} as s from {}").format(
-                        sql.Identifier(c.lower()), sql.Identifier(_landing_name(table_name))))
+                        sql.Identifier(c.lower()), sql.Identifier(landing_name(table_name))))
         values = sql.SQL(" union all ").join(parts) if parts else sql.SQL("select null::text as s")
         cur.execute(sql.SQL("create unlogged table {} as select s, {} from "
                             "(select distinct s from ({}) v where s is not null) d").format(
@@ -240,14 +193,11 @@ def _source_views(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> No
                     sql.SQL("case l._batch {} end").format(sql.SQL(" ").join(
                         sql.SQL("when {} then {}").format(sql.Literal(b), sql.Literal(y))
                         for b, y in years.items())))
-            files = {b: f.name for f, b in new if f.table == name}
-            file_expr = sql.SQL("case l._batch {} end").format(sql.SQL(" ").join(
-                sql.SQL("when {} then {}").format(sql.Literal(b), sql.Literal(n)) for b, n in files.items()))
             selects.append(
-                sql.SQL("select l._batch, {fn}::text as _file, l._line, "
+                sql.SQL("select l._batch, l._line, "
                         "{y}::int as _year, {cols} from {t} l {joins}").format(
-                    fn=file_expr, y=year, cols=sql.SQL(", ").join(cols),
-                    t=sql.Identifier(_landing_name(name)), joins=sql.SQL(" ").join(joins),
+                    y=year, cols=sql.SQL(", ").join(cols),
+                    t=sql.Identifier(landing_name(name)), joins=sql.SQL(" ").join(joins),
                 )
             )
         else:
@@ -255,7 +205,7 @@ def _source_views(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> No
             for c in spec.columns:
                 cols += _typed_columns(c, False, "")
             selects.append(sql.SQL(
-                "select null::bigint as _batch, null::text as _file, null::bigint as _line, "
+                "select null::bigint as _batch, null::bigint as _line, "
                 "0 as _year, {} where false").format(sql.SQL(", ").join(cols)))
         view = sql.Identifier("src_" + name.lower())
         cur.execute(sql.SQL("create view {} as {}").format(view, sql.SQL(" union all ").join(selects)))
@@ -341,8 +291,9 @@ def _check_schema(conn: psycopg.Connection) -> None:
         raise LoadError("the database has no claims schema: run `veille migrate` first")
 
 
-def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadSummary:
-    """Load one extract folder. Raises LoadError (database unchanged) on a bad file."""
+def load_extract(directory: Path | str, *, show_progress: bool = False, sessions: int | None = None) -> LoadSummary:
+    """Load one extract folder. Raises LoadError (database unchanged) on a bad file.
+    ``sessions``: how many connections COPY the files at once (default: one per core, at most 4)."""
     directory = Path(directory)
     started = time.perf_counter()
     files, ignored = discover(directory)
@@ -351,125 +302,141 @@ def load_extract(directory: Path | str, *, show_progress: bool = False) -> LoadS
 
     with db.raw_connection() as conn:
         _check_schema(conn)
-        conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        done = {
-            r[0]: r[1]
-            for r in conn.execute(
-                "select checksum, batch_id from meta.load_batch where checksum = any(%s)",
-                ([f.checksum for f in files],),
-            ).fetchall()
-        }
-        seen: dict[str, str] = {}
-        new: list[tuple[ExtractFile, int]] = []
-        todo: list[ExtractFile] = []
-        for f in files:
-            if f.checksum in done or f.checksum in seen:
-                summary.files.append(FileResult(f.name, f.table, done.get(f.checksum), skipped=True))
-            else:
-                seen[f.checksum] = f.name
-                todo.append(f)
-        if not todo:
+        conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))  # held until this connection closes
+        try:
+            _load_new_files(conn, directory, files, summary, sessions or default_sessions(), show_progress)
+        except BaseException:
             conn.rollback()
-            summary.seconds = time.perf_counter() - started
-            return summary
-
-        now = datetime.now(UTC)
-        with conn.cursor() as cur:
-            _open_work_schema(cur)
-            cur.execute(_sql_text("functions.sql"))
-            _create_landing_tables(cur, todo)
-            progress_ctx = _Progress(todo) if show_progress else None
-            try:
-                for f in todo:
-                    cur.execute(
-                        "insert into meta.load_batch (extract_dir, file_name, table_name, checksum, "
-                        "rows_read, rows_loaded, rows_rejected, started_at, finished_at, seconds) "
-                        "values (%s, %s, %s, %s, 0, 0, 0, %s, %s, 0) returning batch_id",
-                        (str(directory.resolve()), f.name, f.table, f.checksum, now, now),
-                    )
-                    batch_id = cur.fetchone()[0]
-                    advance = progress_ctx.start(f) if progress_ctx else None
-                    seconds = _copy_file(cur, f, batch_id, advance)
-                    rows = cur.rowcount
-                    if progress_ctx:
-                        progress_ctx.finish(f, rows, seconds)
-                    new.append((f, batch_id))
-                    summary.files.append(FileResult(f.name, f.table, batch_id, rows_read=rows,
-                                                    copy_seconds=seconds))
-            finally:
-                if progress_ctx:
-                    progress_ctx.close()
-
-            for table_name in {f.table for f in todo}:
-                cur.execute(sql.SQL("analyze {}").format(sql.Identifier(_landing_name(table_name))))
-            summary.step_seconds["copy"] = sum(f.copy_seconds for f in summary.loaded_files)
-            t0 = time.perf_counter()
-            _fill_dictionaries(cur, new)
-            _source_views(cur, new)
-            summary.step_seconds["parse dictionaries"] = time.perf_counter() - t0
-            bulk = _skip_row_triggers(cur)
-            deferred_indexes = _drop_indexes_of_empty_tables(cur)
-            cur.execute(
-                "create unlogged table rej (_batch bigint, _file text, _line bigint, col text, val text, "
-                "reason text)")
-            cur.execute("create unlogged table drp (_batch bigint, reason text)")
-            for step, text in _steps(_sql_text("normalize.sql")):
-                t0 = time.perf_counter()
-                if show_progress:
-                    from rich.console import Console
-
-                    Console(stderr=True).print(f"  normalizing: {step}", highlight=False)
-                try:
-                    cur.execute(text)
-                except psycopg.Error as exc:
-                    raise LoadError(
-                        f"{directory}: the load failed while normalizing {step} "
-                        f"({(exc.diag.message_primary or str(exc)).strip()}); nothing was loaded"
-                    ) from None
-                summary.step_seconds[step] = time.perf_counter() - t0
-
-            t0 = time.perf_counter()
-            _rebuild_indexes(cur, deferred_indexes)
-            summary.step_seconds["build indexes"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            if bulk:
-                _check_foreign_keys(cur)
-            cur.execute(
-                "insert into meta.rejected_row (batch_id, file_name, line_number, column_name, value, reason) "
-                "select _batch, _file, _line, col, left(val, 200), reason from rej"
-            )
-            rejected = dict(cur.execute("select _batch, count(*) from rej group by 1").fetchall())
-            dropped = dict(cur.execute("select _batch, count(*) from drp group by 1").fetchall())
-            summary.rejected_by_reason.update(
-                dict(cur.execute("select reason, count(*) from rej group by 1").fetchall()))
-            summary.dropped_by_reason.update(
-                dict(cur.execute("select reason, count(*) from drp group by 1").fetchall()))
-            finished = datetime.now(UTC)
-            months = _flow_months(cur, new)
-            for fr in summary.loaded_files:
-                fr.rows_rejected = rejected.get(fr.batch_id, 0)
-                fr.rows_dropped = dropped.get(fr.batch_id, 0)
-                fr.rows_loaded = fr.rows_read - fr.rows_rejected - fr.rows_dropped
-                flow = months.get(fr.batch_id)
-                cur.execute(
-                    "update meta.load_batch set rows_read = %s, rows_loaded = %s, rows_rejected = %s, "
-                    "rows_dropped = %s, flow_month = %s, finished_at = %s, seconds = %s "
-                    "where batch_id = %s",
-                    (fr.rows_read, fr.rows_loaded, fr.rows_rejected, fr.rows_dropped, flow,
-                     finished, (finished - now).total_seconds(), fr.batch_id),
-                )
-            cur.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(WORK_SCHEMA)))
-        conn.commit()
-        summary.step_seconds["record batches and commit"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        with conn.cursor() as cur:
-            for t in ("patient", "dispensing", "service_line", "hospital_stay", "stay_diagnosis",
-                      "medical_act", "lab_test", "ald"):
-                cur.execute(f"analyze claims.{t}")
-            conn.commit()
-    summary.step_seconds["analyze"] = time.perf_counter() - t0
+            raise
+        finally:
+            drop_landing()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[ExtractFile],
+                    summary: LoadSummary, sessions: int, show_progress: bool) -> None:
+    done = {
+        r[0]: r[1]
+        for r in conn.execute(
+            "select checksum, batch_id from meta.load_batch where checksum = any(%s)",
+            ([f.checksum for f in files],),
+        ).fetchall()
+    }
+    seen: dict[str, str] = {}
+    todo: list[ExtractFile] = []
+    for f in files:
+        if f.checksum in done or f.checksum in seen:
+            summary.files.append(FileResult(f.name, f.table, done.get(f.checksum), skipped=True))
+        else:
+            seen[f.checksum] = f.name
+            todo.append(f)
+    if not todo:
+        conn.rollback()
+        return
+
+    now = datetime.now(UTC)
+    with conn.cursor() as cur:
+        new: list[tuple[ExtractFile, int]] = []
+        for f in todo:
+            cur.execute(
+                "insert into meta.load_batch (extract_dir, file_name, table_name, checksum, "
+                "rows_read, rows_loaded, rows_rejected, started_at, finished_at, seconds) "
+                "values (%s, %s, %s, %s, 0, 0, 0, %s, %s, 0) returning batch_id",
+                (str(directory.resolve()), f.name, f.table, f.checksum, now, now),
+            )
+            new.append((f, cur.fetchone()[0]))
+        t0 = time.perf_counter()
+        sessions = max(1, min(sessions, len(new)))
+        create_landing(new, sessions)
+        progress_ctx = _Progress(todo) if show_progress else None
+        try:
+            copied = land(new, sessions, progress_ctx)
+        finally:
+            if progress_ctx:
+                progress_ctx.close()
+        summary.step_seconds["copy"] = time.perf_counter() - t0
+        for f, b in new:
+            rows, seconds = copied[b]
+            summary.files.append(FileResult(f.name, f.table, b, rows_read=rows, copy_seconds=seconds))
+
+        t0 = time.perf_counter()
+        _open_work_schema(cur)
+        cur.execute(_sql_text("functions.sql"))
+        # the landing tables are read through union-all views, whose columns PostgreSQL has no
+        # statistics for anyway: a small sample is enough to give it their row counts (without
+        # it, it guesses 17 times too few rows of these wide text tables and plans serially)
+        cur.execute("set local default_statistics_target = 10")
+        for table in landing_tables(new, sessions):
+            cur.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(LANDING_SCHEMA), sql.Identifier(table)))
+        cur.execute("reset default_statistics_target")
+        summary.step_seconds["analyze landing"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _fill_dictionaries(cur, new)
+        _source_views(cur, new)
+        summary.step_seconds["parse dictionaries"] = time.perf_counter() - t0
+        bulk = _skip_row_triggers(cur)
+        deferred_indexes = _drop_indexes_of_empty_tables(cur)
+        cur.execute(
+            "create unlogged table rej (_batch bigint, _line bigint, col text, val text, "
+            "reason text)")
+        cur.execute("create unlogged table drp (_batch bigint, reason text)")
+        for step, text in _steps(_sql_text("normalize.sql")):
+            t0 = time.perf_counter()
+            if show_progress:
+                from rich.console import Console
+
+                Console(stderr=True).print(f"  normalizing: {step}", highlight=False)
+            try:
+                cur.execute(text)
+            except psycopg.Error as exc:
+                raise LoadError(
+                    f"{directory}: the load failed while normalizing {step} "
+                    f"({(exc.diag.message_primary or str(exc)).strip()}); nothing was loaded"
+                ) from None
+            summary.step_seconds[step] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        _rebuild_indexes(cur, deferred_indexes)
+        summary.step_seconds["build indexes"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if bulk:
+            _check_foreign_keys(cur)
+        cur.execute(
+            "insert into meta.rejected_row (batch_id, file_name, line_number, column_name, value, reason) "
+            "select r._batch, b.file_name, r._line, r.col, left(r.val, 200), r.reason "
+            "from rej r join meta.load_batch b on b.batch_id = r._batch"
+        )
+        rejected = dict(cur.execute("select _batch, count(*) from rej group by 1").fetchall())
+        dropped = dict(cur.execute("select _batch, count(*) from drp group by 1").fetchall())
+        summary.rejected_by_reason.update(
+            dict(cur.execute("select reason, count(*) from rej group by 1").fetchall()))
+        summary.dropped_by_reason.update(
+            dict(cur.execute("select reason, count(*) from drp group by 1").fetchall()))
+        finished = datetime.now(UTC)
+        months = _flow_months(cur, new)
+        for fr in summary.loaded_files:
+            fr.rows_rejected = rejected.get(fr.batch_id, 0)
+            fr.rows_dropped = dropped.get(fr.batch_id, 0)
+            fr.rows_loaded = fr.rows_read - fr.rows_rejected - fr.rows_dropped
+            flow = months.get(fr.batch_id)
+            cur.execute(
+                "update meta.load_batch set rows_read = %s, rows_loaded = %s, rows_rejected = %s, "
+                "rows_dropped = %s, flow_month = %s, finished_at = %s, seconds = %s "
+                "where batch_id = %s",
+                (fr.rows_read, fr.rows_loaded, fr.rows_rejected, fr.rows_dropped, flow,
+                 finished, (finished - now).total_seconds(), fr.batch_id),
+            )
+        cur.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(WORK_SCHEMA)))
+    conn.commit()
+    summary.step_seconds["record batches and commit"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with conn.cursor() as cur:
+        for t in ("patient", "dispensing", "service_line", "hospital_stay", "stay_diagnosis",
+                  "medical_act", "lab_test", "ald"):
+            cur.execute(f"analyze claims.{t}")
+        conn.commit()
+    summary.step_seconds["analyze"] = time.perf_counter() - t0
 
 
 def _flow_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> dict[int, date]:
@@ -478,7 +445,7 @@ def _flow_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> dic
     for table in {f.table for f, _ in new if "FLX_DIS_DTD" in f.header}:
         cur.execute(sql.SQL("select l._batch, date_trunc('month', min(d.d))::date from {} l "
                             "join dict_date d on d.s = l.flx_dis_dtd group by l._batch").format(
-            sql.Identifier(_landing_name(table))))
+            sql.Identifier(landing_name(table))))
         months.update(dict(cur.fetchall()))
     return months
 

@@ -1,18 +1,19 @@
 -- Normalization of the landed files into claims, ref and meta. Runs inside the load's single
 -- transaction, in its work schema (load_work: unlogged tables made and dropped in the
 -- transaction), after the loader has created one view per table:
---   src_<table>(_batch, _file, _line, <spec columns as text>)
+--   src_<table>(_batch, _line, _year, <spec columns as text>)
 -- (an empty view when the extract brings no file of that table). Each step writes the rows
--- that break the contract into rej(_batch, _file, _line, col, val, reason) and the rows that
+-- that break the contract into rej(_batch, _line, col, val, reason: the file name comes from
+-- meta.load_batch) and the rows that
 -- a cleaning rule removes into drp(_batch, reason).
 -- Sections are separated by lines "-- step: <name>" so that the loader can time them.
 
 -- step: referentials
 insert into rej
-select _batch, _file, _line, 'PHA_CIP_C13', pha_cip_c13, 'CIP13 is not 13 digits'
+select _batch, _line, 'PHA_CIP_C13', pha_cip_c13, 'CIP13 is not 13 digits'
 from src_ir_pha_r where btrim(coalesce(pha_cip_c13, '')) !~ '^\d{13}$';
 insert into rej
-select _batch, _file, _line, 'PHA_ATC_C07', pha_atc_c07, 'not an ATC7 code'
+select _batch, _line, 'PHA_ATC_C07', pha_atc_c07, 'not an ATC7 code'
 from src_ir_pha_r
 where btrim(coalesce(pha_cip_c13, '')) ~ '^\d{13}$'
   and btrim(coalesce(pha_atc_c07, '')) <> ''
@@ -59,7 +60,7 @@ on conflict (code) do update set label = excluded.label;
 -- step: patients
 create unlogged table n_ben as
 select
-    _batch, _file, _line,
+    _batch, _line,
     btrim(ben_nir_psa) as nir,
     ben_rng_gem__i as rng,
     case ben_sex_cod__i when 1 then 1 when 2 then 2 end as sex,
@@ -82,7 +83,7 @@ select
     end as rej
 from src_ir_ben_r;
 
-insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_ben where rej is not null;
+insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_ben where rej is not null;
 
 insert into claims.patient (ben_nir_psa, ben_rng_gem, sex, birth_year, birth_month, death_date,
                             residence_dpt, rights_date)
@@ -106,7 +107,7 @@ analyze pat; analyze pat17;
 
 -- step: ald
 insert into rej
-select s._batch, s._file, s._line, r[1], r[2], r[3]
+select s._batch, s._line, r[1], r[2], r[3]
 from src_ir_imb_r s
 left join pat p on p.nir = btrim(s.ben_nir_psa) and p.rng = s.ben_rng_gem__i
 cross join lateral (select case
@@ -145,7 +146,7 @@ select * from i;
 -- among the lines of duplicated keys only: no sort of every line)
 create unlogged table n_prs as
 select
-    s._batch, s._file, s._line, 1::bigint as key_rank,
+    s._batch, s._line, 1::bigint as key_rank,
     load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
                s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
     p.patient_id,
@@ -188,7 +189,7 @@ where d._batch = n._batch and d._line = n._line and d.key_rank > 1;
 
 -- facility lines of public hospitals are already in PMSI
 create unlogged table n_ete as
-select s._batch, s._file, s._line,
+select s._batch, s._line,
     load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
                s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
     s.ete_ind_taa__i as taa,
@@ -199,7 +200,7 @@ analyze n_ete;
 update n_prs set drop_reason = 'ETE_IND_TAA = 1 (public hospital activity, already in PMSI)'
 from n_ete e where e.k = n_prs.k and e.taa = 1 and n_prs.drop_reason is null;
 
-insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_prs where rej is not null;
+insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_prs where rej is not null;
 insert into drp select _batch, drop_reason from n_prs where rej is null and drop_reason is not null;
 analyze n_prs;
 
@@ -208,7 +209,7 @@ create view prs1 as select * from n_prs where key_rank = 1;
 
 -- step: dispensings
 create unlogged table n_pha as
-select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow_month,
+select s._batch, s._line, pr.patient_id, pr.date_start as date, pr.flow_month,
     pr.exe as pharmacy, pr.pre as prescriber, pr.paid, pr.reimbursed,
     btrim(s.pha_prs_c13) as cip, s.pha_act_qsn__i as qsn,
     case
@@ -266,12 +267,12 @@ update claims.dispensing d set packs = d.packs + g.packs,
     amount_reimbursed = d.amount_reimbursed + coalesce(g.reimbursed, 0)
 from g_neg g where g.target = d.dispensing_id and d.packs + g.packs > 0;
 
-insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_pha where rej is not null;
+insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_pha where rej is not null;
 insert into drp select _batch, drop_reason from n_pha where rej is null and drop_reason is not null;
 
 -- step: acts and lab tests
 create unlogged table n_cam as
-select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe,
+select s._batch, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe,
     upper(btrim(s.cam_prs_ide)) as code,
     case
         when pr.k is null then array['DCT_ORD_NUM..REM_TYP_AFF', null, 'detail line without its service line (ER_PRS_F)']
@@ -282,11 +283,11 @@ select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow
 from src_er_cam_f s
 left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
-insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_cam where rej is not null;
+insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_cam where rej is not null;
 insert into drp select _batch, drop_reason from n_cam where rej is null and drop_reason is not null;
 
 create unlogged table n_bio as
-select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe, pr.pre,
+select s._batch, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe, pr.pre,
     lpad(btrim(s.bio_prs_ide), 4, '0') as code, coalesce(s.bio_act_qsn__i, 1) as qty,
     case
         when pr.k is null then array['DCT_ORD_NUM..REM_TYP_AFF', null, 'detail line without its service line (ER_PRS_F)']
@@ -297,7 +298,7 @@ select s._batch, s._file, s._line, pr.patient_id, pr.date_start as date, pr.flow
 from src_er_bio_f s
 left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
-insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_bio where rej is not null;
+insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_bio where rej is not null;
 insert into drp select _batch, drop_reason from n_bio where rej is null and drop_reason is not null;
 
 -- step: providers
@@ -375,7 +376,7 @@ select * from i;
 
 -- step: hospital stays
 create unlogged table n_mco_c as
-select s._batch, s._file, s._line, s._year,
+select s._batch, s._line, s._year,
     btrim(s.eta_num) as eta, btrim(s.rsa_num) as rsa,
     p.patient_id,
     s.exe_soi_dtd__d as adm, s.exe_soi_dtf__d as dis,
@@ -404,7 +405,7 @@ create index on n_mco_c (eta, rsa);
 analyze n_mco_c;
 
 create unlogged table n_mco_b as
-select s._batch, s._file, s._line, s._year, btrim(s.eta_num) as eta, btrim(s.rsa_num) as rsa,
+select s._batch, s._line, s._year, btrim(s.eta_num) as eta, btrim(s.rsa_num) as rsa,
     c.patient_id, c.adm, c.dis, coalesce(nullif(s._year, 0), extract(year from c.dis)::int) as pmsi_year,
     upper(replace(btrim(s.dgn_pal), '.', '')) as dp,
     nullif(upper(replace(btrim(s.dgn_rel), '.', '')), '') as dr,
@@ -422,9 +423,9 @@ from src_t_mcoaab s
 left join (select distinct on (eta, rsa, _year) * from n_mco_c order by eta, rsa, _year, rej nulls first, _batch, _line) c
     on c.eta = btrim(s.eta_num) and c.rsa = btrim(s.rsa_num) and c._year = s._year;
 analyze n_mco_b;
-insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_c where rej is not null;
+insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_mco_c where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_c where rej is null and drop_reason is not null;
-insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_b where rej is not null;
+insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_mco_b where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_b where rej is null and drop_reason is not null;
 
 create unlogged table new_stay as
@@ -442,7 +443,7 @@ select i.stay_id, b.* from ins i
 join n_mco_b b on b.eta = i.facility_id and b.rsa = i.rsa_num and b.pmsi_year = i.pmsi_year
     and b.rej is null and b.drop_reason is null;
 analyze new_stay;
-insert into rej select _batch, _file, _line, 'ETA_NUM, RSA_NUM', eta || ' ' || rsa, 'stay already loaded'
+insert into rej select _batch, _line, 'ETA_NUM, RSA_NUM', eta || ' ' || rsa, 'stay already loaded'
 from n_mco_b b where rej is null and drop_reason is null
   and not exists (select 1 from new_stay n where n._batch = b._batch and n._line = b._line);
 create index on new_stay (eta, rsa, _year);
@@ -459,7 +460,7 @@ select distinct on (eta, rsa, _year) eta, rsa, _year, rej, drop_reason
 from n_mco_b order by eta, rsa, _year, rej nulls first;
 
 create unlogged table n_mco_d as
-select s._batch, s._file, s._line, n.stay_id, upper(replace(btrim(s.ass_dgn), '.', '')) as code,
+select s._batch, s._line, n.stay_id, upper(replace(btrim(s.ass_dgn), '.', '')) as code,
     case
         when n.stay_id is null and b.eta is null then array['ETA_NUM, RSA_NUM', btrim(s.eta_num) || ' ' || btrim(s.rsa_num), 'diagnosis without its stay (T_MCOaaB)']
         when n.stay_id is null and b.rej is not null then array[b.rej[1], b.rej[2], 'stay rejected: ' || b.rej[3]]
@@ -470,14 +471,14 @@ from src_t_mcoaad s
 left join new_stay n on n.eta = btrim(s.eta_num) and n.rsa = btrim(s.rsa_num) and n._year = s._year
 left join stay_status b
     on b.eta = btrim(s.eta_num) and b.rsa = btrim(s.rsa_num) and b._year = s._year;
-insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_d where rej is not null;
+insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_mco_d where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_d where rej is null and drop_reason is not null;
 insert into claims.stay_diagnosis (stay_id, icd10, role)
 select distinct stay_id, left(code, 6), 'DAS' from n_mco_d where rej is null and stay_id is not null
 on conflict do nothing;
 
 create unlogged table n_mco_a as
-select s._batch, s._file, s._line, n.stay_id, upper(btrim(s.cdc_act)) as code,
+select s._batch, s._line, n.stay_id, upper(btrim(s.cdc_act)) as code,
     n.adm + coalesce(s.ent_dat_del__i, 0) as act_date,
     case
         when n.stay_id is null and b.eta is null then array['ETA_NUM, RSA_NUM', btrim(s.eta_num) || ' ' || btrim(s.rsa_num), 'act without its stay (T_MCOaaB)']
@@ -489,7 +490,7 @@ from src_t_mcoaaa s
 left join new_stay n on n.eta = btrim(s.eta_num) and n.rsa = btrim(s.rsa_num) and n._year = s._year
 left join stay_status b
     on b.eta = btrim(s.eta_num) and b.rsa = btrim(s.rsa_num) and b._year = s._year;
-insert into rej select _batch, _file, _line, rej[1], rej[2], rej[3] from n_mco_a where rej is not null;
+insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_mco_a where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_a where rej is null and drop_reason is not null;
 create unlogged table ins_stay_act as
 with i as (
