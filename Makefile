@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 DEMO_PATIENTS ?= 20000
 
-.PHONY: demo test bench lint clean venv
+.PHONY: demo test bench bench-pipeline lint clean venv
 
 venv: $(STAMP)
 
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/veille bench all
+
+# every stage at 50,000, 200,000 and 1,000,000 patients x 5 years, both profiles: hours, ~100 GB
+bench-pipeline: $(STAMP)
+	$(BIN)/veille bench pipeline
 
 lint: $(STAMP)
 	$(BIN)/ruff check python tests migrations

@@ -13,11 +13,13 @@ import typer
 
 bench_app = typer.Typer(help="Benchmarks (figures recorded in docs/benchmarks.md).", no_args_is_help=True)
 
-_AREAS = ["load", "synth", "dbt_bench", "study", "scan", "pathways", "fraud"]
+_AREAS = ["load", "synth", "dbt_bench", "study", "scan", "pathways", "fraud", "pipeline_bench"]
+_TOP_LEVEL = {"dbt_bench", "pipeline_bench"}  # modules veille.<name>, not veille.<area>.bench
+_NOT_IN_ALL = {"pipeline"}  # hours at its default sizes: `make bench-pipeline`
 
 
 def _area_module(area: str) -> str:
-    return "veille.dbt_bench" if area == "dbt_bench" else f"veille.{area}.bench"
+    return f"veille.{area}" if area in _TOP_LEVEL else f"veille.{area}.bench"
 
 
 for _area in _AREAS:
@@ -29,9 +31,9 @@ for _area in _AREAS:
 
 @bench_app.command("all")
 def bench_all(ctx: typer.Context) -> None:
-    """Run every benchmark with its default sizes."""
+    """Run every benchmark with its default sizes (except `pipeline`: hours at its sizes)."""
     for name, cmd in typer.main.get_command(bench_app).commands.items():  # type: ignore[attr-defined]
-        if name != "all":
+        if name != "all" and name not in _NOT_IN_ALL:
             typer.echo(f"== veille bench {name}")
             ctx.invoke(cmd)  # a click command: its defaults are filled in
 
