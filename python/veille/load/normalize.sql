@@ -8,6 +8,9 @@
 -- a cleaning rule removes into drp(_batch, reason).
 -- Sections are separated by lines "-- step: <name>" so that the loader can time them.
 
+-- Every work table is analyzed once made: PostgreSQL has no statistics for a new table, and
+-- without them it guesses a few rows where there are millions (then sorts where it should hash).
+
 -- step: referentials
 insert into rej
 select _batch, _line, 'PHA_CIP_C13', pha_cip_c13, 'CIP13 is not 13 digits'
@@ -82,6 +85,7 @@ select
             then array['BEN_DCD_DTE', ben_dcd_dte, 'death before birth']
     end as rej
 from src_ir_ben_r;
+analyze n_ben;
 
 insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_ben where rej is not null;
 
@@ -225,6 +229,7 @@ from src_er_pha_f s
 left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff)
 left join ref.drug d on d.cip13 = btrim(s.pha_prs_c13);
+analyze n_pha;
 
 -- netting: a dispensing and its regularisation lines share patient, date, pack, pharmacy and
 -- prescriber; their signed quantities are summed (also against dispensings of earlier loads)
@@ -234,6 +239,7 @@ select patient_id, date, cip, pharmacy, prescriber, sum(qsn) as packs, sum(paid)
     bool_or(qsn < 0) as has_neg
 from n_pha where rej is null and drop_reason is null
 group by patient_id, date, cip, pharmacy, prescriber;
+analyze g_pha;
 
 create unlogged table g_neg as
 select g.*, (select max(x.dispensing_id) from claims.dispensing x
@@ -241,6 +247,7 @@ select g.*, (select max(x.dispensing_id) from claims.dispensing x
                and x.pharmacy_id is not distinct from g.pharmacy
                and x.prescriber_id is not distinct from g.prescriber) as target
 from g_pha g where g.packs < 0;
+analyze g_neg;
 
 create unlogged table g_all as
 select g.patient_id, g.date, g.cip, g.pharmacy, g.prescriber, g.packs, n.target
@@ -248,6 +255,7 @@ from g_pha g
 left join g_neg n on n.patient_id = g.patient_id and n.date = g.date and n.cip = g.cip
     and n.pharmacy is not distinct from g.pharmacy and n.prescriber is not distinct from g.prescriber
 where g.has_neg;
+analyze g_all;
 
 update n_pha n set
     rej = case when g.packs < 0 and g.target is null
@@ -283,6 +291,7 @@ select s._batch, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, p
 from src_er_cam_f s
 left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
+analyze n_cam;
 insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_cam where rej is not null;
 insert into drp select _batch, drop_reason from n_cam where rej is null and drop_reason is not null;
 
@@ -298,6 +307,7 @@ select s._batch, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, p
 from src_er_bio_f s
 left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
+analyze n_bio;
 insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_bio where rej is not null;
 insert into drp select _batch, drop_reason from n_bio where rej is null and drop_reason is not null;
 
@@ -458,6 +468,7 @@ select stay_id, left(dr, 6), 'DR' from new_stay where dr ~ '^[A-Z]\d{2}';
 create unlogged table stay_status as
 select distinct on (eta, rsa, _year) eta, rsa, _year, rej, drop_reason
 from n_mco_b order by eta, rsa, _year, rej nulls first;
+analyze stay_status;
 
 create unlogged table n_mco_d as
 select s._batch, s._line, n.stay_id, upper(replace(btrim(s.ass_dgn), '.', '')) as code,
@@ -471,6 +482,7 @@ from src_t_mcoaad s
 left join new_stay n on n.eta = btrim(s.eta_num) and n.rsa = btrim(s.rsa_num) and n._year = s._year
 left join stay_status b
     on b.eta = btrim(s.eta_num) and b.rsa = btrim(s.rsa_num) and b._year = s._year;
+analyze n_mco_d;
 insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_mco_d where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_d where rej is null and drop_reason is not null;
 insert into claims.stay_diagnosis (stay_id, icd10, role)
@@ -490,6 +502,7 @@ from src_t_mcoaaa s
 left join new_stay n on n.eta = btrim(s.eta_num) and n.rsa = btrim(s.rsa_num) and n._year = s._year
 left join stay_status b
     on b.eta = btrim(s.eta_num) and b.rsa = btrim(s.rsa_num) and b._year = s._year;
+analyze n_mco_a;
 insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_mco_a where rej is not null;
 insert into drp select _batch, drop_reason from n_mco_a where rej is null and drop_reason is not null;
 create unlogged table ins_stay_act as
