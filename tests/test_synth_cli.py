@@ -66,6 +66,7 @@ def test_cli_writes_an_extract_and_refuses_to_overwrite(tmp_path, capsys, monkey
         (["--start", "2015-13-01"], "error: --start must be a date as YYYY-MM-DD, got '2015-13-01'"),
         (["--scenario", "nope"],
          "error: unknown scenario 'nope': not one of default, strong nor a YAML file"),
+        (["--profile", "nope"], "error: unknown profile 'nope': not one of default, stress"),
     ],
 )
 def test_cli_bad_arguments_give_one_line(tmp_path, capsys, monkeypatch, extra, message):

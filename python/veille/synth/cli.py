@@ -26,6 +26,9 @@ def synth_cmd(
     seed: int = typer.Option(1, "--seed", help="random seed: same seed, same bytes"),
     scenario: str = typer.Option("default", "--scenario",
                                  help="'default', 'strong' or a YAML scenario file"),
+    profile: str = typer.Option("default", "--profile",
+                                help="shape of the data: 'default', or 'stress' (heavy tails, other "
+                                     "code frequencies, longer stays; same truth)"),
     force: bool = typer.Option(False, "--force", help="replace an existing extract in --out"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
@@ -39,7 +42,7 @@ def synth_cmd(
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), disable=quiet or patients < 50_000) as bar:
         task = bar.add_task("patients", total=patients)
-        truth = generate(out, patients, years, first_day, seed, scenario, force=force,
+        truth = generate(out, patients, years, first_day, seed, scenario, profile=profile, force=force,
                          progress=lambda done, total: bar.update(task, completed=done))
     import json
 

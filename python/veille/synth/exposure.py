@@ -163,7 +163,16 @@ def make_fills(rng: np.random.Generator, pts: Patients, eps: Episodes, world: Wo
                      eps.start)
     keep = first < horizon
     ep = np.flatnonzero(keep)
-    k = np.minimum((horizon[ep] - first[ep]) // np.maximum((units[ep] * 0.6).astype(np.int64), 1) + 2,
+    # days between fills before jitter: a pack's units, or for the frailest patients of a profile
+    # with fractionated dispensing (weekly deliveries, as in nursing homes), a few days
+    step = units[ep].astype(np.float64)
+    frac_share = float(ref.get("fractionated_share", 0))
+    if frac_share > 0:
+        from scipy.stats import norm
+
+        frac = pts.frailty[eps.patient[ep]] > norm.ppf(1 - frac_share)
+        step = np.where(frac, float(ref.get("fractionated_days", 7)), step)
+    k = np.minimum((horizon[ep] - first[ep]) // np.maximum((step * 0.6).astype(np.int64), 1) + 2,
                    400)
     g = np.repeat(np.arange(len(ep)), k)
     m = len(g)
@@ -175,7 +184,7 @@ def make_fills(rng: np.random.Generator, pts: Patients, eps: Episodes, world: Wo
         np.where(u < float(ref["early_share"]) + late_p,
                  rng.uniform(1.15, np.where(nonadh[g], 3.0, 1.8)), rng.uniform(0.93, 1.07, m)))
     n_packs = np.where(rng.random(m) < float(ref["double_pack_share"]), 2, 1)
-    interval = np.maximum(np.round(units[ep][g] * n_packs * factor).astype(np.int64), 1)
+    interval = np.maximum(np.round(step[g] * n_packs * factor).astype(np.int64), 1)
     cs = np.cumsum(interval)
     starts = np.concatenate(([0], np.cumsum(k)[:-1]))
     before = cs - interval - (cs[starts] - interval[starts])[g]

@@ -63,17 +63,20 @@ def generate(
     seed: int,
     scenario: str | Path | None = "default",
     *,
+    profile: str = "default",
     force: bool = False,
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write an extract of ``patients`` people over ``years`` from ``start`` into ``out_dir``.
 
+    ``scenario`` says what is injected (the truth); ``profile`` the shape of the data
+    (``default``, or ``stress``: heavy tails, other code frequencies, longer stays).
     Returns the path of ``truth.json``. ``progress(done, total)`` is called after each chunk.
     """
     out = Path(out_dir)
     _check_args(out, patients, years, start, seed, force)
-    sc = load_scenario(scenario)
+    sc = load_scenario(scenario, profile)
     if out.exists():
         shutil.rmtree(out)
     (out / "latent").mkdir(parents=True)

@@ -90,7 +90,7 @@ def make_stays(rng: np.random.Generator, pts: Patients, world: World, events: di
     code = np.array([c for c, _ in BACKGROUND_DP], dtype=object)[which]
     pat.append(p)
     adm.append(pts.entry[p] + (rng.random(n) * fu[p]).astype(np.int64))
-    los.append(rng.poisson(3, n))
+    los.append(rng.poisson(float(care.get("background_los_mean", 3)), n))
     dp.append(code)
     ghm.append(np.array([g for _, g in BACKGROUND_DP], dtype=object)[which])
     exit_mode.append(np.full(n, 8))

@@ -1,4 +1,5 @@
-"""Scenario files: the bundled ``default``/``strong`` ones, or a user YAML deep-merged over default."""
+"""Scenario files: the bundled ``default``/``strong`` ones, or a user YAML deep-merged over default;
+then a profile (the shape of the data, not its truth) deep-merged over the scenario."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import yaml
 from veille.errors import VeilleError
 
 BUNDLED = ("default", "strong")
+PROFILES = ("default", "stress")
+_TRUTH_SECTIONS = ("effects", "outcomes")  # a profile may not change what is injected
 _REQUIRED = ("population", "conditions", "classes", "refills", "outcomes", "effects", "pathways",
              "care", "noise", "fraud", "providers")
 _EFFECT_KEYS = {"exposure_atc", "outcome_icd10", "hazard_ratio", "window", "latency_days",
@@ -33,8 +36,26 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_scenario(scenario: str | Path | None) -> dict[str, Any]:
-    """The full scenario for a bundled name or a YAML file, merged over the default one."""
+def load_scenario(scenario: str | Path | None, profile: str = "default") -> dict[str, Any]:
+    """The full scenario for a bundled name or a YAML file, merged over the default one, with
+    the profile's shape merged over it (``default``: none)."""
+    sc = _load_scenario(scenario)
+    if profile == "default":
+        return sc
+    if profile not in PROFILES:
+        raise VeilleError(f"unknown profile {profile!r}: not one of {', '.join(PROFILES)}")
+    text = resources.files("veille.synth").joinpath("profiles").joinpath(f"{profile}.yml").read_text("utf-8")
+    over = yaml.safe_load(text)
+    touched = [k for k in _TRUTH_SECTIONS if k in over]
+    if touched:  # a bundled file: a developer's mistake, said plainly
+        raise VeilleError(f"profile {profile!r} may not change {', '.join(touched)} (the truth)")
+    name = over.pop("name", profile)
+    merged = _merge(sc, over)
+    merged["profile"] = name
+    return _validated(merged)
+
+
+def _load_scenario(scenario: str | Path | None) -> dict[str, Any]:
     base = _read_bundled("default")
     if scenario is None or str(scenario) == "default":
         return _validated(base)
