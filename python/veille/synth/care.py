@@ -8,6 +8,7 @@ from veille.synth.catalog import CARDIO_ACT, DRUGS, EYE_ACTS, NABM, NATURE, SPEC
 from veille.synth.exposure import ARCHETYPES, PACK_DRUG, Fills
 from veille.synth.lines import DETAIL_BIO, DETAIL_CAM, DETAIL_ETE, DETAIL_PHA, batch, concat
 from veille.synth.population import YEAR, Patients
+from veille.synth.timing import reshape_days, wave_days, wave_windows
 from veille.synth.world import World
 
 
@@ -116,7 +117,26 @@ def pharmacy_lines(fills: Fills) -> dict:
                  detail=DETAIL_PHA, pack=fills.pack)
 
 
+def wave_visits(rng: np.random.Generator, pts: Patients, world: World) -> list[dict]:
+    """Extra GP consultations during the epidemic waves of a profile's calendar (none without)."""
+    cal = world.scenario.get("calendar") or {}
+    windows = wave_windows(world)
+    if len(windows) == 0:
+        return []
+    care = world.scenario["care"]
+    rate = float(cal["wave_gp_visits_per_week"]) * np.exp(float(care["gp_visits_frailty"]) * pts.frailty)
+    p, day = wave_days(rng, pts.entry, pts.exit, rate, windows)
+    day = reshape_days(day, pts.entry[p], pts.exit[p], {"closed_weekdays": cal.get("closed_weekdays", [])})
+    return [batch(len(p), patient=p, day=day, nature=NATURE["gp_consultation"], paid=2500,
+                  reimb=1750, exe=world.providers.gp[pts.gp[p]], exe_spe=SPECIALTY["gp"])]
+
+
 def all_care(rng: np.random.Generator, pts, world, archetype, fills: list[Fills]) -> dict:
     parts = consultations(rng, pts, world, archetype) + lab_tests(rng, pts, world, archetype)
+    cal = world.scenario.get("calendar")
+    if cal:  # seasons and closed days move visits and lab tests, not fills
+        for b in parts:
+            b["day"] = reshape_days(b["day"], pts.entry[b["patient"]], pts.exit[b["patient"]], cal)
+        parts += wave_visits(rng, pts, world)
     parts += [pharmacy_lines(f) for f in fills]
     return concat(parts)

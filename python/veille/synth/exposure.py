@@ -173,7 +173,7 @@ def make_fills(rng: np.random.Generator, pts: Patients, eps: Episodes, world: Wo
         frac = pts.frailty[eps.patient[ep]] > norm.ppf(1 - frac_share)
         step = np.where(frac, float(ref.get("fractionated_days", 7)), step)
     k = np.minimum((horizon[ep] - first[ep]) // np.maximum((step * 0.6).astype(np.int64), 1) + 2,
-                   400)
+                   int(ref.get("max_fills_per_episode", 400)))
     g = np.repeat(np.arange(len(ep)), k)
     m = len(g)
     nonadh = archetype[eps.patient[ep]] == ARCHETYPES.index("non_adherent")

@@ -19,6 +19,7 @@ from veille.synth.catalog import (
 )
 from veille.synth.lines import DETAIL_ETE, batch
 from veille.synth.population import YEAR, Patients
+from veille.synth.timing import reshape_days
 from veille.synth.world import World
 
 LOS_MEAN = {"C67": 5, "I50": 8, "I21": 6, "S72": 10, "J18": 7, "N39": 4}
@@ -86,11 +87,25 @@ def make_stays(rng: np.random.Generator, pts: Patients, world: World, events: di
     cnt = rng.poisson(rate * fu / YEAR)
     p = np.repeat(np.arange(len(pts)), cnt)
     n = len(p)
-    which = rng.integers(0, len(BACKGROUND_DP), n)
+    weights = care.get("background_dp_weights")  # a profile's mix of diagnoses; default: even
+    if weights is None:
+        which = rng.integers(0, len(BACKGROUND_DP), n)
+    else:
+        w = np.asarray(weights, float)
+        if len(w) != len(BACKGROUND_DP):
+            raise ValueError(f"care background_dp_weights needs {len(BACKGROUND_DP)} weights")
+        which = rng.choice(len(BACKGROUND_DP), size=n, p=w / w.sum())
     code = np.array([c for c, _ in BACKGROUND_DP], dtype=object)[which]
     pat.append(p)
-    adm.append(pts.entry[p] + (rng.random(n) * fu[p]).astype(np.int64))
-    los.append(rng.poisson(float(care.get("background_los_mean", 3)), n))
+    day = pts.entry[p] + (rng.random(n) * fu[p]).astype(np.int64)
+    adm.append(reshape_days(day, pts.entry[p], pts.exit[p], world.scenario.get("calendar")))
+    stay_los = rng.poisson(float(care.get("background_los_mean", 3)), n)
+    long_share = float(care.get("long_stay_share", 0))
+    if long_share > 0:  # a profile's long stays (rehabilitation, psychiatry-like): weeks to months
+        long = rng.random(n) < long_share
+        stay_los = np.where(long, rng.exponential(float(care["long_stay_mean_days"]), n).astype(np.int64)
+                            + 14, stay_los)
+    los.append(stay_los)
     dp.append(code)
     ghm.append(np.array([g for _, g in BACKGROUND_DP], dtype=object)[which])
     exit_mode.append(np.full(n, 8))
