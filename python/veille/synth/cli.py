@@ -28,7 +28,7 @@ def synth_cmd(
                                  help="'default', 'strong' or a YAML scenario file"),
     profile: str = typer.Option("default", "--profile",
                                 help="shape of the data: 'default', or 'stress' (heavy tails, other "
-                                     "code frequencies, longer stays; same truth)"),
+                                     "code frequencies, long stays, another calendar; same truth)"),
     force: bool = typer.Option(False, "--force", help="replace an existing extract in --out"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:

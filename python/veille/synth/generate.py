@@ -71,7 +71,8 @@ def generate(
     """Write an extract of ``patients`` people over ``years`` from ``start`` into ``out_dir``.
 
     ``scenario`` says what is injected (the truth); ``profile`` the shape of the data
-    (``default``, or ``stress``: heavy tails, other code frequencies, longer stays).
+    (``default``, or ``stress``: heavy tails, other code frequencies, long stays, another
+    calendar).
     Returns the path of ``truth.json``. ``progress(done, total)`` is called after each chunk.
     """
     out = Path(out_dir)

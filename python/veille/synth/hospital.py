@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from veille.errors import VeilleError
 from veille.synth.catalog import (
     BACKGROUND_ACTS,
     BACKGROUND_DP,
@@ -93,7 +94,7 @@ def make_stays(rng: np.random.Generator, pts: Patients, world: World, events: di
     else:
         w = np.asarray(weights, float)
         if len(w) != len(BACKGROUND_DP):
-            raise ValueError(f"care background_dp_weights needs {len(BACKGROUND_DP)} weights")
+            raise VeilleError(f"care background_dp_weights needs {len(BACKGROUND_DP)} weights")
         which = rng.choice(len(BACKGROUND_DP), size=n, p=w / w.sum())
     code = np.array([c for c, _ in BACKGROUND_DP], dtype=object)[which]
     pat.append(p)

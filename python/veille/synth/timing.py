@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from veille.errors import VeilleError
 from veille.synth.world import World, rng_for
 
 _GRID = 4096
@@ -36,7 +37,7 @@ def reshape_days(day: np.ndarray, lo: np.ndarray, hi: np.ndarray, cal: dict[str,
     amplitude = float(cal.get("season_amplitude", 0))
     if amplitude:
         if not 0 < amplitude < 1:
-            raise ValueError("calendar season_amplitude must be in (0, 1)")
+            raise VeilleError(f"calendar season_amplitude must be in (0, 1), got {amplitude}")
         year = out.astype("datetime64[D]").astype("datetime64[Y]")
         first = year.astype("datetime64[D]").astype(np.int64)
         length = (year + 1).astype("datetime64[D]").astype(np.int64) - first
