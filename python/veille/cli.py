@@ -82,19 +82,9 @@ def migrate_cmd(
     typer.echo(f"schema at revision {migrate.current() or 'base'}")
 
 
-@app.command(
-    "dbt",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-)
-def dbt_cmd(ctx: typer.Context) -> None:
-    """Run dbt in dbt_project/ against veille's database, e.g. `veille dbt build`."""
-    from veille.dbt import run_dbt
-
-    raise typer.Exit(run_dbt(list(ctx.args), check=False))
-
-
-# Job modules register their own commands (load, synth, study, scan, pathways, fraud, bench).
+# Job modules register their own commands (dbt, load, synth, study, scan, pathways, fraud, bench).
 _PLUGINS = [
+    "veille.dbt",
     "veille.load.cli",
     "veille.synth.cli",
     "veille.study.cli",

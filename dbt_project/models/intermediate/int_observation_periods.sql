@@ -35,45 +35,51 @@ period_bounds as (
         activity_date,
         next_date,
         previous_date is null
-            or activity_date > previous_date + interval '{{ empty_months }} months' as starts_period,
+            or activity_date > {{ dbt.dateadd('month', empty_months, 'previous_date') }} as starts_period,
         next_date is null
-            or next_date > activity_date + interval '{{ empty_months }} months' as ends_period
+            or next_date > {{ dbt.dateadd('month', empty_months, 'activity_date') }} as ends_period
     from activity_gaps
 ),
 
-period_numbered as (
+-- A period's first and last days are the only rows that matter: keep them (one or two rows per
+-- period, in the same order) and read each period's start on its last row. No aggregate over
+-- a computed period number, whose number of groups the planner cannot know.
+period_edges as (
     select
-        *,
-        sum(case when starts_period then 1 else 0 end)
-            over (partition by patient_id order by activity_date rows between unbounded preceding and current row)
-            as period_number
+        patient_id,
+        activity_date,
+        next_date,
+        ends_period,
+        case
+            when starts_period then activity_date
+            else lag(activity_date) over (partition by patient_id order by activity_date)
+        end as period_start
     from period_bounds
+    where starts_period or ends_period
 ),
 
 periods as (
     select
-        period_numbered.patient_id,
-        period_numbered.period_number,
-        min(period_numbered.activity_date) as observation_start,
-        max(period_numbered.activity_date) as last_claim_date,
-        bool_or(period_numbered.ends_period and period_numbered.next_date is null) as is_last
-    from period_numbered
-    group by period_numbered.patient_id, period_numbered.period_number
+        patient_id,
+        period_start as observation_start,
+        activity_date as last_claim_date,
+        next_date is null as is_last
+    from period_edges
+    where ends_period
 ),
 
 periods_ended as (
     select
         periods.patient_id,
-        periods.period_number,
         periods.observation_start,
         periods.last_claim_date,
         case
-            when periods.is_last and data_span.data_end <= periods.last_claim_date + interval '{{ empty_months }} months'
+            when periods.is_last and data_span.data_end <= {{ dbt.dateadd('month', empty_months, 'periods.last_claim_date') }}
                 then data_span.data_end
-            else least((periods.last_claim_date + interval '{{ end_months }} months')::date, data_span.data_end)
+            else least({{ dbt.cast(dbt.dateadd('month', end_months, 'periods.last_claim_date'), 'date') }}, data_span.data_end)
         end as censored_end,
         case
-            when periods.is_last and data_span.data_end <= periods.last_claim_date + interval '{{ empty_months }} months'
+            when periods.is_last and data_span.data_end <= {{ dbt.dateadd('month', empty_months, 'periods.last_claim_date') }}
                 then 'data_end'
             else 'trackloss'
         end as censored_reason,

@@ -91,9 +91,9 @@ generic_events as (
 ),
 
 final as (
-    select distinct outcome_id, patient_id, event_date from algorithm_events
+    select outcome_id, patient_id, event_date from algorithm_events
     union
-    select distinct outcome_id, patient_id, event_date from generic_events
+    select outcome_id, patient_id, event_date from generic_events
 )
 
 select * from final

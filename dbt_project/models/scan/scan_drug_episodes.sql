@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', tags=['scan']) }}
 {#-
   Exposure episodes of each drug at both screen levels (ATC7 and ATC5), built by the shared
   build_episodes macro with the project's episode vars (grace_days, stockpiling,

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', tags=['scan']) }}
 {#-
   New users: the first dispensing of each drug (ATC7 molecule and ATC5 chemical subgroup) of a
   patient, kept when it falls inside the patient's at-risk window (after the washout).

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', tags=['scan']) }}
 {#-
   Exposed person-days of each drug (ATC7 and ATC5) by stratum (calendar year x 5-year age band
   x sex, as in scan_stratum_person_time), from the clipped exposure episodes, for two exposure

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', tags=['scan']) }}
 {#-
   The ICD-10 hierarchy above the 3-character codes (WHO ICD-10 chapters and blocks), written out
   by hand: a 3-character code belongs to the block whose range holds it. Codes outside every

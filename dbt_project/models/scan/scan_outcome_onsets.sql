@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', tags=['scan']) }}
 {#-
   New outcomes: the first hospital stay with a main (DP) or related (DR) diagnosis in each
   ICD-10 3-character code and in each ICD-10 block, dated at admission, kept when it falls

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', tags=['scan']) }}
 {#-
   The screen's counting mart: one row per drug (ATC7, ATC5) x outcome (ICD-10 3-character code,
   block) pair with at least var scan_min_events (default 3) events for one method:

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', tags=['scan']) }}
 {#-
   The at-risk window of each patient for the screen: from the first observation day plus
   var scan_washout_days (default 365; first dispensings and first diagnoses before it are

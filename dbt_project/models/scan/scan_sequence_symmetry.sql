@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', tags=['scan']) }}
 {#-
   Sequence symmetry counts per drug x outcome: patients whose new use and new outcome fall at
   most var scan_ssa_window_days (default 365) apart, drug first vs outcome first (same-day

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', tags=['scan']) }}
 {#-
   Person-days at risk of the whole population by stratum: calendar year x 5-year age band
   (macro split_by_calendar_year) x sex, from the observation periods clipped to

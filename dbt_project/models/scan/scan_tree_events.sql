@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan'], post_hook='analyze {{ this }}') }}
+{{ config(materialized='table', tags=['scan']) }}
 {#-
   Tree-scan counts (self-controlled design): for the new users of each drug, the new outcomes of
   each ICD-10 3-character code whose onset falls in the risk window
