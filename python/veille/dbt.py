@@ -64,6 +64,14 @@ class CompiledModel:
     materialized: str
     sql: str
     parents: list[tuple[str, str, str]]  # (name, relation, materialized) of upstream nodes
+    meta: dict
+
+
+def planner_settings(materialized: str, meta: dict) -> dict[str, str]:
+    """The `set local` settings the model's pre-hook applies (macros/planner_settings.sql)."""
+    settings = {"enable_nestloop": "off"} if materialized == "table" else {}
+    settings.update({str(k): str(v) for k, v in (meta.get("planner") or {}).items()})
+    return settings
 
 
 def _dbt_error(output: str) -> str:
@@ -106,7 +114,7 @@ def compile_model(model: str, dbt_vars: str | None = None) -> CompiledModel:
         if kind != "ephemeral":
             parents.append((parent["name"], parent["relation_name"], kind))
     return CompiledModel(model, node["relation_name"], node["config"]["materialized"], sql.strip().rstrip(";"),
-                         parents)
+                         parents, node["config"].get("meta") or {})
 
 
 @dataclass
@@ -202,10 +210,13 @@ def _relation_stats(conn, relation: str) -> str:
     return f"{tuples:,.0f} rows, analyzed {analyzed:%Y-%m-%d %H:%M}"
 
 
-def explain_model(model: str, *, analyze: bool = True, dbt_vars: str | None = None) -> dict:
-    """Compile MODEL and EXPLAIN its SQL (ANALYZE, BUFFERS unless analyze=False): the plan as
-    PlanNode rows, the parents with what the planner knows of them, and the settings."""
+def explain_model(model: str, *, analyze: bool = True, dbt_vars: str | None = None,
+                  model_settings: bool = True) -> dict:
+    """Compile MODEL and EXPLAIN its SQL (ANALYZE, BUFFERS unless analyze=False) with the planner
+    settings its build uses (unless model_settings=False): the plan as PlanNode rows, the parents
+    with what the planner knows of them, and the settings."""
     compiled = compile_model(model, dbt_vars)
+    settings = planner_settings(compiled.materialized, compiled.meta) if model_settings else {}
     with db.raw_connection() as conn:
         missing = [(name, rel) for name, rel, kind in compiled.parents
                    if conn.execute("select to_regclass(%s)", (rel.replace('"', ""),)).fetchone()[0] is None]
@@ -216,6 +227,10 @@ def explain_model(model: str, *, analyze: bool = True, dbt_vars: str | None = No
         parents = [(rel.split(".", 1)[1].replace('"', ""), kind,
                     _relation_stats(conn, rel.replace('"', ""))) for _, rel, kind in compiled.parents]
         work_mem = conn.execute("show work_mem").fetchone()[0]
+        for name, value in settings.items():
+            if not re.fullmatch(r"[a-z_]+", name) or not re.fullmatch(r"[A-Za-z0-9_.]+", value):
+                raise VeilleError(f"{model}: bad planner setting in meta: {name} = {value}")
+            conn.execute(f"set local {name} = {value}")
         options = "analyze, buffers, format json" if analyze else "format json"
         started = time.perf_counter()
         try:
@@ -226,7 +241,7 @@ def explain_model(model: str, *, analyze: bool = True, dbt_vars: str | None = No
             conn.rollback()
         seconds = time.perf_counter() - started
     return {"model": compiled, "plan": flatten_plan(plan["Plan"]), "parents": parents, "work_mem": work_mem,
-            "analyze": analyze, "seconds": seconds, "temp_written": plan["Plan"].get("Temp Written Blocks", 0)}
+            "settings": settings, "analyze": analyze, "seconds": seconds, "temp_written": plan["Plan"].get("Temp Written Blocks", 0)}
 
 
 def _rows(n: float | None) -> str:
@@ -238,7 +253,11 @@ def explain_lines(result: dict, threshold: float = 100.0) -> list[str]:
     m: CompiledModel = result["model"]
     analyze = result["analyze"]
     what = f"EXPLAIN ANALYZE ran in {result['seconds']:.1f} s" if analyze else "EXPLAIN (estimates only)"
-    lines = [f"{m.name}: {m.relation.replace(chr(34), '')} ({m.materialized}), {what}, work_mem {result['work_mem']}"]
+    relation = m.relation.replace('"', "").split(".", 1)[-1]
+    lines = [f"{m.name}: {relation} ({m.materialized}), {what}, work_mem {result['work_mem']}"]
+    if result["settings"]:
+        lines.append("planner settings of its build: "
+                     + ", ".join(f"{k} = {v}" for k, v in result["settings"].items()))
     if result["temp_written"]:
         lines.append(f"temporary files written: {result['temp_written'] * 8 / 1024:,.0f} MB "
                      "(sorts or hashes larger than work_mem)")
@@ -325,9 +344,13 @@ def register(app: typer.Typer) -> None:
         threshold: float = typer.Option(100.0, "--threshold", min=1.0,
                                         help="mark nodes whose actual rows are this many times off"),
         dbt_vars: str | None = typer.Option(None, "--vars", help="dbt vars, as for dbt build"),
+        model_settings: bool = typer.Option(True, "--model-settings/--planner-defaults",
+                                            help="plan with the settings of the model's build (default) or "
+                                                 "with the server's defaults"),
     ) -> None:
         """Compile MODEL and print its plan, estimated vs actual rows (upstream models must be built)."""
-        for line in explain_lines(explain_model(model, analyze=analyze, dbt_vars=dbt_vars), threshold):
+        result = explain_model(model, analyze=analyze, dbt_vars=dbt_vars, model_settings=model_settings)
+        for line in explain_lines(result, threshold):
             typer.echo(line)
 
     timings_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)

@@ -53,12 +53,29 @@ duplicates as (
     group by month, provider_id
 ),
 
-patient_departments as (
-    select events.month, events.provider_id, patients.residence_dpt, count(distinct events.patient_id) as n
+-- one row per provider x month x patient: every patient count below is a count of these rows,
+-- not a count(distinct) that sorts all the month's lines inside each provider (five times)
+provider_patients as (
+    select
+        events.month,
+        events.provider_id,
+        events.patient_id,
+        patients.residence_dpt,
+        count(*) as n_lines,
+        sum(events.amount) as amount,
+        count(*) filter (where events.is_drug) as n_drug_lines,
+        count(*) filter (where events.is_controlled) as n_controlled_lines,
+        count(*) filter (where events.event_date > patients.death_date) as dead_patient_lines
     from events
     inner join patients on events.patient_id = patients.patient_id
-    where patients.residence_dpt is not null
-    group by events.month, events.provider_id, patients.residence_dpt
+    group by events.month, events.provider_id, events.patient_id, patients.residence_dpt
+),
+
+patient_departments as (
+    select month, provider_id, residence_dpt, count(*) as n
+    from provider_patients
+    where residence_dpt is not null
+    group by month, provider_id, residence_dpt
 ),
 
 home_department as (
@@ -69,26 +86,26 @@ home_department as (
 
 per_provider as (
     select
-        events.month,
-        events.provider_id,
-        count(*)::int as n_lines,
-        count(distinct events.patient_id)::int as n_patients,
-        sum(events.amount) as amount,
-        (count(*) filter (where events.is_drug))::int as n_drug_lines,
-        (count(*) filter (where events.is_controlled))::int as n_controlled_lines,
-        (count(distinct events.patient_id) filter (where events.is_drug))::int as n_drug_patients,
-        (count(distinct events.patient_id) filter (where events.is_controlled))::int as n_controlled_patients,
-        (count(*) filter (where events.event_date > patients.death_date))::int as dead_patient_lines,
-        (count(distinct events.patient_id) filter (
-            where patients.residence_dpt <> home_department.residence_dpt))::int as distant_patients,
-        (count(distinct events.patient_id) filter (where shoppers.patient_id is not null))::int as shopper_patients
-    from events
-    inner join patients on events.patient_id = patients.patient_id
+        provider_patients.month,
+        provider_patients.provider_id,
+        sum(provider_patients.n_lines)::int as n_lines,
+        count(*)::int as n_patients,
+        sum(provider_patients.amount) as amount,
+        sum(provider_patients.n_drug_lines)::int as n_drug_lines,
+        sum(provider_patients.n_controlled_lines)::int as n_controlled_lines,
+        (count(*) filter (where provider_patients.n_drug_lines > 0))::int as n_drug_patients,
+        (count(*) filter (where provider_patients.n_controlled_lines > 0))::int as n_controlled_patients,
+        sum(provider_patients.dead_patient_lines)::int as dead_patient_lines,
+        (count(*) filter (
+            where provider_patients.residence_dpt <> home_department.residence_dpt))::int as distant_patients,
+        (count(*) filter (where shoppers.patient_id is not null))::int as shopper_patients
+    from provider_patients
     left join home_department
-        on events.month = home_department.month and events.provider_id = home_department.provider_id
+        on provider_patients.month = home_department.month
+        and provider_patients.provider_id = home_department.provider_id
     left join shoppers
-        on events.month = shoppers.month and events.patient_id = shoppers.patient_id
-    group by events.month, events.provider_id
+        on provider_patients.month = shoppers.month and provider_patients.patient_id = shoppers.patient_id
+    group by provider_patients.month, provider_patients.provider_id
 ),
 
 final as (

@@ -1,7 +1,7 @@
-{{ config(tags=['study'], pre_hook="{{ planner_settings({'enable_hashagg': 'off'}) }}") }}
+{{ config(tags=['study'], meta={'planner': {'enable_hashagg': 'off'}}) }}
 {#-
   Every distinct day with a claim of a patient (any source): the raw material of observation.
-  `union` of the six sources, de-duplicated by sorting (enable_hashagg off for this model): a
+  `union` of the six sources, de-duplicated by sorting (meta planner: enable_hashagg off): a
   merge of the sources' (patient_id, date) index scans followed by Unique, streaming, in no
   memory, whatever the number of distinct days. The former `distinct` over a `union all` was
   planned from no statistics (PostgreSQL assumes 200 distinct values per column of a union
