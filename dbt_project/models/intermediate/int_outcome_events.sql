@@ -67,8 +67,8 @@ algorithm_events as (
 generic_outcomes as (
     select distinct
         outcome_id,
-        split_part(outcome_id, ':', 1) as kind,
-        upper(split_part(outcome_id, ':', 2)) as code_prefix
+        {{ dbt.split_part('outcome_id', "':'", 1) }} as kind,
+        upper({{ dbt.split_part('outcome_id', "':'", 2) }}) as code_prefix
     from {{ ref('stg_study__cohort_outcomes') }}
     where outcome_id ~ '^(dp|dpdr|dx|ald|act):[A-Za-z0-9]+$'
 ),

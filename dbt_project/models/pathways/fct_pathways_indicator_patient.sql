@@ -39,7 +39,7 @@ events as not materialized (
 
 data_span as (
     select
-        date_trunc('month', data_start)::date as span_start,
+        {{ dbt.cast(dbt.date_trunc('month', 'data_start'), 'date') }} as span_start,
         (date_trunc('month', data_end) + interval '1 month - 1 day')::date as span_end
     from {{ ref('int_data_span') }}
 ),

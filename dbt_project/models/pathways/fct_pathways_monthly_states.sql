@@ -60,7 +60,7 @@ patient_months as (
         index_dates.patient_id,
         index_dates.index_date,
         month_index.m::int as month_index,
-        (date_trunc('month', index_dates.index_date) + month_index.m * interval '1 month')::date as month_start
+        {{ dbt.cast(dbt.dateadd('month', 'month_index.m', dbt.date_trunc('month', 'index_dates.index_date')), 'date') }} as month_start
     from index_dates
     cross join generate_series(0, {{ months }} - 1) as month_index (m)
 ),

@@ -87,7 +87,7 @@ labelled_slices as (
         slices.patient_id,
         slices.slice_start,
         slices.slice_end,
-        string_agg(eras.drug_class, '+' order by eras.drug_class) as regimen
+        {{ dbt.listagg('eras.drug_class', "'+'", 'order by eras.drug_class') }} as regimen
     from slices
     inner join eras
         on slices.patient_id = eras.patient_id

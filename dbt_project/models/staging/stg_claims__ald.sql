@@ -6,8 +6,8 @@ final as (
     select
         ald_id,
         patient_id,
-        ald_number::int as ald_number,
-        upper(icd10)::text as icd10,
+        {{ dbt.cast("ald_number", dbt.type_int()) }} as ald_number,
+        {{ dbt.cast("upper(icd10)", dbt.type_string()) }} as icd10,
         start_date,
         end_date
     from source

@@ -7,7 +7,7 @@ final as (
         dispensing_id,
         patient_id,
         dispensing_date,
-        cip13::text as cip13,
+        {{ dbt.cast("cip13", dbt.type_string()) }} as cip13,
         packs
     from source
 )

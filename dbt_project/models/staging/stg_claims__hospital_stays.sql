@@ -8,7 +8,7 @@ final as (
         patient_id,
         admission_date,
         discharge_date,
-        exit_mode::text as exit_mode
+        {{ dbt.cast("exit_mode", dbt.type_string()) }} as exit_mode
     from source
 )
 

@@ -7,7 +7,7 @@ final as (
         act_id,
         patient_id,
         act_date,
-        upper(ccam_code)::text as ccam_code
+        {{ dbt.cast("upper(ccam_code)", dbt.type_string()) }} as ccam_code
     from source
 )
 

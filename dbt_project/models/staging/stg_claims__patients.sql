@@ -5,9 +5,9 @@ with source as (
 final as (
     select
         patient_id,
-        sex::int as sex,
-        birth_year::int as birth_year,
-        birth_month::int as birth_month,
+        {{ dbt.cast("sex", dbt.type_int()) }} as sex,
+        {{ dbt.cast("birth_year", dbt.type_int()) }} as birth_year,
+        {{ dbt.cast("birth_month", dbt.type_int()) }} as birth_month,
         death_date
     from source
 )

@@ -6,7 +6,7 @@ final as (
     select
         stay_act_id,
         stay_id,
-        upper(ccam_code)::text as ccam_code,
+        {{ dbt.cast("upper(ccam_code)", dbt.type_string()) }} as ccam_code,
         act_date
     from source
 )

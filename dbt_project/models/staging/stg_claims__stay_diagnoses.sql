@@ -5,8 +5,8 @@ with source as (
 final as (
     select
         stay_id,
-        upper(icd10)::text as icd10,
-        role::text as role
+        {{ dbt.cast("upper(icd10)", dbt.type_string()) }} as icd10,
+        {{ dbt.cast("role", dbt.type_string()) }} as role
     from source
 )
 

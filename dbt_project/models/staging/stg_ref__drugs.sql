@@ -4,9 +4,9 @@ with source as (
 
 final as (
     select
-        cip13::text as cip13,
-        atc7::text as atc7,
-        coalesce(pack_type, 'NGC')::text as pack_type,
+        {{ dbt.cast("cip13", dbt.type_string()) }} as cip13,
+        {{ dbt.cast("atc7", dbt.type_string()) }} as atc7,
+        {{ dbt.cast("coalesce(pack_type, 'NGC')", dbt.type_string()) }} as pack_type,
         units_per_pack
     from source
 )

@@ -17,7 +17,7 @@ final as (
         min_prior_observation_days,
         age_min,
         age_max,
-        sex::int as sex,
+        {{ dbt.cast("sex", dbt.type_int()) }} as sex,
         study_start,
         study_end,
         min_purchases,
