@@ -73,52 +73,91 @@ nonuser_exposed as (
         and first_uses.first_exposure_date is not null
 ),
 
-pseudo_index_dispensings as (
+-- base_atc set: the cohort's base dispensings; the first one past the study start and the washout
+base_pseudo_indexes as (
     select
         cohorts.cohort_id,
         group_dispensings.patient_id,
-        group_dispensings.dispensing_date
+        min(group_dispensings.dispensing_date) as index_date
     from cohorts
     inner join group_dispensings
         on cohorts.cohort_id = group_dispensings.cohort_id
         and group_dispensings.drug_group = 'base'
+    inner join observation_periods
+        on group_dispensings.patient_id = observation_periods.patient_id
+        and group_dispensings.dispensing_date between observation_periods.observation_start
+        and observation_periods.observation_end
     where cohorts.comparator_kind = 'non_user'
         and cohorts.base_atc is not null
+        and group_dispensings.dispensing_date >= cohorts.period_start
+        and group_dispensings.dispensing_date >= observation_periods.observation_start + cohorts.washout_days
+    group by cohorts.cohort_id, group_dispensings.patient_id
+),
+
+-- base_atc null: any dispensing. The first one depends on the cohort only through its study
+-- start and washout, so it is found once per distinct pair of them over the patients'
+-- dispensing days (not once per cohort over every dispensing), then given to the cohorts
+any_drug_settings as (
+    select distinct period_start, washout_days
+    from cohorts
+    where comparator_kind = 'non_user'
+        and base_atc is null
+),
+
+dispensing_days as (
+    select patient_id, dispensing_date
+    from {{ ref('int_drug_dispensings') }}
+    group by patient_id, dispensing_date
+),
+
+any_drug_first_days as (
+    select
+        any_drug_settings.period_start,
+        any_drug_settings.washout_days,
+        dispensing_days.patient_id,
+        min(dispensing_days.dispensing_date) as index_date
+    from any_drug_settings
+    cross join dispensing_days
+    inner join observation_periods
+        on dispensing_days.patient_id = observation_periods.patient_id
+        and dispensing_days.dispensing_date between observation_periods.observation_start
+        and observation_periods.observation_end
+    where dispensing_days.dispensing_date >= any_drug_settings.period_start
+        and dispensing_days.dispensing_date >= observation_periods.observation_start + any_drug_settings.washout_days
+    group by any_drug_settings.period_start, any_drug_settings.washout_days, dispensing_days.patient_id
+),
+
+pseudo_indexes as (
+    select cohort_id, patient_id, index_date from base_pseudo_indexes
     union all
     select
         cohorts.cohort_id,
-        dispensings.patient_id,
-        dispensings.dispensing_date
+        any_drug_first_days.patient_id,
+        any_drug_first_days.index_date
     from cohorts
-    cross join {{ ref('int_drug_dispensings') }} as dispensings
+    inner join any_drug_first_days
+        on cohorts.period_start = any_drug_first_days.period_start
+        and cohorts.washout_days = any_drug_first_days.washout_days
     where cohorts.comparator_kind = 'non_user'
         and cohorts.base_atc is null
 ),
 
+-- a comparator never has an exposure (nor an excluded) dispensing in the cohort's data
 nonuser_comparators as (
     select
-        cohorts.cohort_id,
-        candidates.patient_id,
+        pseudo_indexes.cohort_id,
+        pseudo_indexes.patient_id,
         0 as exposed,
-        min(candidates.dispensing_date) as index_date,
-        min(candidates.dispensing_date) as first_base_date
-    from pseudo_index_dispensings as candidates
-    inner join cohorts
-        on candidates.cohort_id = cohorts.cohort_id
-    inner join observation_periods
-        on candidates.patient_id = observation_periods.patient_id
-        and candidates.dispensing_date between observation_periods.observation_start
-        and observation_periods.observation_end
-    where candidates.dispensing_date >= cohorts.period_start
-        and candidates.dispensing_date >= observation_periods.observation_start + cohorts.washout_days
-        and not exists (
-            select 1
-            from first_uses
-            where first_uses.cohort_id = candidates.cohort_id
-                and first_uses.patient_id = candidates.patient_id
-                and (first_uses.first_exposure_date is not null or first_uses.first_excluded_date is not null)
-        )
-    group by cohorts.cohort_id, candidates.patient_id
+        pseudo_indexes.index_date,
+        pseudo_indexes.index_date as first_base_date
+    from pseudo_indexes
+    where not exists (
+        select 1
+        from first_uses
+        where first_uses.cohort_id = pseudo_indexes.cohort_id
+            and first_uses.patient_id = pseudo_indexes.patient_id
+            and (first_uses.first_exposure_date is not null or first_uses.first_excluded_date is not null)
+    )
 ),
 
 new_users as (
