@@ -208,6 +208,25 @@ def admin_engine(s: Settings | None = None, **kwargs) -> sa.Engine:
     )
 
 
+def create_database(name: str, *, replace: bool = False, template: str | None = None) -> None:
+    """Create database ``name`` on the current server (dropping it first with ``replace``)."""
+    admin = admin_engine()
+    with admin.connect() as conn:
+        if replace:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        copy = f' template "{template}"' if template else ""
+        conn.execute(sa.text(f'create database "{name}"{copy}'))
+    admin.dispose()
+
+
+def drop_database(name: str) -> None:
+    """Drop database ``name`` if it exists, closing its connections."""
+    admin = admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()
+
+
 def _ensure_database(settings: Settings) -> None:
     admin = admin_engine(settings)
     with admin.connect() as conn:

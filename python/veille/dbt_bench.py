@@ -102,9 +102,7 @@ def bench_dbt(dispensings: int, keep: bool) -> dict[str, object]:
     def dbt(*args: str) -> None:
         run_dbt([*args, "--quiet", "--target-path", str(target)])
 
-    admin = db.admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
+    db.create_database(name)
     old = os.environ.get("VEILLE_DATABASE")
     os.environ["VEILLE_DATABASE"] = name
     db.reset_cache()
@@ -135,9 +133,7 @@ def bench_dbt(dispensings: int, keep: bool) -> dict[str, object]:
         else:
             os.environ["VEILLE_DATABASE"] = old
         if not keep:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+            db.drop_database(name)
     return {
         "database": name,
         "dispensings": int(loaded),

@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
-import sqlalchemy as sa
 import typer
 
 from veille import db
@@ -156,11 +155,7 @@ def run_pipeline(profile: str, patients: int, years: int, stages: list[str], res
     extract, synth_s = _extract(profile, patients, years)
     lines = _claim_lines(extract)
     name = f"bench_pipeline_{profile}_{patients}"
-    admin = db.admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        conn.execute(sa.text(f'create database "{name}"'))
-    admin.dispose()
+    db.create_database(name, replace=True)
     env = dict(os.environ, VEILLE_DATABASE=name)
     subprocess.run([sys.executable, "-m", "veille.cli", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
@@ -185,10 +180,7 @@ def run_pipeline(profile: str, patients: int, years: int, stages: list[str], res
                 break
     finally:
         if not keep:
-            admin = db.admin_engine()
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-            admin.dispose()
+            db.drop_database(name)
     return records
 
 

@@ -13,7 +13,6 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-import sqlalchemy as sa
 import typer
 from psycopg import sql
 
@@ -22,18 +21,8 @@ from veille import db
 
 def _scratch_database(prefix: str) -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = db.admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    admin.dispose()
+    db.create_database(name)
     return name
-
-
-def _drop_database(name: str) -> None:
-    admin = db.admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
 
 
 def plain_copy_seconds(directory: Path) -> tuple[float, int, dict[str, float]]:
@@ -69,7 +58,7 @@ def plain_copy_seconds(directory: Path) -> tuple[float, int, dict[str, float]]:
     finally:
         os.environ.pop("VEILLE_DATABASE", None)
         db.reset_cache()
-        _drop_database(name)
+        db.drop_database(name)
     return seconds, rows, per_table
 
 
@@ -90,7 +79,7 @@ def loader_seconds(directory: Path):
     finally:
         os.environ.pop("VEILLE_DATABASE", None)
         db.reset_cache()
-        _drop_database(name)
+        db.drop_database(name)
     return seconds, summary
 
 

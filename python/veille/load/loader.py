@@ -1,8 +1,8 @@
 """`veille load DIR`: an SNDS extract into the claims schema, all of it or nothing.
 
 1. every file is checked (table, header, encoding, binary) before the database is touched;
-2. in one transaction, each new file is COPY'd as text into an unlogged landing table of the
-   load's work schema (load_work, made and dropped inside that transaction);
+2. each new file is COPY'd as text into unlogged landing tables (veille.load.landing), by one
+   session per core; then, in one transaction, in a work schema made and dropped inside it,
 3. set-based SQL (normalize.sql) parses, cleans, links and inserts, writing the rows that break
    the contract to meta.rejected_row with their reason;
 4. meta.load_batch records each file (checksum, flow month, counts, timings); commit.

@@ -206,7 +206,6 @@ from n_ete e where e.k = n_prs.k and e.taa = 1 and n_prs.drop_reason is null;
 
 insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_prs where rej is not null;
 insert into drp select _batch, drop_reason from n_prs where rej is null and drop_reason is not null;
-analyze n_prs;
 
 -- usable service lines (first of each key) for the detail tables
 create view prs1 as select * from n_prs where key_rank = 1;

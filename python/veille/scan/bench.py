@@ -56,10 +56,7 @@ def bench_scan(factors: list[int], patients: int, years: int, template: str | No
     from veille.synth.generate import generate
 
     name = f"bench_scan_{uuid.uuid4().hex[:8]}"
-    admin = db.admin_engine()
-    with admin.connect() as conn:
-        template_sql = f' template "{template}"' if template else ""
-        conn.execute(sa.text(f'create database "{name}"{template_sql}'))
+    db.create_database(name, template=template)
     old = os.environ.get("VEILLE_DATABASE")
     os.environ["VEILLE_DATABASE"] = name
     db.reset_cache()
@@ -86,9 +83,7 @@ def bench_scan(factors: list[int], patients: int, years: int, template: str | No
         else:
             os.environ["VEILLE_DATABASE"] = old
         db.reset_cache()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+        db.drop_database(name)
     return results
 
 
