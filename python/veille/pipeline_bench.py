@@ -118,6 +118,28 @@ def _server_pid() -> int | None:
     return int(info.pid) if info is not None and getattr(info, "pid", None) else None
 
 
+def server_cpu_seconds() -> float | None:
+    """CPU seconds (user + system) the embedded server has used so far: every live process of
+    its tree (backends, parallel workers) plus what its postmaster has reaped from exited ones.
+    The difference over a job is the job's CPU work in the server, which other jobs on the
+    machine do not inflate as they do wall time. None without a local embedded server."""
+    root = _server_pid()
+    if root is None:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _tree(root, _children()):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        if pid == root:
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped children
+    return total / tick
+
+
 def _extract(profile: str, patients: int, years: int) -> tuple[Path, float | None]:
     out = db.veille_home() / "bench" / "pipeline" / f"{profile}_{patients}_{years}y_seed{SEED}"
     if (out / "truth.json").exists():

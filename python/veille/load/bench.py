@@ -8,6 +8,7 @@ share of plain-COPY speed the loader reaches (target >= 0.5).
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import date
@@ -17,6 +18,7 @@ import typer
 from psycopg import sql
 
 from veille import db
+from veille.pipeline_bench import server_cpu_seconds
 
 
 def _scratch_database(prefix: str) -> str:
@@ -25,9 +27,9 @@ def _scratch_database(prefix: str) -> str:
     return name
 
 
-def plain_copy_seconds(directory: Path) -> tuple[float, int, dict[str, float]]:
-    """COPY every table file into untyped text tables; (seconds, rows, seconds per table)."""
-    import os
+def plain_copy_seconds(directory: Path) -> tuple[float, int, dict[str, float], float | None]:
+    """COPY every table file into untyped text tables; (seconds, rows, seconds per table, server
+    CPU seconds)."""
 
     from veille.load.files import discover
 
@@ -39,6 +41,7 @@ def plain_copy_seconds(directory: Path) -> tuple[float, int, dict[str, float]]:
     rows = 0
     try:
         with db.raw_connection() as conn, conn.cursor() as cur:
+            cpu0 = server_cpu_seconds()
             t0 = time.perf_counter()
             for i, f in enumerate(files):
                 t1 = time.perf_counter()
@@ -55,15 +58,15 @@ def plain_copy_seconds(directory: Path) -> tuple[float, int, dict[str, float]]:
                 conn.commit()
                 per_table[f.table] = per_table.get(f.table, 0.0) + time.perf_counter() - t1
             seconds = time.perf_counter() - t0
+            cpu = _since(cpu0)
     finally:
         os.environ.pop("VEILLE_DATABASE", None)
         db.reset_cache()
         db.drop_database(name)
-    return seconds, rows, per_table
+    return seconds, rows, per_table, cpu
 
 
 def loader_seconds(directory: Path):
-    import os
 
     from veille import migrate
     from veille.load import load_extract
@@ -73,14 +76,21 @@ def loader_seconds(directory: Path):
     db.reset_cache()
     try:
         migrate.upgrade()
+        cpu0 = server_cpu_seconds()
         t0 = time.perf_counter()
         summary = load_extract(directory)
         seconds = time.perf_counter() - t0
+        cpu = _since(cpu0)
     finally:
         os.environ.pop("VEILLE_DATABASE", None)
         db.reset_cache()
         db.drop_database(name)
-    return seconds, summary
+    return seconds, summary, cpu
+
+
+def _since(cpu0: float | None) -> float | None:
+    cpu1 = server_cpu_seconds()
+    return cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
 
 
 def register(bench_app: typer.Typer) -> None:
@@ -99,8 +109,8 @@ def register(bench_app: typer.Typer) -> None:
                 typer.echo(f"generating {patients:,} patients x {years} years in {directory}")
                 generate(directory, patients=patients, years=years, start=date(2015, 1, 1), seed=7,
                          scenario="default")
-        copy_s, _copy_rows, copy_tables = plain_copy_seconds(directory)
-        load_s, summary = loader_seconds(directory)
+        copy_s, _copy_rows, copy_tables, copy_cpu = plain_copy_seconds(directory)
+        load_s, summary, load_cpu = loader_seconds(directory)
         read = summary.totals()["read"]
         typer.echo(f"extract: {directory} ({read:,} rows in {len(summary.loaded_files)} files)")
         typer.echo(f"{'table':<10} {'rows':>12} {'COPY s':>8} {'rows/s':>12}")
@@ -114,3 +124,9 @@ def register(bench_app: typer.Typer) -> None:
         typer.echo(f"plain COPY into text tables: {copy_s:.2f} s ({read / copy_s:,.0f} rows/s)")
         typer.echo(f"veille load (COPY + normalize): {load_s:.2f} s ({read / load_s:,.0f} rows/s)")
         typer.echo(f"ratio loader speed / plain COPY speed: {copy_s / load_s:.2f} (target >= 0.50)")
+        if copy_cpu and load_cpu:
+            # CPU work is what other jobs on the machine do not inflate; with C cores the load
+            # cannot take less than load_cpu / C seconds of wall time, however well it is spread
+            cores = os.cpu_count() or 1
+            typer.echo(f"server CPU: plain COPY {copy_cpu:.1f} s, veille load {load_cpu:.1f} s; best ratio "
+                       f"reachable on {cores} cores by spreading this work: {copy_s * cores / load_cpu:.2f}")

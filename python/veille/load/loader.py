@@ -439,15 +439,20 @@ def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[Extra
     summary.step_seconds["analyze"] = time.perf_counter() - t0
 
 
+_FLOW_TABLES = {"ER_PRS_F": "n_prs", "ER_PHA_F": "n_pha", "ER_CAM_F": "n_cam", "ER_BIO_F": "n_bio",
+                "ER_ETE_F": "n_ete"}  # the work table of each DCIR table, with its parsed FLX_DIS_DTD
+
+
 def _flow_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> dict[int, date]:
-    """The first flow month (FLX_DIS_DTD) of every new DCIR file, one query per table."""
-    months: dict[int, date] = {}
-    for table in {f.table for f, _ in new if "FLX_DIS_DTD" in f.header}:
-        cur.execute(sql.SQL("select l._batch, date_trunc('month', min(d.d))::date from {} l "
-                            "join dict_date d on d.s = l.flx_dis_dtd group by l._batch").format(
-            sql.Identifier(landing_name(table))))
-        months.update(dict(cur.fetchall()))
-    return months
+    """The first flow month (FLX_DIS_DTD) of every new DCIR file, from the work tables that
+    already hold it parsed (column flx), rather than from the landed text again."""
+    tables = sorted({_FLOW_TABLES[f.table] for f, _ in new if f.table in _FLOW_TABLES})
+    if not tables:
+        return {}
+    cur.execute(sql.SQL(" union all ").join(
+        sql.SQL("select _batch, date_trunc('month', min(flx))::date from {} group by _batch").format(
+            sql.Identifier(t)) for t in tables))
+    return {b: m for b, m in cur.fetchall() if m is not None}
 
 
 class _Progress:

@@ -6,7 +6,8 @@
 -- that break the contract into rej(_batch, _line, col, val, reason: the file name comes from
 -- meta.load_batch) and the rows that
 -- a cleaning rule removes into drp(_batch, reason).
--- Sections are separated by lines "-- step: <name>" so that the loader can time them.
+-- Every DCIR work table keeps the parsed FLX_DIS_DTD as flx (the loader reads each file's first
+-- flow month from it). Sections are separated by lines "-- step: <name>" so that the loader can time them.
 
 -- Every work table is analyzed once made: PostgreSQL has no statistics for a new table, and
 -- without them it guesses a few rows where there are millions (then sorts where it should hash).
@@ -150,7 +151,7 @@ select * from i;
 -- among the lines of duplicated keys only: no sort of every line)
 create unlogged table n_prs as
 select
-    s._batch, s._line, 1::bigint as key_rank,
+    s._batch, s._line, 1::bigint as key_rank, s.flx_dis_dtd__d as flx,
     load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
                s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
     p.patient_id,
@@ -193,7 +194,7 @@ where d._batch = n._batch and d._line = n._line and d.key_rank > 1;
 
 -- facility lines of public hospitals are already in PMSI
 create unlogged table n_ete as
-select s._batch, s._line,
+select s._batch, s._line, s.flx_dis_dtd__d as flx,
     load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord, s.flx_emt_typ,
                s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff) as k,
     s.ete_ind_taa__i as taa,
@@ -212,7 +213,7 @@ create view prs1 as select * from n_prs where key_rank = 1;
 
 -- step: dispensings
 create unlogged table n_pha as
-select s._batch, s._line, pr.patient_id, pr.date_start as date, pr.flow_month,
+select s._batch, s._line, s.flx_dis_dtd__d as flx, pr.patient_id, pr.date_start as date, pr.flow_month,
     pr.exe as pharmacy, pr.pre as prescriber, pr.paid, pr.reimbursed,
     btrim(s.pha_prs_c13) as cip, s.pha_act_qsn__i as qsn,
     case
@@ -279,7 +280,7 @@ insert into drp select _batch, drop_reason from n_pha where rej is null and drop
 
 -- step: acts and lab tests
 create unlogged table n_cam as
-select s._batch, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe,
+select s._batch, s._line, s.flx_dis_dtd__d as flx, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe,
     upper(btrim(s.cam_prs_ide)) as code,
     case
         when pr.k is null then array['DCT_ORD_NUM..REM_TYP_AFF', null, 'detail line without its service line (ER_PRS_F)']
@@ -295,7 +296,7 @@ insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_cam where re
 insert into drp select _batch, drop_reason from n_cam where rej is null and drop_reason is not null;
 
 create unlogged table n_bio as
-select s._batch, s._line, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe, pr.pre,
+select s._batch, s._line, s.flx_dis_dtd__d as flx, pr.patient_id, pr.date_start as date, pr.flow_month, pr.exe, pr.pre,
     lpad(btrim(s.bio_prs_ide), 4, '0') as code, coalesce(s.bio_act_qsn__i, 1) as qty,
     case
         when pr.k is null then array['DCT_ORD_NUM..REM_TYP_AFF', null, 'detail line without its service line (ER_PRS_F)']
