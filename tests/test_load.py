@@ -170,6 +170,26 @@ def test_a_duplicated_service_line_key_keeps_the_first_usable_line(migrated_db, 
     assert summary.totals() == {"read": 47, "loaded": 28, "dropped": 9, "rejected": 10}
 
 
+def test_exact_duplicate_detail_lines_are_kept_once_and_reported(migrated_db, tmp_path):
+    d = tmp_path / "dup"
+    shutil.copytree(MINI, d)
+    cam = d / "ER_CAM_F.csv"
+    cam.write_bytes(cam.read_bytes() + cam.read_bytes().splitlines(keepends=True)[1])  # line 3 = line 2
+    pha = d / "ER_PHA_F_2019_02.csv"  # line 6: line 2 of the January flow file, re-extracted
+    pha.write_bytes(pha.read_bytes() + b"1,2019-02-01,1,1,1,2019-02-01,01C731223,1,1,3400930000011,2,6.25\n")
+    summary = load_extract(d)
+    got = snapshot()
+    assert {k: v for k, v in got.items() if k != "rejected"} == {k: v for k, v in EXPECTED.items() if k != "rejected"}
+    assert rows("select file_name, line_number, column_name, value, reason from meta.rejected_row "
+                "where reason = 'duplicate line' order by 1") == [
+        ("ER_CAM_F.csv", 3, "DCT_ORD_NUM..REM_TYP_AFF, CAM_ORD_NUM (or CAM_PRS_IDE)", "same key as line 2",
+         "duplicate line"),
+        ("ER_PHA_F_2019_02.csv", 6, "DCT_ORD_NUM..REM_TYP_AFF, PHA_ORD_NUM (or PHA_PRS_C13, PHA_ACT_QSN)",
+         "same key as ER_PHA_F_2019_01.csv line 2", "duplicate line")]
+    assert summary.rejected_by_reason["duplicate line"] == 2
+    assert summary.totals() == {"read": 47, "loaded": 27, "dropped": 9, "rejected": 11}
+
+
 def _bad_copy(tmp_path: Path, name: str, content: bytes | None = None) -> Path:
     d = tmp_path / "bad"
     shutil.copytree(MINI, d)

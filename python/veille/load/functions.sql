@@ -97,3 +97,29 @@ $$;
 -- Typed values are parsed once per distinct text value (dates, codes and amounts repeat a lot),
 -- then joined: far cheaper than parsing every row. The loader makes those dictionaries
 -- (dict_date, dict_int, dict_month, dict_num) with these functions.
+
+-- Exact duplicate lines (a flow re-extracted into the same extract, the same line twice in a
+-- file): within work table t, every line whose natural key (k: the nine keys; nk: the line's
+-- own key within its service line) was already on an earlier line (by batch, then line) is
+-- rejected as 'duplicate line', its value naming the line kept. Ranked among the duplicated
+-- keys only, so that no sort of every line is needed. `label` names the key columns.
+create function load_work.reject_duplicates(t text, label text) returns void
+language plpgsql as $$
+begin
+    execute format($q$
+        update %1$I n set rej = coalesce(n.rej, array[%2$L,
+            'same key as ' || case when d.first_batch <> n._batch then b.file_name || ' ' else '' end
+                || 'line ' || d.first_line,
+            'duplicate line'])
+        from (
+            select _batch, _line, row_number() over w as rn,
+                first_value(_batch) over w as first_batch, first_value(_line) over w as first_line
+            from %1$I
+            where k is not null
+              and (k, nk) in (select k, nk from %1$I where k is not null group by k, nk having count(*) > 1)
+            window w as (partition by k, nk order by _batch, _line)
+        ) d
+        join meta.load_batch b on b.batch_id = d.first_batch
+        where d.rn > 1 and n._batch = d._batch and n._line = d._line$q$, t, label);
+end
+$$;

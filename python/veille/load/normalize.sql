@@ -224,12 +224,14 @@ select s._batch, s._line, s.flx_dis_dtd__d as flx, pr.patient_id, pr.date_start 
     end as rej,
     case when pr.rej is null then coalesce(pr.drop_reason,
         case when s.pha_act_qsn__i = 0 then 'zero quantity' end) end as drop_reason,
-    pr.k
+    pr.k,
+    coalesce(nullif(btrim(s.pha_ord_num), ''), btrim(s.pha_prs_c13) || '|' || btrim(s.pha_act_qsn), '') as nk
 from src_er_pha_f s
 left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff)
 left join ref.drug d on d.cip13 = btrim(s.pha_prs_c13);
 analyze n_pha;
+select load_work.reject_duplicates('n_pha', 'DCT_ORD_NUM..REM_TYP_AFF, PHA_ORD_NUM (or PHA_PRS_C13, PHA_ACT_QSN)');
 
 -- netting: a dispensing and its regularisation lines share patient, date, pack, pharmacy and
 -- prescriber; their signed quantities are summed (also against dispensings of earlier loads)
@@ -287,11 +289,13 @@ select s._batch, s._line, s.flx_dis_dtd__d as flx, pr.patient_id, pr.date_start 
         when pr.rej is not null then array[pr.rej[1], pr.rej[2], 'service line rejected: ' || pr.rej[3]]
         when upper(btrim(coalesce(s.cam_prs_ide, ''))) !~ '^[A-Z]{4}\d{3}$' then array['CAM_PRS_IDE', s.cam_prs_ide, 'not a CCAM code']
     end as rej,
-    case when pr.rej is null then pr.drop_reason end as drop_reason, pr.k
+    case when pr.rej is null then pr.drop_reason end as drop_reason, pr.k,
+    coalesce(nullif(btrim(s.cam_ord_num), ''), upper(btrim(s.cam_prs_ide)), '') as nk
 from src_er_cam_f s
 left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
 analyze n_cam;
+select load_work.reject_duplicates('n_cam', 'DCT_ORD_NUM..REM_TYP_AFF, CAM_ORD_NUM (or CAM_PRS_IDE)');
 insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_cam where rej is not null;
 insert into drp select _batch, drop_reason from n_cam where rej is null and drop_reason is not null;
 
@@ -303,11 +307,13 @@ select s._batch, s._line, s.flx_dis_dtd__d as flx, pr.patient_id, pr.date_start 
         when pr.rej is not null then array[pr.rej[1], pr.rej[2], 'service line rejected: ' || pr.rej[3]]
         when btrim(coalesce(s.bio_prs_ide, '')) !~ '^\d{1,4}$' then array['BIO_PRS_IDE', s.bio_prs_ide, 'not a NABM code']
     end as rej,
-    case when pr.rej is null then pr.drop_reason end as drop_reason, pr.k
+    case when pr.rej is null then pr.drop_reason end as drop_reason, pr.k,
+    coalesce(nullif(btrim(s.bio_ord_num), ''), btrim(s.bio_prs_ide) || '|' || coalesce(btrim(s.bio_act_qsn), ''), '') as nk
 from src_er_bio_f s
 left join prs1 pr on pr.k = load_work.k9(s.dct_ord_num, s.flx_dis_dtd__d, s.flx_emt_num, s.flx_emt_ord,
     s.flx_emt_typ, s.flx_trt_dtd__d, s.org_cle_num, s.prs_ord_num, s.rem_typ_aff);
 analyze n_bio;
+select load_work.reject_duplicates('n_bio', 'DCT_ORD_NUM..REM_TYP_AFF, BIO_ORD_NUM (or BIO_PRS_IDE, BIO_ACT_QSN)');
 insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_bio where rej is not null;
 insert into drp select _batch, drop_reason from n_bio where rej is null and drop_reason is not null;
 
