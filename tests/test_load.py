@@ -190,6 +190,41 @@ def test_exact_duplicate_detail_lines_are_kept_once_and_reported(migrated_db, tm
     assert summary.totals() == {"read": 47, "loaded": 27, "dropped": 9, "rejected": 11}
 
 
+def test_a_double_quote_inside_an_unquoted_field_is_an_ordinary_character(migrated_db, tmp_path):
+    d = tmp_path / "quote"
+    shutil.copytree(MINI, d)
+    pha = d / "IR_PHA_R.csv"  # not a quoted export: one label with a pair of quotes, one with a single one
+    pha.write_bytes(pha.read_bytes().replace(b"ACTOS 30 mg", b'ACTOS "FORTE" 30 mg')
+                    .replace(b"850 mg", b'850 mg 5" X'))
+    load_extract(d)
+    got = snapshot()
+    assert got["drug"] == [
+        ("3400930000011", "A10BA02", "METFORMINE", 'MÉTFORMINE BIOGARAN 850 mg 5" X', "NGC", 30),
+        ("3400930000028", "A10BG03", "PIOGLITAZONE", 'ACTOS "FORTE" 30 mg', "GC", 90)]
+    assert {k: v for k, v in got.items() if k != "drug"} == {k: v for k, v in EXPECTED.items() if k != "drug"}
+
+
+def test_a_broken_line_of_a_quoted_file_is_rejected_alone_with_its_line(migrated_db, tmp_path):
+    d = tmp_path / "quoted"
+    shutil.copytree(MINI, d)
+    keys = '"6";"01FEB2019:00:00:00";"1";"6";"1";"01FEB2019:00:00:00";"01C731223";"1";"1"'
+    (d / "ER_CAM_F.csv").write_text(
+        '"DCT_ORD_NUM";"FLX_DIS_DTD";"FLX_EMT_NUM";"FLX_EMT_ORD";"FLX_EMT_TYP";"FLX_TRT_DTD";'
+        '"ORG_CLE_NUM";"PRS_ORD_NUM";"REM_TYP_AFF";"CAM_PRS_IDE";"CAM_ACT_COD"\n'
+        f'{keys};"BGQP002";"1"\n'
+        f'{keys};"BGQP0;"1"\n'  # line 3: a quoted field left open
+        f'{keys.replace(chr(34) + "6" + chr(34), chr(34) + "77" + chr(34), 1)};"ZZZZ001";"1"\n')
+    summary = load_extract(d)
+    got = snapshot()
+    assert got["medical_act"] == EXPECTED["medical_act"]
+    assert rows("select line_number, column_name, value, reason from meta.rejected_row "
+                "where file_name = 'ER_CAM_F.csv' order by 1") == [
+        (3, None, keys + ';"BGQP0;"1"', "unbalanced double quote (a quoted field is not closed)"),
+        (4, "DCT_ORD_NUM..REM_TYP_AFF", None, "detail line without its service line (ER_PRS_F)")]
+    cam = next(f for f in summary.files if f.file == "ER_CAM_F.csv")
+    assert (cam.rows_read, cam.rows_loaded, cam.rows_rejected) == (3, 1, 2)
+
+
 def _bad_copy(tmp_path: Path, name: str, content: bytes | None = None) -> Path:
     d = tmp_path / "bad"
     shutil.copytree(MINI, d)

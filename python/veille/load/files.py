@@ -26,6 +26,7 @@ class ExtractFile:
     size: int
     data_lines: int = 0
     extra: dict = field(default_factory=dict)
+    quoted: bool = False  # fields in double quotes (CSV quoting); SNDS exports are not quoted
 
     @property
     def name(self) -> str:
@@ -47,6 +48,8 @@ def _scan(path: Path) -> tuple[str, str, int]:
             lines += chunk.count(b"\n")
             if b"\x00" in chunk:
                 raise LoadError(f"{path.name}: binary file (NUL bytes), not a CSV export")
+            if b"\x01" in chunk:  # the loader's stand-in quote for unquoted files (landing.py)
+                raise LoadError(f"{path.name}: binary file (control bytes), not a CSV export")
             if utf8:
                 data = pending + chunk
                 try:
@@ -90,6 +93,23 @@ def _header(path: Path, encoding: str) -> tuple[list[str], str]:
     return cols, delimiter
 
 
+def _is_quoted(path: Path, delimiter: str) -> bool:
+    """Whether the export quotes its fields: a header name or a whole field of the first 64 KB
+    in double quotes. A double quote elsewhere (a label such as SOL. BUV. "FORTE") is then read
+    as an ordinary character, as SNDS exports, which are not quoted, mean it."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    d = re.escape(delimiter.encode())
+    return re.search(rb'(?:^|' + d + rb')"[^"\r\n]*"(?=' + d + rb'|\r?$)', head, re.MULTILINE) is not None
+
+
+def odd_quote_lines(path: Path) -> list[int]:
+    """Line numbers (the header is line 1) of a quoted file whose double quotes do not pair up:
+    a quoted field left open, which would swallow the lines after it."""
+    with path.open("rb") as fh:
+        return [i for i, line in enumerate(fh, start=1) if i > 1 and line.count(b'"') % 2]
+
+
 def inspect_file(path: Path) -> ExtractFile | None:
     """Describe one file, or None when it is not an SNDS table the loader reads."""
     if path.suffix.lower() not in (".csv", ".txt"):
@@ -114,7 +134,8 @@ def inspect_file(path: Path) -> ExtractFile | None:
         fh.seek(max(0, size - 1))
         ends_with_newline = fh.read(1) == b"\n"
     data_lines = lines - 1 + (0 if ends_with_newline else 1)
-    return ExtractFile(path, table, year, checksum, encoding, delimiter, header, size, data_lines)
+    return ExtractFile(path, table, year, checksum, encoding, delimiter, header, size, data_lines,
+                       quoted=_is_quoted(path, delimiter))
 
 
 def discover(directory: Path) -> tuple[list[ExtractFile], list[Path]]:

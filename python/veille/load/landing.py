@@ -26,7 +26,7 @@ from psycopg import sql
 
 from veille import db
 from veille.errors import LoadError
-from veille.load.files import ExtractFile
+from veille.load.files import ExtractFile, odd_quote_lines
 
 LANDING_SCHEMA = "load_landing"
 _COPY_BLOCK = 1 << 20
@@ -59,8 +59,13 @@ def landing_tables(files: list[tuple[ExtractFile, int]], sessions: int) -> list[
     return [_session_table(t, i) for t in sorted({f.table for f, _ in files}) for i in range(sessions)]
 
 
+BAD_LINES = "bad_line"  # lines of a quoted file whose quotes do not pair up (rejected, not landed)
+_NO_QUOTE = "\x01"  # the CSV quote of unquoted files: a byte no accepted file holds (files.py)
+
+
 def create_landing(files: list[tuple[ExtractFile, int]], sessions: int) -> None:
-    """(Re)create the landing schema: per SNDS table, one table per session and a view of all."""
+    """(Re)create the landing schema: per SNDS table, one table per session and a view of all;
+    and the table of the lines rejected before they could be landed."""
     columns: dict[str, list[str]] = {}
     for f, _ in files:
         cols = columns.setdefault(f.table, [])
@@ -69,6 +74,8 @@ def create_landing(files: list[tuple[ExtractFile, int]], sessions: int) -> None:
     with db.raw_connection() as conn, conn.cursor() as cur:
         cur.execute(sql.SQL("drop schema if exists {} cascade").format(schema))
         cur.execute(sql.SQL("create schema {}").format(schema))
+        cur.execute(sql.SQL("create unlogged table {}.{} (_batch bigint, _line bigint, val text, reason text)").format(
+            schema, sql.Identifier(BAD_LINES)))
         for table, cols in columns.items():
             parts = []
             for i in range(sessions):
@@ -112,20 +119,59 @@ def _copy_file(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, session: int,
     cur.execute("select set_config('veille.batch', %s, false), setval(%s, 2, false)",
                 (str(batch_id), f"{LANDING_SCHEMA}.{name}_seq"))
     copy = sql.SQL(
-        "copy {}.{} ({}) from stdin with (format csv, header true, delimiter {}, encoding {}, null '')"
+        "copy {}.{} ({}) from stdin with (format csv, header true, delimiter {}, encoding {}, null '', quote {})"
     ).format(sql.Identifier(LANDING_SCHEMA), sql.Identifier(name),
              sql.SQL(", ").join(sql.Identifier(c.lower()) for c in f.header),
-             sql.Literal(f.delimiter), sql.Literal(f.encoding))
+             sql.Literal(f.delimiter), sql.Literal(f.encoding), sql.Literal('"' if f.quoted else _NO_QUOTE))
+    bad = odd_quote_lines(f.path) if f.quoted else []
     t0 = time.perf_counter()
     try:
         with cur.copy(copy) as cp, f.path.open("rb") as fh:
-            while block := fh.read(_COPY_BLOCK):
-                cp.write(block)
-                if progress is not None:
-                    progress(len(block))
+            if bad:
+                _write_without(cp, fh, f, bad, progress)
+            else:
+                while block := fh.read(_COPY_BLOCK):
+                    cp.write(block)
+                    if progress is not None:
+                        progress(len(block))
     except psycopg.Error as exc:
         raise LoadError(_copy_error(f, exc)) from None
-    return cur.rowcount, time.perf_counter() - t0
+    rows = cur.rowcount
+    if bad:
+        _set_aside(cur, f, batch_id, name, bad)
+    return rows, time.perf_counter() - t0
+
+
+def _write_without(cp, fh, f: ExtractFile, bad: list[int], progress: Callable[[int], None] | None) -> None:
+    """A quoted file with broken lines: each broken line is sent as an empty row (so that every
+    later line keeps its line number) and set aside afterwards by :func:`_set_aside`."""
+    broken = set(bad)
+    empty = (f.delimiter * (len(f.header) - 1) + "\n").encode()
+    for i, line in enumerate(fh, start=1):
+        cp.write(empty if i in broken else line)
+        if progress is not None:
+            progress(len(line))
+
+
+def _set_aside(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, name: str, bad: list[int]) -> None:
+    """The empty rows that stand for broken lines leave the landing table for the bad-line table,
+    with the line's text, in the same transaction as the COPY."""
+    text = _lines_text(f, set(bad))
+    cur.execute(sql.SQL("delete from {}.{} where _batch = %s and _line = any(%s)").format(
+        sql.Identifier(LANDING_SCHEMA), sql.Identifier(name)), (batch_id, bad))
+    with cur.copy(sql.SQL("copy {}.{} (_batch, _line, val, reason) from stdin").format(
+            sql.Identifier(LANDING_SCHEMA), sql.Identifier(BAD_LINES))) as cp:
+        for line in bad:
+            cp.write_row((batch_id, line, text[line][:200], "unbalanced double quote (a quoted field is not closed)"))
+
+
+def _lines_text(f: ExtractFile, lines: set[int]) -> dict[int, str]:
+    out = {}
+    with f.path.open("rb") as fh:
+        for i, line in enumerate(fh, start=1):
+            if i in lines:
+                out[i] = line.decode("utf-8" if f.encoding == "UTF8" else "cp1252", errors="replace").rstrip("\r\n")
+    return out
 
 
 def land(files: list[tuple[ExtractFile, int]], sessions: int, progress=None) -> dict[int, tuple[int, float]]:

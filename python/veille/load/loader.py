@@ -28,6 +28,7 @@ from veille import db
 from veille.errors import LoadError
 from veille.load.files import ExtractFile, discover
 from veille.load.landing import (
+    BAD_LINES,
     LANDING_SCHEMA,
     create_landing,
     default_sessions,
@@ -381,6 +382,8 @@ def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[Extra
             "create unlogged table rej (_batch bigint, _line bigint, col text, val text, "
             "reason text)")
         cur.execute("create unlogged table drp (_batch bigint, reason text)")
+        cur.execute(sql.SQL("insert into rej select _batch, _line, null, val, reason from {}.{}").format(
+            sql.Identifier(LANDING_SCHEMA), sql.Identifier(BAD_LINES)))
         for step, text in _steps(_sql_text("normalize.sql")):
             t0 = time.perf_counter()
             if show_progress:
