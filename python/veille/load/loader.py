@@ -14,6 +14,7 @@ same folder twice changes nothing and a later monthly flow appends.
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -292,6 +293,25 @@ def _check_schema(conn: psycopg.Connection) -> None:
         raise LoadError("the database has no claims schema: run `veille migrate` first")
 
 
+def _wait_for_other_loads(conn: psycopg.Connection) -> None:
+    """Loads run one at a time: a session advisory lock, held until this connection closes. A load
+    started while another runs says so on stderr and waits; it then skips every file the other
+    loaded (same checksum). The server checks every second that the client is still there, so
+    that a killed load's session ends, and frees the lock, within a second or so."""
+    conn.execute("set client_connection_check_interval = '1s'")
+    if conn.execute("select pg_try_advisory_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
+        conn.commit()
+        return
+    holder = conn.execute(
+        "select a.pid, to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') from pg_locks l "
+        "join pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' and l.granted "
+        "and l.classid = 0 and l.objid = %s", (_LOCK_KEY,)).fetchone()
+    who = f" (server process {holder[0]}, connected {holder[1]})" if holder else ""
+    print(f"another load is running{who}: waiting for it to finish", file=sys.stderr, flush=True)
+    conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
+    conn.commit()
+
+
 def load_extract(directory: Path | str, *, show_progress: bool = False, sessions: int | None = None) -> LoadSummary:
     """Load one extract folder. Raises LoadError (database unchanged) on a bad file.
     ``sessions``: how many connections COPY the files at once (default: one per core, at most 4)."""
@@ -303,7 +323,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False, sessions
 
     with db.raw_connection() as conn:
         _check_schema(conn)
-        conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))  # held until this connection closes
+        _wait_for_other_loads(conn)
         try:
             _load_new_files(conn, directory, files, summary, sessions or default_sessions(), show_progress)
         except BaseException:
