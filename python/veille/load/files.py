@@ -27,6 +27,7 @@ class ExtractFile:
     data_lines: int = 0
     extra: dict = field(default_factory=dict)
     quoted: bool = False  # fields in double quotes (CSV quoting); SNDS exports are not quoted
+    mixed_endings: bool = False  # some lines end in CRLF, others in LF: COPY gets LF only
 
     @property
     def name(self) -> str:
@@ -36,16 +37,20 @@ class ExtractFile:
         return {c: i for i, c in enumerate(self.header)}
 
 
-def _scan(path: Path) -> tuple[str, str, int]:
-    """SHA-256, encoding (UTF8 unless a byte sequence is not UTF-8) and line count, one pass."""
+def _scan(path: Path) -> tuple[str, str, int, int]:
+    """SHA-256, encoding (UTF8 unless a byte sequence is not UTF-8), line count and how many
+    of the lines end in CRLF, one pass."""
     sha = hashlib.sha256()
     utf8 = True
-    lines = 0
+    lines = crlf = 0
     pending = b""
+    last = b""
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             sha.update(chunk)
             lines += chunk.count(b"\n")
+            crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+            last = chunk[-1:]
             if b"\x00" in chunk:
                 raise LoadError(f"{path.name}: binary file (NUL bytes), not a CSV export")
             if b"\x01" in chunk:  # the loader's stand-in quote for unquoted files (landing.py)
@@ -63,13 +68,15 @@ def _scan(path: Path) -> tuple[str, str, int]:
                         utf8 = False
         if pending:
             utf8 = False
-    return sha.hexdigest(), ("UTF8" if utf8 else "WIN1252"), lines
+    return sha.hexdigest(), ("UTF8" if utf8 else "WIN1252"), lines, crlf
 
 
 def _header(path: Path, encoding: str) -> tuple[list[str], str]:
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
     first = head.split(b"\n", 1)[0]
+    if b"\r" in first.rstrip(b"\r"):
+        raise LoadError(f"{path.name}: lines end in CR alone (old Mac text): save the file with LF or CRLF line ends")
     if _CONTROL.search(head):
         raise LoadError(f"{path.name}: binary file (control bytes), not a CSV export")
     try:
@@ -83,6 +90,8 @@ def _header(path: Path, encoding: str) -> tuple[list[str], str]:
     if delimiter not in text and len(text.split()) > 1:
         raise LoadError(f"{path.name}: header is not delimited by ';' or ','")
     cols = [c.strip().strip('"').strip().upper() for c in text.split(delimiter)]
+    if len(cols) > 1 and not cols[-1]:  # a delimiter ending every line (some SAS exports)
+        cols[-1] = "_TRAILING_DELIMITER"
     seen: set[str] = set()
     for c in cols:
         if not c:
@@ -121,7 +130,7 @@ def inspect_file(path: Path) -> ExtractFile | None:
     size = path.stat().st_size
     if size == 0:
         raise LoadError(f"{path.name}: empty file")
-    checksum, encoding, lines = _scan(path)
+    checksum, encoding, lines, crlf = _scan(path)
     header, delimiter = _header(path, encoding)
     spec = SPECS[table]
     missing = [c for c in spec.required if c not in header]
@@ -135,7 +144,8 @@ def inspect_file(path: Path) -> ExtractFile | None:
         ends_with_newline = fh.read(1) == b"\n"
     data_lines = lines - 1 + (0 if ends_with_newline else 1)
     return ExtractFile(path, table, year, checksum, encoding, delimiter, header, size, data_lines,
-                       quoted=_is_quoted(path, delimiter))
+                       quoted=_is_quoted(path, delimiter),
+                       mixed_endings=0 < crlf < lines)
 
 
 def discover(directory: Path) -> tuple[list[ExtractFile], list[Path]]:

@@ -129,6 +129,8 @@ def _copy_file(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, session: int,
         with cur.copy(copy) as cp, f.path.open("rb") as fh:
             if bad:
                 _write_without(cp, fh, f, bad, progress)
+            elif f.mixed_endings:
+                _write_lf(cp, fh, progress)
             else:
                 while block := fh.read(_COPY_BLOCK):
                     cp.write(block)
@@ -140,6 +142,20 @@ def _copy_file(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, session: int,
     if bad:
         _set_aside(cur, f, batch_id, name, bad)
     return rows, time.perf_counter() - t0
+
+
+def _write_lf(cp, fh, progress: Callable[[int], None] | None) -> None:
+    """A file whose lines end some in CRLF, some in LF (files joined end to end): COPY wants one
+    kind, so every CRLF is sent as LF."""
+    carry = b""
+    while block := fh.read(_COPY_BLOCK):
+        data = carry + block
+        carry = b"\r" if data.endswith(b"\r") else b""
+        cp.write(data[:len(data) - len(carry)].replace(b"\r\n", b"\n"))
+        if progress is not None:
+            progress(len(block))
+    if carry:
+        cp.write(carry)
 
 
 def _write_without(cp, fh, f: ExtractFile, bad: list[int], progress: Callable[[int], None] | None) -> None:
