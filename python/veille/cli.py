@@ -80,6 +80,9 @@ def migrate_cmd(
     else:
         migrate.upgrade(revision)
     typer.echo(f"schema at revision {migrate.current() or 'base'}")
+    roles = db.roles_set_up()
+    typer.echo(f"roles: {', '.join(roles)} (docs/security.md)" if roles else
+               f"roles: none set up here, every command runs as {db.settings().user} (docs/security.md)")
 
 
 # Job modules register their own commands (dbt, load, synth, study, scan, pathways, fraud, bench).

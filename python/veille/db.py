@@ -9,6 +9,12 @@ Two modes:
 
 SQLAlchemy (psycopg 3), alembic and dbt all get their settings from :func:`settings`, so the
 three can never point at different databases.
+
+Roles (migration 0010_roles, docs/security.md): a command asks for the role its job needs
+(``engine(role=ANALYST)``, ``raw_connection(role=LOADER)``, dbt runs as ``ENGINEER``). When the
+login user may act as that role in this database, the connection starts as it (the libpq startup
+option ``-c role=...``: a rolled-back transaction cannot undo it); otherwise it works as the login
+user, with that user's own privileges, as before the roles existed.
 """
 
 from __future__ import annotations
@@ -266,28 +272,89 @@ def settings() -> Settings:
     return start_embedded()
 
 
-@lru_cache(maxsize=1)
-def engine() -> sa.Engine:
-    """The SQLAlchemy engine (psycopg 3) for :func:`settings`."""
-    return sa.create_engine(settings().sqlalchemy_url, pool_pre_ping=True)
+# --------------------------------------------------------------------------- roles
+
+LOADER = "veille_loader"  # writes claims, ref and the load log (meta)
+ENGINEER = "veille_engineer"  # reads claims, owns the dbt schemas, writes study and results
+ANALYST = "veille_analyst"  # reads the published marts and results only
+ROLES = (LOADER, ENGINEER, ANALYST)
+
+# A role is set up in a database when it has USAGE on this schema there (0010_roles grants it).
+_ROLE_SCHEMA = {LOADER: "claims", ENGINEER: "claims", ANALYST: "results"}
+
+_USABLE_ROLE = """
+select case when current_setting('server_version_num')::int >= 160000
+            then pg_has_role(session_user, r.oid, 'SET') else pg_has_role(session_user, r.oid, 'MEMBER') end
+       and has_schema_privilege(r.oid, n.oid, 'USAGE')
+from pg_roles r, pg_namespace n
+where r.rolname = %s and n.nspname = %s
+"""
+
+
+def usable_role(role: str | None) -> str | None:
+    """``role`` when the login user may act as it and it is set up in this database, else None
+    (then veille works as the login user: a user who is not a member keeps today's behaviour)."""
+    if role is None:
+        return None
+    if role not in _ROLE_SCHEMA:
+        raise ValueError(f"not a veille role: {role!r}")
+    with _connect() as conn:
+        row = conn.execute(_USABLE_ROLE, (role, _ROLE_SCHEMA[role])).fetchone()
+    return role if row and row[0] else None
+
+
+def roles_set_up() -> list[str]:
+    """The veille roles migration 0010_roles set up in this database (none when it was run by a
+    user who is not a superuser)."""
+    with _connect() as conn:
+        return [r for r in ROLES if conn.execute(
+            "select exists (select from pg_roles r, pg_namespace n where r.rolname = %s and n.nspname = %s "
+            "and has_schema_privilege(r.oid, n.oid, 'USAGE'))", (r, _ROLE_SCHEMA[r])).fetchone()[0]]
+
+
+def role_options(role: str | None) -> str | None:
+    """The libpq ``options`` that start a session as ``role`` (kept PGOPTIONS first), or None
+    when the role is not usable (:func:`usable_role`)."""
+    acting = usable_role(role)
+    if acting is None:
+        return None
+    return " ".join(filter(None, [os.environ.get("PGOPTIONS", "").strip(), f"-c role={acting}"]))
+
+
+_engines: dict[str | None, sa.Engine] = {}
+
+
+def engine(role: str | None = None) -> sa.Engine:
+    """The SQLAlchemy engine (psycopg 3) for :func:`settings`; with ``role``, its sessions act as
+    that role when the login user may (:func:`usable_role`). One engine per role, cached."""
+    if role not in _engines:
+        options = role_options(role)
+        _engines[role] = sa.create_engine(settings().sqlalchemy_url, pool_pre_ping=True,
+                                          connect_args={"options": options} if options else {})
+    return _engines[role]
 
 
 def reset_cache() -> None:
-    """Forget cached settings and engine (after VEILLE_HOME or VEILLE_DATABASE_URL change)."""
-    if engine.cache_info().currsize:
-        engine().dispose()
-    engine.cache_clear()
+    """Forget cached settings and engines (after VEILLE_HOME or VEILLE_DATABASE_URL change)."""
+    while _engines:
+        _engines.popitem()[1].dispose()
     settings.cache_clear()
 
 
-def raw_connection():
-    """A psycopg 3 connection (for COPY)."""
+def _connect(**kwargs):
     import psycopg
 
     s = settings()
     return psycopg.connect(
-        host=s.host, port=s.port, user=s.user, password=s.password or None, dbname=s.database
+        host=s.host, port=s.port, user=s.user, password=s.password or None, dbname=s.database, **kwargs
     )
+
+
+def raw_connection(role: str | None = None):
+    """A psycopg 3 connection (for COPY); with ``role``, acting as that role when the login user
+    may (:func:`usable_role`)."""
+    options = role_options(role)
+    return _connect(**({"options": options} if options else {}))
 
 
 def project_root() -> Path:

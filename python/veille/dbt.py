@@ -23,8 +23,13 @@ def dbt_project_dir() -> Path:
 
 
 def dbt_env() -> dict[str, str]:
+    """The environment of a dbt run: the profile's settings, and dbt's sessions start as
+    veille_engineer (the owner of the dbt schemas) when the login user may act as it."""
     env = dict(os.environ)
     env.update(db.settings().env())
+    options = db.role_options(db.ENGINEER)
+    if options:
+        env["PGOPTIONS"] = options
     env["DBT_PROFILES_DIR"] = str(dbt_project_dir())
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("DO_NOT_TRACK", "1")
@@ -217,7 +222,7 @@ def explain_model(model: str, *, analyze: bool = True, dbt_vars: str | None = No
     with what the planner knows of them, and the settings."""
     compiled = compile_model(model, dbt_vars)
     settings = planner_settings(compiled.materialized, compiled.meta) if model_settings else {}
-    with db.raw_connection() as conn:
+    with db.raw_connection(role=db.ENGINEER) as conn:
         missing = [(name, rel) for name, rel, kind in compiled.parents
                    if conn.execute("select to_regclass(%s)", (rel.replace('"', ""),)).fetchone()[0] is None]
         if missing:

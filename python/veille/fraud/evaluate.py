@@ -102,7 +102,7 @@ def evaluate(truth: dict[str, dict[str, str]], scores: pd.DataFrame) -> dict[str
 def evaluate_truth_file(path: str | Path) -> dict[str, Any]:
     """Read truth.json and score the alerts in the database against it."""
     truth = read_truth(path)
-    with db.engine().connect() as conn:
+    with db.engine(db.ENGINEER).connect() as conn:  # maps the truth's BEN_NIR_PSA to patients
         if conn.execute(sa.text("select to_regclass('results.fraud_alert')")).scalar() is None:
             raise VeilleError("no fraud alerts: run `veille migrate` then `veille fraud sweep`")
         if not conn.execute(sa.text("select exists (select 1 from results.fraud_sweep)")).scalar():

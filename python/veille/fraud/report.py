@@ -146,7 +146,8 @@ def write_report(out: str | Path, limit: int = 50) -> Path:
     path = Path(out)
     if path.suffix != ".html":
         path = path / "fraud_report.html"
-    with db.engine().connect() as conn:
+    # names patients by BEN_NIR_PSA for the investigators (docs/fraud.md): not an analyst's report
+    with db.engine(db.ENGINEER).connect() as conn:
         if conn.execute(sa.text("select to_regclass('results.fraud_alert')")).scalar() is None:
             raise VeilleError("no fraud alerts: run `veille migrate` then `veille fraud sweep`")
         top = top_entities(conn, limit)

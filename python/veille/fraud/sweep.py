@@ -116,26 +116,26 @@ def scan_month(month: date, settings: SweepSettings | None = None) -> int:
     """Sweep one monthly flow incrementally (only that month's rows are rebuilt); alert count."""
     settings = settings or SweepSettings()
     started = time.perf_counter()
-    with db.engine().begin() as conn:
+    with db.engine(db.ENGINEER).begin() as conn:
         _check_schema(conn)
         _check_models_current(conn)
         if not _month_has_claims(conn, month):
             raise VeilleError(f"no claims in flow month {month:%Y-%m}: load it first (`veille load`)")
     _build_models(month, full_refresh=False)
-    with db.engine().begin() as conn:
+    with db.engine(db.ENGINEER).begin() as conn:
         return score_month(conn, month, settings, time.perf_counter() - started)
 
 
 def sweep_all(settings: SweepSettings | None = None, *, show_progress: bool = False) -> dict[str, int]:
     """Rebuild the fraud models over every flow month, then rank each month's alerts in order."""
     settings = settings or SweepSettings()
-    with db.engine().begin() as conn:
+    with db.engine(db.ENGINEER).begin() as conn:
         _check_schema(conn)
     started = time.perf_counter()
     _build_models(None, full_refresh=True)
     build_seconds = time.perf_counter() - started
     out: dict[str, int] = {}
-    with db.engine().begin() as conn:
+    with db.engine(db.ENGINEER).begin() as conn:
         months = _flow_months(conn)
         if not months:
             raise VeilleError("no claims to sweep: load an extract first (`veille load`)")

@@ -58,7 +58,7 @@ def report_cmd(
     from veille.pathways import report
     from veille.pathways.run import default_report_path, latest_run
 
-    with db.engine().connect() as conn:
+    with db.engine(db.ANALYST).connect() as conn:
         rid = latest_run(conn, run_id)
         path = report.build(conn, rid, out or default_report_path(rid))
     typer.echo(f"report written: {path}")
@@ -79,7 +79,7 @@ def evaluate_cmd(
     if fmt not in ("text", "json"):
         raise VeilleError(f"--format must be text or json, got {fmt}")
     archetypes = read_truth(truth)
-    with db.engine().begin() as conn:
+    with db.engine(db.ENGINEER).begin() as conn:  # maps the truth's BEN_NIR_PSA to patients
         rid = latest_run(conn, run_id)
         result = evaluate(conn, rid, archetypes)
     typer.echo(json.dumps(result, indent=2) if fmt == "json" else to_text(result))

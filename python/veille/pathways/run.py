@@ -74,7 +74,7 @@ def run(settings: RunSettings) -> int:
     if settings.months < 2:
         raise VeilleError(f"--months must be at least 2, got {settings.months}")
     inds = indicators.read_indicators(settings.indicators_path)
-    eng = db.engine()
+    eng = db.engine(db.ENGINEER)
     with eng.begin() as conn:
         indicators.register(conn, inds)
         run_id = conn.execute(

@@ -55,7 +55,7 @@ def drilldown_counts(pairs: pd.DataFrame, window_days: int) -> tuple[pd.DataFram
         "ol": pairs["outcome_level"].tolist(), "oc": pairs["outcome_code"].tolist(),
         "window": int(window_days),
     }
-    with db.engine().connect() as conn:
+    with db.engine(db.ANALYST).connect() as conn:
         by_month = pd.read_sql(sa.text(BY_MONTH), conn, params=params)
         exposed = pd.read_sql(sa.text(EXPOSED), conn, params=params)
     return by_month, exposed

@@ -36,7 +36,7 @@ def build_marts(settings: ScanSettings, select: str = "+tag:scan") -> None:
 
 def read_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The pair counts and the tree leaves built by dbt (schema scan)."""
-    with db.engine().connect() as conn:
+    with db.engine(db.ENGINEER).connect() as conn:
         missing = conn.execute(sa.text(
             "select to_regclass('scan.scan_pair_counts') is null or to_regclass('scan.scan_tree_events') is null"
         )).scalar()
@@ -61,7 +61,7 @@ def _copy_signals(conn, run_id: int, signals: pd.DataFrame) -> None:
 def store_run(signals: pd.DataFrame, settings: ScanSettings, started: datetime,
               seconds: dict[str, float]) -> int:
     """Write results.scan_run and results.signal in one transaction; return the run id."""
-    with db.raw_connection() as conn:
+    with db.raw_connection(role=db.ENGINEER) as conn:
         exists = conn.execute("select to_regclass('results.signal') is not null").fetchone()[0]
         if not exists:
             raise VeilleError("table results.signal is missing: run `veille migrate` first")
@@ -104,7 +104,7 @@ def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=
 
 def latest_run_id() -> int:
     """The id of the most recent finished scan."""
-    with db.engine().connect() as conn:
+    with db.engine(db.ANALYST).connect() as conn:
         run_id = conn.execute(sa.text(
             "select max(run_id) from results.scan_run where status = 'done'")).scalar()
     if run_id is None:
@@ -115,7 +115,7 @@ def latest_run_id() -> int:
 def read_signals(run_id: int | None = None) -> pd.DataFrame:
     """The ranked signals of a run (the latest by default)."""
     run_id = run_id or latest_run_id()
-    with db.engine().connect() as conn:
+    with db.engine(db.ANALYST).connect() as conn:
         frame = pd.read_sql(sa.text("select * from results.signal where run_id = :r order by rank"),
                             conn, params={"r": run_id})
     if frame.empty:

@@ -83,7 +83,7 @@ def results_cmd(
 
     if fmt not in ("json", "csv"):
         raise VeilleError(f"--format must be json or csv, not {fmt!r}")
-    with db.engine().connect() as conn:
+    with db.engine(db.ANALYST).connect() as conn:
         run = run_id if run_id is not None else store.latest_run(conn, study_id)
         table = store.read_estimates(conn, run)
     if table.empty:
@@ -113,7 +113,7 @@ def compare_cmd(
 
     _, doc = read_truth_file(truth)
     rows, notes = [], []
-    with db.engine().connect() as conn:
+    with db.engine(db.ANALYST).connect() as conn:
         for s in load_all():
             est = store.read_estimates(conn, store.latest_run(conn, s.id))
             rows += comparison_rows(s, est, doc)

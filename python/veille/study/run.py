@@ -46,7 +46,7 @@ def _read(conn: sa.Connection, mart: str, cohort_ids: list[str]) -> pd.DataFrame
 
 def run_study(study: Study, *, build: bool = True, report_dir: Path | None = None) -> StudyRun:
     """Run every comparison x outcome of ``study``; results are stored under a new run id."""
-    eng = db.engine()
+    eng = db.engine(db.ENGINEER)
     with eng.begin() as conn:
         exists = conn.execute(sa.text("select to_regclass('results.run')")).scalar()
         if not exists:
@@ -129,7 +129,7 @@ def summary_lines(run: StudyRun) -> list[str]:
 def run_studies(studies: list[Study], *, build: bool = True, report_dir: Path | None = None, echo=print) -> list[StudyRun]:
     """Run several studies with one dbt build (all registry rows are written first)."""
     if build:
-        with db.engine().begin() as conn:
+        with db.engine(db.ENGINEER).begin() as conn:
             for s in studies:
                 write_registry(conn, s)
         build_marts()
