@@ -4,6 +4,7 @@ two loads started at once never double anything (issue 18)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 from conftest import scratch_database
 from test_load import EXPECTED, MINI, rows, snapshot
 from veille import db
+from veille.errors import LoadError
 from veille.load import load_extract
 
 _CLAIMS_COUNTS = ("select (select count(*) from claims.patient), (select count(*) from claims.dispensing), "
@@ -30,6 +32,10 @@ def extract(tmp_path_factory):
     out = tmp_path_factory.mktemp("reliability") / "extract"
     generate(out, patients=600, years=1, start=date(2019, 1, 1), seed=11, scenario="default")
     return out
+
+
+_RUNS = "select status, message from meta.load_run order by run_id"
+_INTERRUPTED = "stopped before its end (killed or crashed): nothing of it was kept"
 
 
 def _everything() -> dict[str, list[tuple]]:
@@ -72,8 +78,10 @@ def test_a_load_killed_while_writing_claims_changes_nothing_and_a_rerun_complete
     _wait_until(lambda: rows("select count(*) from pg_locks where locktype = 'advisory'")[0][0] == 0,
                 "the killed load's session to end")
     assert snapshot() == before and rows(_CLAIMS_COUNTS) == counts
+    assert rows(_RUNS) == [("done", None), ("running", None)]  # the log shows a load that never ended
 
     summary = load_extract(extract)  # the same command again completes the load
+    assert rows(_RUNS) == [("done", None), ("interrupted", _INTERRUPTED), ("done", None)]
     assert rows("select count(*) from information_schema.schemata "
                 "where schema_name in ('load_landing', 'load_work')") == [(0,)]
     rerun = _everything()
@@ -138,3 +146,20 @@ def test_loads_in_threads_of_one_process_are_serialised_too(migrated_db):
     assert errors == []
     assert sorted(len(s.loaded_files) for s in summaries) == [0, 14]
     assert snapshot() == EXPECTED
+
+
+def test_the_load_log_records_a_load_refused_for_bad_input(migrated_db, tmp_path):
+    d = tmp_path / "bad"
+    shutil.copytree(MINI, d)
+    cam = d / "ER_CAM_F.csv"
+    cam.write_bytes(cam.read_bytes() + b"1;2;3\n")
+    with pytest.raises(LoadError):
+        load_extract(d)
+    load_extract(MINI)
+    assert rows(_RUNS) == [("failed", "ER_CAM_F.csv: line 3: fewer fields than the header has columns"),
+                           ("done", None)]
+    assert rows("select distinct r.status from meta.load_batch b join meta.load_run r using (run_id)") == [
+        ("done",)]
+    load_extract(MINI)
+    assert rows("select status, message, files_loaded, files_skipped from meta.load_run "
+                "order by run_id desc limit 1") == [("done", "nothing new to load", 0, 14)]

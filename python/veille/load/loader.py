@@ -13,6 +13,7 @@ same folder twice changes nothing and a later monthly flow appends.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import time
@@ -288,9 +289,12 @@ def _rebuild_indexes(cur: psycopg.Cursor, statements: list[str]) -> None:
 
 
 def _check_schema(conn: psycopg.Connection) -> None:
-    ok = conn.execute("select to_regclass('claims.dispensing') is not null").fetchone()[0]
+    ok, current = conn.execute("select to_regclass('claims.dispensing') is not null, "
+                               "to_regclass('meta.load_run') is not null").fetchone()
     if not ok:
         raise LoadError("the database has no claims schema: run `veille migrate` first")
+    if not current:
+        raise LoadError("the database schema is older than this veille: run `veille migrate` first")
 
 
 def _wait_for_other_loads(conn: psycopg.Connection) -> None:
@@ -312,6 +316,28 @@ def _wait_for_other_loads(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
+def _start_run(conn: psycopg.Connection, directory: Path) -> int:
+    """Record the load in meta.load_run and commit, so that the log shows it even if it never
+    ends. A row still 'running' is a load that was killed (this one holds the loads' lock, so
+    none other runs): it becomes 'interrupted'."""
+    conn.execute("update meta.load_run set status = 'interrupted', finished_at = now(), message = "
+                 "'stopped before its end (killed or crashed): nothing of it was kept' where status = 'running'")
+    run_id = conn.execute("insert into meta.load_run (extract_dir) values (%s) returning run_id",
+                          (str(directory.resolve()),)).fetchone()[0]
+    conn.commit()
+    return run_id
+
+
+def _end_run(conn: psycopg.Connection, run_id: int, status: str, message: str | None = None,
+             loaded: int | None = None, skipped: int | None = None) -> None:
+    """Close the run; commits unless ``status`` is 'done' (which commits with the load)."""
+    conn.execute("update meta.load_run set status = %s, finished_at = now(), message = %s, "
+                 "files_loaded = %s, files_skipped = %s where run_id = %s",
+                 (status, message and message[:1000], loaded, skipped, run_id))
+    if status != "done":
+        conn.commit()
+
+
 def load_extract(directory: Path | str, *, show_progress: bool = False, sessions: int | None = None) -> LoadSummary:
     """Load one extract folder. Raises LoadError (database unchanged) on a bad file.
     ``sessions``: how many connections COPY the files at once (default: one per core, at most 4)."""
@@ -324,10 +350,14 @@ def load_extract(directory: Path | str, *, show_progress: bool = False, sessions
     with db.raw_connection() as conn:
         _check_schema(conn)
         _wait_for_other_loads(conn)
+        run_id = _start_run(conn, directory)
         try:
-            _load_new_files(conn, directory, files, summary, sessions or default_sessions(), show_progress)
-        except BaseException:
+            _load_new_files(conn, directory, files, summary, sessions or default_sessions(), show_progress, run_id)
+        except BaseException as exc:
             conn.rollback()
+            status = "failed" if isinstance(exc, Exception) else "interrupted"
+            with contextlib.suppress(psycopg.Error):
+                _end_run(conn, run_id, status, str(exc) if isinstance(exc, LoadError) else f"{type(exc).__name__}: {exc}")
             raise
         finally:
             drop_landing()
@@ -336,7 +366,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False, sessions
 
 
 def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[ExtractFile],
-                    summary: LoadSummary, sessions: int, show_progress: bool) -> None:
+                    summary: LoadSummary, sessions: int, show_progress: bool, run_id: int) -> None:
     done = {
         r[0]: r[1]
         for r in conn.execute(
@@ -353,7 +383,8 @@ def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[Extra
             seen[f.checksum] = f.name
             todo.append(f)
     if not todo:
-        conn.rollback()
+        _end_run(conn, run_id, "done", "nothing new to load", 0, len(files))
+        conn.commit()
         return
 
     now = datetime.now(UTC)
@@ -362,9 +393,9 @@ def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[Extra
         for f in todo:
             cur.execute(
                 "insert into meta.load_batch (extract_dir, file_name, table_name, checksum, "
-                "rows_read, rows_loaded, rows_rejected, started_at, finished_at, seconds) "
-                "values (%s, %s, %s, %s, 0, 0, 0, %s, %s, 0) returning batch_id",
-                (str(directory.resolve()), f.name, f.table, f.checksum, now, now),
+                "rows_read, rows_loaded, rows_rejected, started_at, finished_at, seconds, run_id) "
+                "values (%s, %s, %s, %s, 0, 0, 0, %s, %s, 0, %s) returning batch_id",
+                (str(directory.resolve()), f.name, f.table, f.checksum, now, now, run_id),
             )
             new.append((f, cur.fetchone()[0]))
         t0 = time.perf_counter()
@@ -451,6 +482,7 @@ def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[Extra
                  finished, (finished - now).total_seconds(), fr.batch_id),
             )
         cur.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(WORK_SCHEMA)))
+        _end_run(conn, run_id, "done", None, len(todo), len(files) - len(todo))
     conn.commit()
     summary.step_seconds["record batches and commit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
