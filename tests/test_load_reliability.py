@@ -79,6 +79,10 @@ def test_a_load_killed_while_writing_claims_changes_nothing_and_a_rerun_complete
                 "the killed load's session to end")
     assert snapshot() == before and rows(_CLAIMS_COUNTS) == counts
     assert rows(_RUNS) == [("done", None), ("running", None)]  # the log shows a load that never ended
+    # the killed load's landing tables are left for the next load to drop; the loader made them
+    # as the role of its job (docs/security.md)
+    assert rows("select nspowner::regrole::text from pg_namespace where nspname = 'load_landing'") == [
+        (db.LOADER,)]
 
     summary = load_extract(extract)  # the same command again completes the load
     assert rows(_RUNS) == [("done", None), ("interrupted", _INTERRUPTED), ("done", None)]

@@ -71,8 +71,8 @@ def create_landing(files: list[tuple[ExtractFile, int]], sessions: int) -> None:
         cols = columns.setdefault(f.table, [])
         cols += [c for c in f.header if c not in cols]
     schema = sql.Identifier(LANDING_SCHEMA)
-    with db.raw_connection() as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("drop schema if exists {} cascade").format(schema))
+    with db.raw_connection(role=db.LOADER) as conn, conn.cursor() as cur:
+        _drop_schema(cur, LANDING_SCHEMA)
         cur.execute(sql.SQL("create schema {}").format(schema))
         cur.execute(sql.SQL("create unlogged table {}.{} (_batch bigint, _line bigint, val text, reason text)").format(
             schema, sql.Identifier(BAD_LINES)))
@@ -94,9 +94,19 @@ def create_landing(files: list[tuple[ExtractFile, int]], sessions: int) -> None:
 
 
 def drop_landing() -> None:
-    with db.raw_connection() as conn:
-        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(LANDING_SCHEMA)))
+    with db.raw_connection(role=db.LOADER) as conn, conn.cursor() as cur:
+        _drop_schema(cur, LANDING_SCHEMA)
         conn.commit()
+
+
+def _drop_schema(cur: psycopg.Cursor, name: str) -> None:
+    """Drop a scratch schema of the loader; one left by a load that ran as another user (which
+    this role may not drop) gets one line saying what to do."""
+    try:
+        cur.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(name)))
+    except psycopg.errors.InsufficientPrivilege:
+        raise LoadError(f"the scratch schema {name}, left by a load run as another database user, "
+                        f"belongs to another role: ask an administrator to run `drop schema {name} cascade`") from None
 
 
 def _copy_error(f: ExtractFile, exc: psycopg.Error) -> str:
@@ -206,7 +216,7 @@ def land(files: list[tuple[ExtractFile, int]], sessions: int, progress=None) -> 
 
     def work(session: int, queue: list[tuple[ExtractFile, int]]) -> None:
         try:
-            with db.raw_connection() as conn, conn.cursor() as cur:
+            with db.raw_connection(role=db.LOADER) as conn, conn.cursor() as cur:
                 for f, b in queue:
                     if stop.is_set():
                         return

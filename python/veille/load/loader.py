@@ -262,6 +262,7 @@ select i.indrelid::regclass::text, i.indexrelid::regclass::text, pg_get_indexdef
 from pg_index i
 join pg_class t on t.oid = i.indrelid
 where t.relnamespace = 'claims'::regnamespace and not i.indisunique and not i.indisprimary
+  and pg_has_role(current_user, t.relowner, 'USAGE')  -- only an owner may drop an index
 order by 1, 2
 """
 
@@ -347,7 +348,7 @@ def load_extract(directory: Path | str, *, show_progress: bool = False, sessions
     summary = LoadSummary(directory=directory, ignored=[p.name for p in ignored])
     summary.step_seconds["check files"] = time.perf_counter() - started
 
-    with db.raw_connection() as conn:
+    with db.raw_connection(role=db.LOADER) as conn:
         _check_schema(conn)
         _wait_for_other_loads(conn)
         run_id = _start_run(conn, directory)
