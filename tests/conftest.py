@@ -86,6 +86,23 @@ def scratch_database(name: str, migrated: bool = False):
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory) -> Path:
+    """One folder for every file the report tests export (study, scan, pathways and fraud
+    reports, the JSON and CSV of the commands): tests/test_audit.py audits it after them."""
+    return tmp_path_factory.mktemp("exports")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "after_exports: run after every other test (audits the exports)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked after_exports run last, once every report test has written its files."""
+    last = [i for i in items if i.get_closest_marker("after_exports")]
+    items[:] = [i for i in items if not i.get_closest_marker("after_exports")] + last
+
+
 @pytest.fixture()
 def empty_db(pg_server):
     """A brand-new empty database, selected for veille.db (SQLAlchemy, alembic and dbt)."""

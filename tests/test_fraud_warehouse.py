@@ -56,20 +56,22 @@ def test_doctor_shopping_concentrates_on_the_shopped_classes(swept, warehouse):
     assert all(code[:4] in ("N05B", "N05C", "N02A") for code in top)
 
 
-def test_cli_evaluate_json_is_masked(swept, warehouse):
+def test_cli_evaluate_json_is_masked(swept, warehouse, exports):
     from veille.cli import app
 
     out = CliRunner().invoke(app, ["fraud", "evaluate", "--truth", str(warehouse["extract"]), "--format", "json"])
     assert out.exit_code == 0, out.output
     result = json.loads(out.output)
+    (exports / "fraud").mkdir(exist_ok=True)  # audited by tests/test_audit.py
+    (exports / "fraud" / "evaluate.json").write_text(out.output)
     for kind in result["kinds"].values():
         assert kind["actors"] == "<10" or kind["actors"] >= 10
 
 
-def test_report_is_self_contained_and_masked(swept, warehouse, tmp_path):
+def test_report_is_self_contained_and_masked(swept, warehouse, exports):
     from veille.fraud.report import write_report
 
-    path = write_report(tmp_path / "fraud.html")
+    path = write_report(exports / "fraud" / "fraud_report.html")
     html = path.read_text()
     assert "<script" not in html and html.count("<svg") == 2
     small = re.findall(r"\b[1-9] (?:patients|prescribers|pharmacies|lines|dispensings)\b", html)

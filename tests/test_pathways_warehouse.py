@@ -100,11 +100,12 @@ def test_indicators_follow_archetypes(warehouse, evaluation):
     assert hba1c["escalating"]["ci_low"] > hba1c["non_adherent"]["ci_high"]
 
 
-def test_report_is_self_contained_and_masked(warehouse, pathways_run, tmp_path):
+def test_report_is_self_contained_and_masked(warehouse, pathways_run, evaluation, exports):
     from veille.pathways import report
 
     with db.engine().connect() as conn:
-        out = report.build(conn, pathways_run, tmp_path / "r.html")
+        out = report.build(conn, pathways_run, exports / "pathways" / "pathways.html")  # audited
+        (exports / "pathways" / "evaluate.json").write_text(json.dumps(evaluation, indent=2))
         small_paths = conn.execute(sa.text(
             "select path from results.pathways_path where run_id = :r and patients < 10"),
             {"r": pathways_run}).scalars().all()

@@ -14,7 +14,7 @@ from veille.scan.settings import ScanSettings
 MIN_COMBINED_AUC = 0.9
 
 
-def test_scan_ranks_injected_pairs_above_negative_controls(warehouse, tmp_path):
+def test_scan_ranks_injected_pairs_above_negative_controls(warehouse, exports):
     # the fixture's `dbt build` built the scan marts with the default vars
     run_id, seconds = run_scan(ScanSettings(replicates=199), build=False)
     assert set(seconds) == {"read counts", "statistics", "store"}
@@ -30,8 +30,10 @@ def test_scan_ranks_injected_pairs_above_negative_controls(warehouse, tmp_path):
                               "--format", "json", "--run-id", str(run_id)])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output) == json.loads(json.dumps(result))
+    (exports / "scan").mkdir(exist_ok=True)  # audited by tests/test_audit.py
+    (exports / "scan" / "evaluate.json").write_text(out.output)
 
-    report = write_report(signals, tmp_path / "scan.html", run_id, drill=5)
+    report = write_report(signals, exports / "scan" / "scan.html", run_id, drill=5)
     text = report.read_text("utf-8")
     assert text.count("<script type='text/javascript'>") == 1
     assert "Drill-down (top 5)" in text and "<h2>Volcano</h2>" in text

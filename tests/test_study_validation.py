@@ -25,12 +25,12 @@ PATIENTS = 20000
 
 
 @pytest.fixture(scope="module")
-def runs(pg_server, tmp_path_factory):
+def runs(pg_server, tmp_path_factory, exports):
     extract = tmp_path_factory.mktemp("study_extract")
     generate(extract, patients=PATIENTS, years=4, start=date(2015, 1, 1), seed=11, scenario="strong")
     with scratch_database(DATABASE, migrated=True):
         load_extract(extract)
-        reports = tmp_path_factory.mktemp("reports")
+        reports = exports / "studies"  # audited by tests/test_audit.py
         lines: list[str] = []
         studies = run_studies(load_all(), build=True, report_dir=reports, echo=lines.append)
         truth = json.loads((extract / "truth.json").read_text("utf-8"))
@@ -89,7 +89,7 @@ def test_negative_controls_cover_one(runs):
     assert covering >= 0.9 * len(ests), f"{covering} of {len(ests)}"
 
 
-def test_reports_and_results_command(runs):
+def test_reports_and_results_command(runs, exports):
     reports = runs["reports"]
     assert (reports / "index.html").is_file()
     for run in runs["runs"]:
@@ -97,6 +97,9 @@ def test_reports_and_results_command(runs):
         assert "Attrition" in page and "<svg" in page
     out = CliRunner().invoke(study_app, ["results", "fall_risk_hip_fracture", "--format", "json"])
     assert out.exit_code == 0, out.output
+    (reports / "results.json").write_text(out.output)
+    csv_out = CliRunner().invoke(study_app, ["results", "fall_risk_hip_fracture", "--format", "csv"])
+    (reports / "results.csv").write_text(csv_out.output)
     records = json.loads(out.output)
     assert {r["analysis"] for r in records} >= {"cox_crude", "cox_adjusted", "iptw", "matching"}
     for r in records:

@@ -96,6 +96,7 @@ _PLUGINS = [
     "veille.fraud.cli",
     "veille.bench",
     "veille.demo",
+    "veille.audit",
 ]
 for _name in _PLUGINS:
     if importlib.util.find_spec(_name.rsplit(".", 1)[0]) and importlib.util.find_spec(_name):

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from veille.study.masking import mask_value
+from veille.study.masking import mask_text, mask_value
 
 COUNTS = ("n_exposed", "n_comparator", "events_exposed", "events_comparator")
 
@@ -27,6 +27,6 @@ def export_records(table: pd.DataFrame) -> list[dict]:
             "hr": _num(r["hr"]), "ci_low": _num(r["ci_low"]), "ci_high": _num(r["ci_high"]),
             "p_value": _num(r["p_value"]),
             **{c: mask_value(r[c]) for c in COUNTS},
-            "status": r["status"], "message": r["message"],
+            "status": r["status"], "message": mask_text(r["message"]),
         })
     return out

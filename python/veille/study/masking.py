@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -33,3 +34,19 @@ def mask_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     for col in columns:
         out[col] = out[col].map(mask_value).astype(object)
     return out
+
+
+_FEWER_THAN = re.compile(r"\((\d+) < (\d+)\)")  # 'too few events (3 < 5)'
+_N_EVENTS = re.compile(r"(?<![\w.,<])(\d+)(?= events?\b)")  # '8 events for 12 covariates'
+
+
+def mask_text(text: str | None) -> str | None:
+    """A message with the counts it writes masked: 'too few events (3 < 5)' becomes 'too few
+    events (fewer than 5)', '8 events for 12 covariates' becomes '<10 events for 12 covariates'."""
+    if not text:
+        return text
+
+    def below(m: re.Match) -> str:
+        return f"(fewer than {m[2]})" if int(m[1]) < THRESHOLD else m[0]
+
+    return _N_EVENTS.sub(lambda m: mask_count(m[1]), _FEWER_THAN.sub(below, text))

@@ -23,8 +23,10 @@ def _svg(fig) -> str:
     return text[text.index("<svg"):]
 
 
-def km_svg(curves: dict[int, pd.DataFrame], labels: dict[int, str], sizes: dict[int, int], title: str) -> str:
-    """Kaplan-Meier curves with 95% bands; legend sizes follow the small-cell rule."""
+def km_svg(curves: dict[int, pd.DataFrame], labels: dict[int, str], sizes: dict[int, int], title: str,
+           events: dict[int, int] | None = None) -> str:
+    """Kaplan-Meier curves with 95% bands; legend sizes follow the small-cell rule, and a curve
+    of fewer than 10 events is not drawn (its steps would count them)."""
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     for g, color in ((1, "#c0392b"), (0, "#2c3e50")):
         c = curves.get(g)
@@ -32,6 +34,10 @@ def km_svg(curves: dict[int, pd.DataFrame], labels: dict[int, str], sizes: dict[
             continue
         if sizes[g] < THRESHOLD:  # a curve of a handful of subjects shows each of them
             ax.plot([], [], color=color, label=f"{labels[g]} (n = {mask_count(sizes[g])}: curve not shown)")
+            continue
+        if events is not None and events[g] < THRESHOLD:  # one step per event
+            ax.plot([], [], color=color, label=f"{labels[g]} (n = {mask_count(sizes[g])}, "
+                                                f"{mask_count(events[g])} events: curve not shown)")
             continue
         ax.step(c["day"] / 365.25, c["survival"], where="post", color=color, label=f"{labels[g]} (n = {mask_count(sizes[g])})")
         ax.fill_between(c["day"] / 365.25, c["ci_low"], c["ci_high"], step="post", color=color, alpha=0.15)

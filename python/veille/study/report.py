@@ -1,19 +1,23 @@
 """HTML reports: `reports/<study>/index.html` (self-contained) and `reports/index.html`.
 
-Every count goes through :func:`veille.study.masking.mask_count` (small-cell rule).
+Every count goes through :func:`veille.study.masking.mask_count` (small-cell rule); so that no
+small count can be recovered either, an incidence rate resting on fewer than 10 events is left
+out (rate x person-years would give the events back), and an attrition count whose difference
+with the next count shown is 1 to 9 is hidden (`veille audit exports`, docs/privacy.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 import math
 from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment
 
-from veille.study.masking import THRESHOLD, mask_count
+from veille.study.masking import THRESHOLD, mask_count, mask_text
 from veille.study.plots import forest_svg, km_svg
 
 _ENV = Environment(autoescape=True)
@@ -45,11 +49,12 @@ STUDY_TEMPLATE = _ENV.from_string(
 <h3>Attrition</h3>
 {% if c.attrition %}{% for a in c.attrition %}{% if not loop.first %}<div class="arrow">&darr;</div>{% endif %}
 <div class="box">{{ a.step }}. {{ a.criterion }}<br>
-exposed {{ a.n_exposed|n }} &middot; comparator {{ a.n_comparator|n }}</div>{% endfor %}
+exposed {{ a.shown[0] }} &middot; comparator {{ a.shown[1] }}</div>{% endfor %}
+{% if c.attrition_hidden %}<p>&ndash;: hidden, so that no count below {{ threshold }} of subjects excluded can be found by subtracting the next count shown.</p>{% endif %}
 {% else %}<p class="na">no attrition rows for this comparison</p>{% endif %}
 {% if c.attrition_outcome %}<p>Then, per outcome (subjects left, exposed / comparator):</p>
 <table><tr><th>step</th>{% for o in c.attrition_outcomes %}<th>{{ o }}</th>{% endfor %}</tr>
-{% for crit, cells in c.attrition_outcome %}<tr><td>{{ crit }}</td>{% for o in c.attrition_outcomes %}<td>{% if cells[o] %}{{ cells[o][0]|n }} / {{ cells[o][1]|n }}{% endif %}</td>{% endfor %}</tr>{% endfor %}
+{% for crit, cells in c.attrition_outcome %}<tr><td>{{ crit }}</td>{% for o in c.attrition_outcomes %}<td>{% if cells[o] %}{{ cells[o][0] }} / {{ cells[o][1] }}{% endif %}</td>{% endfor %}</tr>{% endfor %}
 </table>{% endif %}
 {% if c.table1 is not none %}<h3>Table 1 ({{ c.table1_outcome }} population)</h3>
 <table><tr><th>covariate</th><th>{{ c.exposure }}</th><th>{{ c.comparator }}</th><th>SMD before</th><th>SMD IPTW</th><th>SMD matched</th></tr>
@@ -118,13 +123,46 @@ def _table1(res, n1: int, n0: int) -> list[dict]:
     return rows
 
 
-def _outcome_steps(att: pd.DataFrame) -> list[tuple[str, dict]]:
-    """Outcome-specific attrition steps as (criterion, {outcome: (n_exposed, n_comparator)})."""
+def _outcome_steps(att: pd.DataFrame, shown: dict) -> list[tuple[str, dict]]:
+    """Outcome-specific attrition steps as (criterion, {outcome: (exposed, comparator) as shown})."""
     rows: dict[tuple[int, str], dict] = {}
     for a in att.to_dict("records"):
         if a["outcome_id"] is not None:
-            rows.setdefault((a["step"], a["criterion"]), {})[a["outcome_id"]] = (a["n_exposed"], a["n_comparator"])
+            rows.setdefault((a["step"], a["criterion"]), {})[a["outcome_id"]] = tuple(
+                shown[(a["outcome_id"], a["step"], arm)] for arm in ("n_exposed", "n_comparator"))
     return [(f"{step}. {crit}", cells) for (step, crit), cells in sorted(rows.items())]
+
+
+HIDDEN = "\u2013"
+
+
+def attrition_shown(att: pd.DataFrame) -> dict[tuple, str]:
+    """Each attrition count as shown, keyed (outcome_id or None, step, arm): masked below 10, and
+    hidden ("\u2013") where the subjects excluded between it and the next count shown would be
+    1 to 9. A chain is one arm followed through the common steps, then one outcome's steps; the
+    last count of a chain (the analysed population, shown elsewhere too) is never hidden."""
+    rows = att.to_dict("records")
+    common = sorted((a for a in rows if a["outcome_id"] is None), key=lambda a: a["step"])
+    outcomes = sorted({a["outcome_id"] for a in rows if a["outcome_id"] is not None})
+    value = {(a["outcome_id"], a["step"], arm): a[arm] for a in rows for arm in ("n_exposed", "n_comparator")}
+    chains = []
+    for arm in ("n_exposed", "n_comparator"):
+        head = [(None, a["step"], arm) for a in common]
+        own = [[(o, a["step"], arm) for a in sorted(rows, key=lambda a: a["step"]) if a["outcome_id"] == o]
+               for o in outcomes]
+        chains += [head + tail for tail in own] if own else [head]
+    hidden: set[tuple] = set()
+    changed = True
+    while changed:
+        changed = False
+        for chain in chains:
+            shown = [k for k in chain if k not in hidden and value[k] is not None and value[k] >= THRESHOLD]
+            for before, after in itertools.pairwise(shown):
+                if 0 < value[before] - value[after] < THRESHOLD:
+                    hidden.add(before)
+                    changed = True
+                    break
+    return {k: HIDDEN if k in hidden else mask_count(v) for k, v in value.items()}
 
 
 def negative_control_summary(outcomes, analysis: str) -> str | None:
@@ -152,10 +190,11 @@ def study_html(run) -> str:
         n0 = int(inc.loc[inc.exposed == 0, "subjects"].iloc[0]) if inc is not None else 0
         incidence = [
             {**r, "outcome_id": o.outcome_id, "nc": o.negative_control, "rate": r["rate_per_1000"],
-             "group": comp.exposure.label if r["exposed"] == 1 else comp.comparator.label}
+             "group": comp.exposure.label if r["exposed"] == 1 else comp.comparator.label,
+             **({"rate": None, "ci_low": None, "ci_high": None} if r["events"] < THRESHOLD else {})}
             for o in outs for r in o.incidence.to_dict("records")
         ]
-        estimates = [e for o in outs for e in o.estimates]
+        estimates = [{**e, "message": mask_text(e["message"])} for o in outs for e in o.estimates]
         forest = pd.DataFrame(
             [{"label": f"{e['outcome_id']} · {e['analysis']}{'' if e['term'] == 'exposed' else ' ' + e['term']}",
               "hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]} for e in estimates]
@@ -163,21 +202,26 @@ def study_html(run) -> str:
         km = [
             km_svg(o.km, {1: comp.exposure.label, 0: comp.comparator.label},
                    {g: int(o.incidence.loc[o.incidence.exposed == g, "subjects"].iloc[0]) for g in (1, 0)},
-                   f"Kaplan-Meier: {o.outcome_id}")
+                   f"Kaplan-Meier: {o.outcome_id}",
+                   {g: int(o.incidence.loc[o.incidence.exposed == g, "events"].iloc[0]) for g in (1, 0)})
             for o in outs if o.km
         ]
+        shown = attrition_shown(att) if len(att) else {}
         comps.append({
             "exposure": comp.exposure.label, "comparator": comp.comparator.label,
-            "attrition": [a for a in att.to_dict("records") if a["outcome_id"] is None],
+            "attrition": [{**a, "shown": [shown[(None, a["step"], arm)] for arm in ("n_exposed", "n_comparator")]}
+                          for a in att.to_dict("records") if a["outcome_id"] is None],
+            "attrition_hidden": HIDDEN in shown.values(),
             "attrition_outcomes": sorted({a["outcome_id"] for a in att.to_dict("records") if a["outcome_id"]}),
-            "attrition_outcome": _outcome_steps(att),
+            "attrition_outcome": _outcome_steps(att, shown),
             "table1": _table1(main, n1, n0) if main is not None else None,
             "table1_outcome": main.outcome_id if main is not None else "",
             "n1": n1, "n0": n0, "incidence": incidence, "estimates": estimates,
             "forest": forest_svg(forest, f"{comp.exposure.label} vs {comp.comparator.label}") if len(forest) else "",
             "km": km,
             "nc_summary": negative_control_summary(outs, s.primary_analysis),
-            "diagnostics": [{**d, "outcome_id": o.outcome_id} for o in outs for d in o.diagnostics],
+            "diagnostics": [{**d, "outcome_id": o.outcome_id, "message": mask_text(d["message"])}
+                            for o in outs for d in o.diagnostics],
         })
     return STUDY_TEMPLATE.render(
         s=s, css=CSS, run_id=run.run_id, now=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
