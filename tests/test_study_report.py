@@ -48,3 +48,5 @@ def test_command_output_masks_counts_and_explains_missing_estimates(run):
     for line in lines:
         for count in re.findall(r"events (\S+) / (\S+)", line):
             assert all(c == "<10" or int(c) >= 10 for c in count)
+        # the reasons too: 'too few events (3 < 5)' leaves as 'too few events (fewer than 5)'
+        assert not re.search(r"(?<![\w<.,])[1-9] events?\b|\([1-9] < ", line), line

@@ -101,7 +101,7 @@ def run_study(study: Study, *, build: bool = True, report_dir: Path | None = Non
 
 def summary_lines(run: StudyRun) -> list[str]:
     """What the command prints: each estimate (counts masked) or why it is missing."""
-    from veille.study.masking import mask_count
+    from veille.study.masking import mask_count, mask_text
     from veille.study.report import negative_control_summary
 
     s = run.study
@@ -119,7 +119,7 @@ def summary_lines(run: StudyRun) -> list[str]:
                     lines.append(f"{label} HR {e['hr']:.2f} ({e['ci_low']:.2f}-{e['ci_high']:.2f})  events "
                                  f"{mask_count(e['events_exposed'])} / {mask_count(e['events_comparator'])}")
                 else:
-                    lines.append(f"{label} not estimable: {e['message']}")
+                    lines.append(f"{label} not estimable: {mask_text(e['message'])}")
         nc = negative_control_summary(outs, s.primary_analysis)
         if nc:
             lines.append(f"    negative controls: {nc}")
