@@ -68,6 +68,14 @@ def run_demo(out: Path, patients: int, years: int, seed: int, scenario: str, stu
 
         reports = run_all_for_demo()
         _done(t0)
+        t0 = _step(f"small-cell audit of {reports.parent}")
+        from veille.audit import audit_exports
+
+        audit = audit_exports(reports.parent)
+        for f in audit.findings:
+            console.print(f.line(), highlight=False)
+        console.print(audit.summary(), highlight=False)
+        _done(t0)
         console.rule("[bold]done")
         console.print(f"reports: {reports}")
     else:
