@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 from lifelines.statistics import proportional_hazard_test
+from veille.privacy import mask_count, mask_frame, mask_value
 from veille.study import propensity as ps
 from veille.study.analysis import Settings, analyse_outcome
 from veille.study.config import ANALYSES, PATIENT_COVARIATES
 from veille.study.cox import fit_cox
-from veille.study.masking import mask_count, mask_frame, mask_value
 from veille.study.ph import ph_test
 from veille.study.rates import incidence_rates, poisson_ci
 from veille.study.simulate import simulate_classes, simulate_survival

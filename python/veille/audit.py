@@ -25,8 +25,7 @@ from typing import Any
 import typer
 
 from veille.errors import VeilleError
-
-THRESHOLD = 10  # veille.study.masking.THRESHOLD: counts 1..THRESHOLD-1 must not be shown
+from veille.privacy import THRESHOLD  # counts 1..THRESHOLD-1 must not be shown
 
 # --- which fields are counts -------------------------------------------------------------------
 # A name (column header, JSON key, plot axis title) is split into lowercase words; it names a

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from veille.study.masking import mask_value
+from veille.privacy import mask_value
 
 fraud_app = typer.Typer(help="Sweep the whole base for misuse and fraud, month after month.",
                         no_args_is_help=True)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from veille import db
 from veille.errors import VeilleError
 from veille.fraud.svg import network_svg, profile_svg
-from veille.study.masking import mask_count
+from veille.privacy import mask_count
 
 COUNT_IN_TEXT = re.compile(
     r"\b(\d+)(?= (?:patients|lines|days|dispensings|prescribers|pharmacies|overlapping))"

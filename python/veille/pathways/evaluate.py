@@ -12,7 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from veille.errors import VeilleError
 from veille.pathways.rates import wilson_interval
-from veille.study.masking import mask_value
+from veille.privacy import mask_value
 from veille.truth import read_truth_file
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from veille.pathways.rates import funnel_limits
 from veille.pathways.sequences import MONITORING_LABELS, OUT, TREATMENT_LABELS, encode, parts
 from veille.pathways.summaries import mask_paths
-from veille.study.masking import THRESHOLD, mask_count
+from veille.privacy import THRESHOLD, mask_count
 
 
 class _Page:

@@ -32,10 +32,10 @@ def scan_cmd(
         return
     from rich.console import Console
 
+    from veille.privacy import mask_count
     from veille.scan.report import write_report
     from veille.scan.run import read_signals, run_scan
     from veille.scan.settings import ScanSettings
-    from veille.study.masking import mask_count
 
     r0, r1 = _window(risk, "--risk-window")
     c0, c1 = _window(control, "--control-window")

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from veille.errors import VeilleError
-from veille.study.masking import mask_value
+from veille.privacy import mask_value
 from veille.truth import read_truth_file
 
 METHOD_SCORES = {"ssa": "ssa_p", "oe": "oe_p", "oe_calibrated": "oe_cal_p", "oe_latent": "oe_latent_p",

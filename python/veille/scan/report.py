@@ -2,7 +2,7 @@
 
 Ranked list, volcano view (BCPNN IC vs -log10 combined p), and a drill-down per top signal
 (new outcomes by month since initiation, exposed cases by age group and sex). Every count
-below 10 is shown as ``<10`` (veille.study.masking).
+below 10 is shown as ``<10`` (veille.privacy).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from veille.privacy import mask_count
 from veille.scan.drilldown import drilldown_counts
-from veille.study.masking import mask_count
 
 COUNT_COLUMNS = ["ssa_drug_first", "ssa_outcome_first", "oe_observed", "oe_latent_observed",
                  "tree_risk", "tree_control"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from veille.privacy import mask_count
 from veille.study.config import Study
-from veille.study.masking import mask_count
 from veille.study.truth import injected_hr
 
 

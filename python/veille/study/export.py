@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from veille.study.masking import mask_text, mask_value
+from veille.privacy import mask_text, mask_value
 
 COUNTS = ("n_exposed", "n_comparator", "events_exposed", "events_comparator")
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from veille.study.masking import THRESHOLD, mask_count
+from veille.privacy import THRESHOLD, mask_count
 
 
 def _svg(fig) -> str:

@@ -1,6 +1,6 @@
 """HTML reports: `reports/<study>/index.html` (self-contained) and `reports/index.html`.
 
-Every count goes through :func:`veille.study.masking.mask_count` (small-cell rule); so that no
+Every count goes through :func:`veille.privacy.mask_count` (small-cell rule); so that no
 small count can be recovered either, an incidence rate resting on fewer than 10 events is left
 out (rate x person-years would give the events back), and an attrition count whose difference
 with the next count shown is 1 to 9 is hidden (`veille audit exports`, docs/privacy.md).
@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment
 
-from veille.study.masking import THRESHOLD, mask_count, mask_text
+from veille.privacy import THRESHOLD, mask_count, mask_text
 from veille.study.plots import forest_svg, km_svg
 
 _ENV = Environment(autoescape=True)

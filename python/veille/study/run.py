@@ -101,7 +101,7 @@ def run_study(study: Study, *, build: bool = True, report_dir: Path | None = Non
 
 def summary_lines(run: StudyRun) -> list[str]:
     """What the command prints: each estimate (counts masked) or why it is missing."""
-    from veille.study.masking import mask_count, mask_text
+    from veille.privacy import mask_count, mask_text
     from veille.study.report import negative_control_summary
 
     s = run.study

@@ -1,4 +1,7 @@
-"""The small-cell rule: every count below 10 leaves veille as ``<10``."""
+"""The small-cell rule (SNDS): every count below 10 leaves veille as ``<10``.
+
+One module for every package that writes a file or prints a count (study, scan, pathways, fraud
+reports and exports); ``veille audit exports`` (veille.audit) proves the rule on what they wrote."""
 
 from __future__ import annotations
 
