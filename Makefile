@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 DEMO_PATIENTS ?= 20000
 
-.PHONY: demo test bench bench-pipeline lint clean venv
+.PHONY: demo test docs bench bench-pipeline lint clean venv
 
 venv: $(STAMP)
 
@@ -21,6 +21,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q tests
+
+# the dbt docs (every model and column, sources with freshness, lineage to the reports), served
+# on DOCS_PORT; `veille docs --no-serve` only writes dbt_project/target/index.html
+DOCS_PORT ?= 8080
+docs: $(STAMP)
+	$(BIN)/veille docs --port $(DOCS_PORT)
 
 bench: $(STAMP)
 	$(BIN)/veille bench all

@@ -85,9 +85,10 @@ def migrate_cmd(
                f"roles: none set up here, every command runs as {db.settings().user} (docs/security.md)")
 
 
-# Job modules register their own commands (dbt, load, synth, study, scan, pathways, fraud, bench).
+# Job modules register their own commands (dbt, docs, load, synth, study, scan, pathways, fraud, bench).
 _PLUGINS = [
     "veille.dbt",
+    "veille.docs",
     "veille.load.cli",
     "veille.synth.cli",
     "veille.study.cli",
