@@ -1,5 +1,5 @@
-"""The fraud report: one self-contained HTML file (inline SVG, no script), masked counts,
-pseudonymous ids only (BEN_NIR_PSA for patients, the extract's provider numbers)."""
+"""The fraud report: one self-contained HTML file (plotly figures, its library inlined once),
+masked counts, pseudonymous ids only (BEN_NIR_PSA for patients, the extract's provider numbers)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
+from plotly.offline import get_plotlyjs
 
 from veille import db
 from veille.errors import VeilleError
-from veille.fraud.svg import network_svg, profile_svg
+from veille.fraud.figures import network_figure, profile_figure
 from veille.privacy import mask_count
 
 COUNT_IN_TEXT = re.compile(
@@ -58,6 +59,11 @@ def top_entities(conn: sa.Connection, limit: int = 50) -> pd.DataFrame:
     )
 
 
+def _html(fig) -> str:
+    """A figure as a div; plotly's library is inlined once in the page's head."""
+    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+
+
 def _table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
     body = "".join(
@@ -84,7 +90,7 @@ def _profile(conn: sa.Connection, top: pd.DataFrame) -> tuple[str, str]:
     title = (f"{first['shown_id']} ({prof['peer_group'].iloc[0]}, {first['best_month']:%Y-%m}, "
              f"{mask_count(prof['n_peers'].iloc[0])} peers)")
     table = prof[["feature", "value", "median", "robust_z"]].round(2)
-    return title, profile_svg(prof) + _table(table)
+    return title, _html(profile_figure(prof)) + _table(table)
 
 
 def _network(conn: sa.Connection, top: pd.DataFrame, max_patients: int = 12) -> str:
@@ -105,7 +111,7 @@ def _network(conn: sa.Connection, top: pd.DataFrame, max_patients: int = 12) -> 
     edges = pd.concat(
         [pd.read_sql(sql, conn, params={"m": r.best_month, "pid": r.entity_id}) for r in shoppers.itertuples()]
     )
-    return network_svg(edges)
+    return _html(network_figure(edges))
 
 
 def _drugs(conn: sa.Connection) -> pd.DataFrame:
@@ -164,7 +170,7 @@ def write_report(out: str | Path, limit: int = 50) -> Path:
     )[["shown_id", "entity_kind", "alert_kind", "score", "best_month", "months", "reasons"]]
     shown.insert(0, "rank", range(1, len(shown) + 1))
     html = f"""<!doctype html><html><head><meta charset="utf-8"><title>veille: fraud and misuse alerts</title>
-<style>{STYLE}</style></head><body>
+<style>{STYLE}</style><script type="text/javascript">{get_plotlyjs()}</script></head><body>
 <h1>Fraud and misuse screening</h1>
 <p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Pseudonymous ids only; counts below 10 are shown as &lt;10.</p>
 <h2>Ranked alerts (best month of each entity)</h2>{_table(shown)}
