@@ -78,6 +78,7 @@ def run_demo(out: Path, patients: int, years: int, seed: int, scenario: str, stu
         _done(t0)
         console.rule("[bold]done")
         console.print(f"reports: {reports}")
+        console.print("dbt docs, from the extract to each report:  veille docs")
     else:
         console.rule("[bold]done")
     console.print("query the marts:  psql \"$(veille db url)\" -c 'select * from marts.fct_study_survival limit 5'")
