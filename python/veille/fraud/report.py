@@ -16,6 +16,7 @@ from veille import db
 from veille.errors import VeilleError
 from veille.fraud.figures import network_figure, profile_figure
 from veille.privacy import mask_count
+from veille.reports_index import refresh_for
 
 COUNT_IN_TEXT = re.compile(
     r"\b(\d+)(?= (?:patients|lines|days|dispensings|prescribers|pharmacies|overlapping))"
@@ -181,4 +182,5 @@ def write_report(out: str | Path, limit: int = 50) -> Path:
 </body></html>"""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
+    refresh_for(path)  # reports/index.html lists it
     return path

@@ -17,6 +17,7 @@ from veille.pathways.rates import funnel_limits
 from veille.pathways.sequences import MONITORING_LABELS, OUT, TREATMENT_LABELS, encode, parts
 from veille.pathways.summaries import mask_paths
 from veille.privacy import THRESHOLD, mask_count
+from veille.reports_index import refresh_for
 
 
 class _Page:
@@ -63,6 +64,7 @@ def build(conn: sa.Connection, run_id: int, out: Path) -> Path:
     _clusters(page, conn, run_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page.html(f"veille pathways run {run_id}"), encoding="utf-8")
+    refresh_for(out)  # reports/index.html lists it
     return out
 
 

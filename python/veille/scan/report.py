@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from veille.privacy import mask_count
+from veille.reports_index import refresh_for
 from veille.scan.drilldown import drilldown_counts
 
 COUNT_COLUMNS = ["ssa_drug_first", "ssa_outcome_first", "oe_observed", "oe_latent_observed",
@@ -161,4 +162,5 @@ def write_report(signals: pd.DataFrame, out: Path, run_id: int, window_days: int
         f"<h2>Volcano</h2>{volcano(signals).to_html(full_html=False, include_plotlyjs=False)}"
         f"<h2>Drill-down (top {len(head)})</h2>{drills}</body></html>")
     out.write_text(doc, "utf-8")
+    refresh_for(out)  # reports/index.html lists it
     return out

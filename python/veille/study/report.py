@@ -1,4 +1,4 @@
-"""HTML reports: `reports/<study>/index.html` (self-contained) and `reports/index.html`.
+"""HTML reports: `reports/<study>/index.html` (self-contained); `reports/index.html` lists every report (veille.reports_index).
 
 Every count goes through :func:`veille.privacy.mask_count` (small-cell rule); so that no
 small count can be recovered either, an incidence rate resting on fewer than 10 events is left
@@ -9,7 +9,6 @@ with the next count shown is 1 to 9 is hidden (`veille audit exports`, docs/priv
 from __future__ import annotations
 
 import datetime as dt
-import html
 import itertools
 import math
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 from jinja2 import Environment
 
 from veille.privacy import THRESHOLD, mask_count, mask_text
+from veille.reports_index import write_index
 from veille.study.plots import forest_svg, km_svg
 
 _ENV = Environment(autoescape=True)
@@ -78,15 +78,6 @@ exposed {{ a.shown[0] }} &middot; comparator {{ a.shown[1] }}</div>{% endfor %}
 {% endfor %}
 </body></html>"""
 )
-
-INDEX_TEMPLATE = _ENV.from_string(
-    """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>veille studies</title>
-<style>{{ css }}</style></head><body><h1>Drug&ndash;outcome studies</h1>
-<table><tr><th>study</th><th>question</th><th>last report</th></tr>
-{% for r in rows %}<tr><td><a href="{{ r.id }}/index.html">{{ r.title }}</a></td><td>{{ r.question }}</td><td>{{ r.when }}</td></tr>{% endfor %}
-</table></body></html>"""
-)
-
 
 def _design(s) -> list[tuple[str, str]]:
     period = f"{s.study_period.start or 'start of data'} to {s.study_period.end or 'end of data'}"
@@ -229,27 +220,10 @@ def study_html(run) -> str:
     )
 
 
-def write_index(report_dir: Path) -> Path:
-    from veille.study.config import load_study, studies_dir
-
-    rows = []
-    for page in sorted(report_dir.glob("*/index.html")):
-        path = studies_dir() / f"{page.parent.name}.yml"
-        title, question = page.parent.name, ""
-        if path.is_file():
-            st = load_study(path)
-            title, question = st.title, st.question
-        when = dt.datetime.fromtimestamp(page.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        rows.append({"id": html.escape(page.parent.name), "title": title, "question": question, "when": when})
-    out = report_dir / "index.html"
-    out.write_text(INDEX_TEMPLATE.render(rows=rows, css=CSS), encoding="utf-8")
-    return out
-
-
 def write_report(run, report_dir: Path) -> Path:
     """Write `<report_dir>/<study>/index.html` and refresh `<report_dir>/index.html`."""
     out = Path(report_dir) / run.study.id / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(study_html(run), encoding="utf-8")
-    write_index(Path(report_dir))
+    write_index(Path(report_dir))  # the one index of every report (veille.reports_index)
     return out
