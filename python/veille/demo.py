@@ -27,7 +27,8 @@ def _done(t0: float) -> None:
     console.print(f"[dim]({time.perf_counter() - t0:.1f} s)[/]")
 
 
-def run_demo(out: Path, patients: int, years: int, seed: int, scenario: str, studies: bool) -> None:
+def run_demo(out: Path, patients: int, years: int, seed: int, scenario: str, studies: bool,
+             screens: bool = True) -> None:
     from veille import migrate
     from veille.load import load_extract
     from veille.load.cli import print_summary
@@ -68,6 +69,10 @@ def run_demo(out: Path, patients: int, years: int, seed: int, scenario: str, stu
 
         reports = run_all_for_demo()
         _done(t0)
+        if screens:
+            t0 = _step("screens: every drug x every outcome, care pathways, fraud sweep")
+            _run_screens(reports.parent)
+            _done(t0)
         t0 = _step(f"small-cell audit of {reports.parent}")
         from veille.audit import audit_exports
 
@@ -85,6 +90,31 @@ def run_demo(out: Path, patients: int, years: int, seed: int, scenario: str, stu
     console.print("stop the server:  veille db stop")
 
 
+def _run_screens(report_dir: Path) -> None:
+    """The three other pillars on the demo's warehouse (its dbt build already made their marts),
+    each writing its report beside the studies' (reports/index.html lists them all)."""
+    from veille.fraud.report import write_report as fraud_report
+    from veille.fraud.sweep import sweep_all
+    from veille.pathways import report as pathways_report
+    from veille.pathways.run import RunSettings, run
+    from veille.scan.report import write_report as scan_report
+    from veille.scan.run import read_signals, run_scan
+    from veille.scan.settings import ScanSettings
+
+    settings = ScanSettings()
+    scan_id, _ = run_scan(settings, build=False)
+    signals = read_signals(scan_id)
+    path = scan_report(signals, report_dir / "scan" / "scan.html", scan_id, settings.ssa_window_days)
+    console.print(f"signal scan: {len(signals):,} drug x outcome pairs, {int(signals['is_signal'].sum())} "
+                  f"signals; report {path}")
+    pathways_id = run(RunSettings())  # builds what it reads: a partial build upstream may have dropped views
+    with db.engine(db.ANALYST).connect() as conn:
+        path = pathways_report.build(conn, pathways_id, report_dir / "pathways" / f"pathways_run_{pathways_id}.html")
+    console.print(f"care pathways: run {pathways_id}; report {path}")
+    sweep_all(show_progress=False)
+    console.print(f"fraud sweep: report {fraud_report(report_dir / 'fraud')}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_cmd(
@@ -95,6 +125,7 @@ def register(app: typer.Typer) -> None:
         scenario: str = typer.Option(
             "strong", help="generator scenario: strong (large effects), default (published sizes) or a file"),
         studies: bool = typer.Option(True, help="run the shipped studies"),
+        screens: bool = typer.Option(True, help="then the signal scan, care pathways and fraud sweep"),
     ) -> None:
         """Run the whole chain on a synthetic extract and print where the reports are."""
-        run_demo(out, patients, years, seed, scenario, studies)
+        run_demo(out, patients, years, seed, scenario, studies, screens)
