@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -40,7 +41,10 @@ def _when(page: Path) -> str:
 
 
 def _extracts() -> list[dict]:
-    """The extract folders loaded (meta.load_run), most recent last; none when unreachable."""
+    """The extract folders loaded (meta.load_run), most recent last; none when no database is
+    at hand (writing an index never starts the embedded server)."""
+    if not os.environ.get("VEILLE_DATABASE_URL") and db.embedded_status() is None:
+        return []
     try:
         with db.engine(db.ENGINEER).connect() as conn:
             rows = conn.execute(sa.text(
