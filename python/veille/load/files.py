@@ -112,11 +112,11 @@ def _is_quoted(path: Path, delimiter: str) -> bool:
     return re.search(rb'(?:^|' + d + rb')"[^"\r\n]*"(?=' + d + rb'|\r?$)', head, re.MULTILINE) is not None
 
 
-def odd_quote_lines(path: Path) -> list[int]:
-    """Line numbers (the header is line 1) of a quoted file whose double quotes do not pair up:
-    a quoted field left open, which would swallow the lines after it."""
+def odd_quote_lines(path: Path) -> dict[int, bytes]:
+    """The lines (by number, the header being line 1) of a quoted file whose double quotes do
+    not pair up: a quoted field left open, which would swallow the lines after it."""
     with path.open("rb") as fh:
-        return [i for i, line in enumerate(fh, start=1) if i > 1 and line.count(b'"') % 2]
+        return {i: line for i, line in enumerate(fh, start=1) if i > 1 and line.count(b'"') % 2}
 
 
 def inspect_file(path: Path) -> ExtractFile | None:

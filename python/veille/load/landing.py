@@ -133,7 +133,7 @@ def _copy_file(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, session: int,
     ).format(sql.Identifier(LANDING_SCHEMA), sql.Identifier(name),
              sql.SQL(", ").join(sql.Identifier(c.lower()) for c in f.header),
              sql.Literal(f.delimiter), sql.Literal(f.encoding), sql.Literal('"' if f.quoted else _NO_QUOTE))
-    bad = odd_quote_lines(f.path) if f.quoted else []
+    bad = odd_quote_lines(f.path) if f.quoted else {}
     t0 = time.perf_counter()
     try:
         with cur.copy(copy) as cp, f.path.open("rb") as fh:
@@ -168,36 +168,27 @@ def _write_lf(cp, fh, progress: Callable[[int], None] | None) -> None:
         cp.write(carry)
 
 
-def _write_without(cp, fh, f: ExtractFile, bad: list[int], progress: Callable[[int], None] | None) -> None:
+def _write_without(cp, fh, f: ExtractFile, bad: dict[int, bytes], progress: Callable[[int], None] | None) -> None:
     """A quoted file with broken lines: each broken line is sent as an empty row (so that every
     later line keeps its line number) and set aside afterwards by :func:`_set_aside`."""
-    broken = set(bad)
     empty = (f.delimiter * (len(f.header) - 1) + "\n").encode()
     for i, line in enumerate(fh, start=1):
-        cp.write(empty if i in broken else line)
+        cp.write(empty if i in bad else line)
         if progress is not None:
             progress(len(line))
 
 
-def _set_aside(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, name: str, bad: list[int]) -> None:
+def _set_aside(cur: psycopg.Cursor, f: ExtractFile, batch_id: int, name: str, bad: dict[int, bytes]) -> None:
     """The empty rows that stand for broken lines leave the landing table for the bad-line table,
     with the line's text, in the same transaction as the COPY."""
-    text = _lines_text(f, set(bad))
+    codec = "utf-8" if f.encoding == "UTF8" else "cp1252"
     cur.execute(sql.SQL("delete from {}.{} where _batch = %s and _line = any(%s)").format(
-        sql.Identifier(LANDING_SCHEMA), sql.Identifier(name)), (batch_id, bad))
+        sql.Identifier(LANDING_SCHEMA), sql.Identifier(name)), (batch_id, list(bad)))
     with cur.copy(sql.SQL("copy {}.{} (_batch, _line, val, reason) from stdin").format(
             sql.Identifier(LANDING_SCHEMA), sql.Identifier(BAD_LINES))) as cp:
-        for line in bad:
-            cp.write_row((batch_id, line, text[line][:200], "unbalanced double quote (a quoted field is not closed)"))
-
-
-def _lines_text(f: ExtractFile, lines: set[int]) -> dict[int, str]:
-    out = {}
-    with f.path.open("rb") as fh:
-        for i, line in enumerate(fh, start=1):
-            if i in lines:
-                out[i] = line.decode("utf-8" if f.encoding == "UTF8" else "cp1252", errors="replace").rstrip("\r\n")
-    return out
+        for line, raw in bad.items():
+            text = raw.decode(codec, errors="replace").rstrip("\r\n")[:200]
+            cp.write_row((batch_id, line, text, "unbalanced double quote (a quoted field is not closed)"))
 
 
 def land(files: list[tuple[ExtractFile, int]], sessions: int, progress=None) -> dict[int, tuple[int, float]]:
