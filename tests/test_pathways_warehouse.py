@@ -118,6 +118,6 @@ def test_report_is_self_contained_and_masked(warehouse, pathways_run, evaluation
         assert section.lower() in text.lower()
     assert small_paths, "the extract should have rare paths to mask"
     for path in small_paths:
-        assert f"<td>{html.escape(path)}</td>" not in text
+        assert f">{html.escape(path)}</td>" not in text
     for n in sizes:
         assert (f"<td>{n}</td>" in text) if n >= 10 else ("<td>&lt;10</td>" in text)

@@ -192,9 +192,9 @@ def test_evaluate_reports_power_masks_counts_and_skips_unstored_methods(tmp_path
 
 
 def test_breakdowns_hide_small_cells_and_their_complement():
-    from veille.scan.report import masked_group
+    from veille.privacy import mask_breakdown
 
-    assert masked_group([3, 31, 35]) == ["&lt;10", "&ge;10", "35"]
-    assert masked_group([3, 4, 35]) == ["&lt;10", "&lt;10", "35"]
-    assert masked_group([12, 31]) == ["12", "31"]
-    assert masked_group([0]) == ["&lt;10"]
+    assert mask_breakdown([3, 31, 35]) == ["<10", "\u226510", "35"]
+    assert mask_breakdown([3, 4, 35]) == ["<10", "<10", "35"]
+    assert mask_breakdown([12, 31]) == ["12", "31"]
+    assert mask_breakdown([0]) == ["<10"]

@@ -35,7 +35,7 @@ def test_scan_ranks_injected_pairs_above_negative_controls(warehouse, exports):
 
     report = write_report(signals, exports / "scan" / "scan.html", run_id, drill=5)
     text = report.read_text("utf-8")
-    assert text.count("<script type='text/javascript'>") == 1
+    assert text.count('<script type="text/javascript">') == 1  # plotly inlined once (veille.report)
     assert "Drill-down (top 5)" in text and "<h2>Volcano</h2>" in text
     # small cells: every exported count is "<10" or a number >= 10
     shown = masked_signals(signals)[COUNT_COLUMNS].to_numpy().ravel()

@@ -30,11 +30,11 @@ def run() -> StudyRun:
 
 def test_report_has_every_section_and_masks_small_counts(run, tmp_path):
     html = study_html(run)
-    for part in ("Attrition", "Table 1", "Incidence", "Hazard ratios", "Kaplan-Meier", "Diagnostics", "<svg"):
+    for part in ("Attrition", "Table 1", "Incidence", "Hazard ratios", "Kaplan-Meier", "Diagnostics", "plotly-graph-div"):
         assert part in html, part
     assert "exposed &lt;10 &middot; comparator &lt;10" in html  # attrition step with 7 and 3
     assert re.findall(r"<td>\d</td>", html) == []  # no single-digit count anywhere in a table
-    assert "src=\"http" not in html and "<script" not in html  # self-contained
+    assert "src=\"http" not in html and "<script src" not in html  # self-contained: plotly inlined
     path = write_report(run, tmp_path)
     assert path == tmp_path / "rosiglitazone_vs_pioglitazone" / "index.html"
     assert "rosiglitazone_vs_pioglitazone/index.html" in (tmp_path / "index.html").read_text()

@@ -722,6 +722,13 @@ def audit_path(path: Path, audit: Audit, name: str) -> None:
         audit_csv(fa, text, tsv=suffix == ".tsv")
 
 
+def audit_text(name: str, text: str) -> Audit:
+    """Audit one HTML page before it is written (the report kit's boundary, veille.report)."""
+    audit = Audit(files=1)
+    audit_html(_FileAudit(name, audit), text)
+    return audit
+
+
 def audit_exports(root: Path) -> Audit:
     """Audit every file under ``root`` (a folder, or one file)."""
     root = Path(root)

@@ -53,3 +53,16 @@ def mask_text(text: str | None) -> str | None:
         return f"(fewer than {m[2]})" if int(m[1]) < THRESHOLD else m[0]
 
     return _N_EVENTS.sub(lambda m: mask_count(m[1]), _FEWER_THAN.sub(below, text))
+
+
+def mask_breakdown(counts: list[int]) -> list[str]:
+    """The counts of one breakdown that sums to a total shown elsewhere, as text: below 10 ->
+    ``<10``; when that hides a single cell, the smallest other cell is hidden too (``<10`` or
+    ``\u226510``), so that no masked count can be recovered by subtraction (complementary
+    suppression)."""
+    shown = [mask_count(n) for n in counts]
+    masked = [i for i, v in enumerate(shown) if v == MASK]
+    if len(masked) == 1 and len(counts) > 1:
+        other = min((i for i in range(len(counts)) if i != masked[0]), key=lambda i: counts[i])
+        shown[other] = MASK if counts[other] < THRESHOLD else f"\u2265{THRESHOLD}"
+    return shown

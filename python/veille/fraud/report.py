@@ -1,22 +1,19 @@
-"""The fraud report: one self-contained HTML file (plotly figures, its library inlined once),
-masked counts, pseudonymous ids only (BEN_NIR_PSA for patients, the extract's provider numbers)."""
+"""The fraud report, drawn with the report kit (veille.report): masked counts, pseudonymous ids
+only (BEN_NIR_PSA for patients, the extract's provider numbers)."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-from plotly.offline import get_plotlyjs
 
 from veille import db
 from veille.errors import VeilleError
 from veille.fraud.figures import network_figure, profile_figure
 from veille.privacy import mask_count
-from veille.reports_index import refresh_for
+from veille.report import Report
 
 COUNT_IN_TEXT = re.compile(
     r"\b(\d+)(?= (?:patients|lines|days|dispensings|prescribers|pharmacies|overlapping))"
@@ -60,23 +57,12 @@ def top_entities(conn: sa.Connection, limit: int = 50) -> pd.DataFrame:
     )
 
 
-def _html(fig) -> str:
-    """A figure as a div; plotly's library is inlined once in the page's head."""
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
-
-
-def _table(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _profile(conn: sa.Connection, top: pd.DataFrame) -> tuple[str, str]:
+def _profile(page: Report, conn: sa.Connection, top: pd.DataFrame) -> None:
     providers = top[top["entity_kind"] == "provider"]
     if providers.empty:
-        return "", "<p>No provider alert.</p>"
+        page.heading("Provider profile against its peers")
+        page.text("No provider alert.")
+        return
     first = providers.iloc[0]
     prof = pd.read_sql(
         sa.text(
@@ -87,17 +73,21 @@ def _profile(conn: sa.Connection, top: pd.DataFrame) -> tuple[str, str]:
         params={"m": first["best_month"], "p": first["entity_id"]},
     )
     if prof.empty:
-        return str(first["shown_id"]), "<p>No peer scores for this provider.</p>"
-    title = (f"{first['shown_id']} ({prof['peer_group'].iloc[0]}, {first['best_month']:%Y-%m}, "
-             f"{mask_count(prof['n_peers'].iloc[0])} peers)")
-    table = prof[["feature", "value", "median", "robust_z"]].round(2)
-    return title, _html(profile_figure(prof)) + _table(table)
+        page.heading(f"Provider profile against its peers: {first['shown_id']}")
+        page.text("No peer scores for this provider.")
+        return
+    page.heading(f"Provider profile against its peers: {first['shown_id']} ({prof['peer_group'].iloc[0]}, "
+                 f"{first['best_month']:%Y-%m}, {mask_count(prof['n_peers'].iloc[0])} peers)")
+    page.figure(profile_figure(prof))
+    page.table(prof[["feature", "value", "median", "robust_z"]], digits=dict.fromkeys(("value", "median", "robust_z"), 2))
 
 
-def _network(conn: sa.Connection, top: pd.DataFrame, max_patients: int = 12) -> str:
+def _network(page: Report, conn: sa.Connection, top: pd.DataFrame, max_patients: int = 12) -> None:
+    page.heading("Network of doctor shoppers (patients, prescribers, pharmacies)")
     shoppers = top[(top["entity_kind"] == "patient") & (top["alert_kind"] == "doctor_shopping")].head(max_patients)
     if shoppers.empty:
-        return "<p>No doctor-shopping alert.</p>"
+        page.text("No doctor-shopping alert.")
+        return
     sql = sa.text(
         """
         select p.ben_nir_psa as patient, d.prescriber_id as prescriber, d.pharmacy_id as pharmacy
@@ -112,7 +102,7 @@ def _network(conn: sa.Connection, top: pd.DataFrame, max_patients: int = 12) -> 
     edges = pd.concat(
         [pd.read_sql(sql, conn, params={"m": r.best_month, "pid": r.entity_id}) for r in shoppers.itertuples()]
     )
-    return _html(network_figure(edges))
+    page.figure(network_figure(edges))
 
 
 def _drugs(conn: sa.Connection) -> pd.DataFrame:
@@ -138,14 +128,7 @@ def _monthly(conn: sa.Connection) -> pd.DataFrame:
         ),
         conn,
     )
-    for c in ("new", "persisting", "resolved"):
-        df[c] = df[c].map(mask_count)
     return df
-
-
-STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;
-font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;
-vertical-align:top}th{background:#eee}h2{margin-top:1.6em}"""
 
 
 def write_report(out: str | Path, limit: int = 50) -> Path:
@@ -153,6 +136,9 @@ def write_report(out: str | Path, limit: int = 50) -> Path:
     path = Path(out)
     if path.suffix != ".html":
         path = path / "fraud_report.html"
+    page = Report("Fraud and misuse screening", "fraud and misuse",
+                  "Which patients and providers stand out this month, with no prior idea of who?",
+                  subtitle="pseudonymous ids only")
     # names patients by BEN_NIR_PSA for the investigators (docs/fraud.md): not an analyst's report
     with db.engine(db.ENGINEER).connect() as conn:
         if conn.execute(sa.text("select to_regclass('results.fraud_alert')")).scalar() is None:
@@ -160,27 +146,17 @@ def write_report(out: str | Path, limit: int = 50) -> Path:
         top = top_entities(conn, limit)
         if top.empty:
             raise VeilleError("no fraud alert to report: run `veille fraud sweep` first")
-        title, profile = _profile(conn, top)
-        network = _network(conn, top)
-        drugs = _drugs(conn)
-        monthly = _monthly(conn)
-    shown = top.assign(
-        score=top["score"].round(2),
-        best_month=top["best_month"].map(lambda d: f"{d:%Y-%m}"),
-        reasons=top["reasons"].map(mask_text),
-    )[["shown_id", "entity_kind", "alert_kind", "score", "best_month", "months", "reasons"]]
-    shown.insert(0, "rank", range(1, len(shown) + 1))
-    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>veille: fraud and misuse alerts</title>
-<style>{STYLE}</style><script type="text/javascript">{get_plotlyjs()}</script></head><body>
-<h1>Fraud and misuse screening</h1>
-<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Pseudonymous ids only; counts below 10 are shown as &lt;10.</p>
-<h2>Ranked alerts (best month of each entity)</h2>{_table(shown)}
-<h2>Alert history (last swept months)</h2>{_table(monthly)}
-<h2>Provider profile against its peers: {escape(title)}</h2>{profile}
-<h2>Network of doctor shoppers (patients, prescribers, pharmacies)</h2>{network}
-<h2>Drugs ranked by the share of units obtained by doctor shopping</h2>{_table(drugs)}
-</body></html>"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
-    refresh_for(path)  # reports/index.html lists it
-    return path
+        shown = top.assign(
+            best_month=top["best_month"].map(lambda d: f"{d:%Y-%m}"),
+            reasons=top["reasons"].map(mask_text),
+        )[["shown_id", "entity_kind", "alert_kind", "score", "best_month", "months", "reasons"]]
+        shown.insert(0, "rank", range(1, len(shown) + 1))
+        page.heading("Ranked alerts (best month of each entity)")
+        page.table(shown, digits={"score": 2}, left=["shown_id", "entity_kind", "alert_kind", "reasons"])
+        page.heading("Alert history (last swept months)")
+        page.table(_monthly(conn), counts=["new", "persisting", "resolved"])
+        _profile(page, conn, top)
+        _network(page, conn, top)
+        page.heading("Drugs ranked by the share of units obtained by doctor shopping")
+        page.table(_drugs(conn), left=["drug_code"])
+    return page.write(path)

@@ -1,10 +1,8 @@
-"""`veille pathways report`: one self-contained HTML page (plotly's JavaScript inlined once)
-with care-use rates, adherence, indicators and funnel plots, treatment-path sankey and
+"""`veille pathways report`, drawn with the report kit (veille.report): care-use rates, adherence, indicators and funnel plots, treatment-path sankey and
 sunburst, and the trajectory clusters. Every count below 10 is shown as <10 or left out."""
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 
@@ -17,35 +15,7 @@ from veille.pathways.rates import funnel_limits
 from veille.pathways.sequences import MONITORING_LABELS, OUT, TREATMENT_LABELS, encode, parts
 from veille.pathways.summaries import mask_paths
 from veille.privacy import THRESHOLD, mask_count
-from veille.reports_index import refresh_for
-
-
-class _Page:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self._js = False
-
-    def h(self, level: int, text: str) -> None:
-        self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
-
-    def p(self, text: str) -> None:
-        self.parts.append(f"<p>{html.escape(text)}</p>")
-
-    def fig(self, fig: go.Figure) -> None:
-        fig.update_layout(margin={"l": 40, "r": 20, "t": 50, "b": 40}, template="plotly_white")
-        self.parts.append(fig.to_html(full_html=False, include_plotlyjs=not self._js,
-                                      config={"displaylogo": False}))
-        self._js = True
-
-    def table(self, df: pd.DataFrame) -> None:
-        self.parts.append(df.to_html(index=False, border=0, classes="t", na_rep=""))
-
-    def html(self, title: str) -> str:
-        style = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-                 "table.t{border-collapse:collapse;font-size:13px}"
-                 "table.t td,table.t th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}")
-        return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                f"<style>{style}</style></head><body>" + "\n".join(self.parts) + "</body></html>")
+from veille.report import Report
 
 
 def _read(conn: sa.Connection, sql: str, run_id: int) -> pd.DataFrame:
@@ -53,26 +23,22 @@ def _read(conn: sa.Connection, sql: str, run_id: int) -> pd.DataFrame:
 
 
 def build(conn: sa.Connection, run_id: int, out: Path) -> Path:
-    page = _Page()
-    page.h(1, f"Care pathways - run {run_id}")
-    page.p(f"Counts below {THRESHOLD} are shown as <{THRESHOLD}; rates resting on them are "
-           "left out.")
+    page = Report(f"Care pathways, run {run_id}", "care pathways",
+                  "How do patients use care, does practice follow the guidelines, which typical "
+                  "trajectories exist?", subtitle="rates resting on fewer than 10 patients or events are left out")
     _care_use(page, conn, run_id)
     _adherence(page, conn, run_id)
     _indicators(page, conn, run_id)
     _paths(page, conn, run_id)
     _clusters(page, conn, run_id)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page.html(f"veille pathways run {run_id}"), encoding="utf-8")
-    refresh_for(out)  # reports/index.html lists it
-    return out
+    return page.write(out)
 
 
-def _care_use(page: _Page, conn: sa.Connection, run_id: int) -> None:
-    page.h(2, "Care use (age-standardized to the European Standard Population 2013)")
+def _care_use(page: Report, conn: sa.Connection, run_id: int) -> None:
+    page.heading("Care use (age-standardized to the European Standard Population 2013)")
     df = _read(conn, "select * from results.pathways_care_rate where run_id = :r", run_id)
     if df.empty:
-        page.p("No care-use data.")
+        page.text("No care-use data.")
         return
     overall = df[df["stratum_kind"] == "all"]
     fig = go.Figure()
@@ -86,50 +52,44 @@ def _care_use(page: _Page, conn: sa.Connection, run_id: int) -> None:
                                           "arrayminus": g["std_rate"] - g["ci_low"]}))
     fig.update_layout(title="Standardized rates per person-year", xaxis_title="year", xaxis_dtick=1,
                       yaxis_title="per person-year")
-    page.fig(fig)
+    page.figure(fig)
     tab = df[df["stratum_kind"].isin(["all", "sex"])].copy()
-    tab["events"] = tab["events"].map(mask_count)
-    tab.loc[tab["events"] == "<10", ["crude_rate", "std_rate", "ci_low", "ci_high"]] = np.nan
+    tab.loc[tab["events"] < THRESHOLD, ["crude_rate", "std_rate", "ci_low", "ci_high"]] = np.nan
     page.table(tab[["measure", "stratum_kind", "stratum", "year", "events", "person_years",
-                    "crude_rate", "std_rate", "ci_low", "ci_high"]].round(3))
+                    "crude_rate", "std_rate", "ci_low", "ci_high"]], counts=["events"])
 
 
-def _adherence(page: _Page, conn: sa.Connection, run_id: int) -> None:
-    page.h(2, "Adherence (PDC with carry-over, fixed window; adherent = PDC >= 0.8)")
+def _adherence(page: Report, conn: sa.Connection, run_id: int) -> None:
+    page.heading("Adherence (PDC with carry-over, fixed window; adherent = PDC >= 0.8)")
     df = _read(conn, "select * from results.pathways_adherence where run_id = :r order by drug_class",
                run_id)
     df = df[df["patients"] >= THRESHOLD]
     if df.empty:
-        page.p("No class with at least 10 patients.")
+        page.text("No class with at least 10 patients.")
         return
     fig = go.Figure(go.Bar(x=df["drug_class"], y=df["adherent_share"],
                            error_y={"type": "data", "symmetric": False,
                                     "array": df["ci_high"] - df["adherent_share"],
                                     "arrayminus": df["adherent_share"] - df["ci_low"]}))
     fig.update_layout(title="Share adherent (PDC >= 0.8)", yaxis_range=[0, 1])
-    page.fig(fig)
-    tab = df.copy()
-    for c in ("patients", "adherent"):
-        tab[c] = tab[c].map(mask_count)
-    page.table(tab[["drug_class", "patients", "mean_pdc", "median_pdc", "adherent",
-                    "adherent_share", "ci_low", "ci_high", "mean_mpr"]].round(3))
+    page.figure(fig)
+    page.table(df[["drug_class", "patients", "mean_pdc", "median_pdc", "adherent",
+                   "adherent_share", "ci_low", "ci_high", "mean_mpr"]], counts=["patients", "adherent"])
 
 
-def _indicators(page: _Page, conn: sa.Connection, run_id: int) -> None:
-    page.h(2, "Guideline indicators")
+def _indicators(page: Report, conn: sa.Connection, run_id: int) -> None:
+    page.heading("Guideline indicators")
     df = _read(conn, "select r.*, d.label from results.pathways_indicator_rate r "
                      "join results.pathways_indicator_definition d using (indicator_id) "
                      "where run_id = :r", run_id)
     if df.empty:
-        page.p("No indicator population found.")
+        page.text("No indicator population found.")
         return
     nat = df[df["level"] == "national"].copy()
     small = (nat["numerator"] < THRESHOLD) | (nat["denominator"] - nat["numerator"] < THRESHOLD)
     nat.loc[small, ["rate", "ci_low", "ci_high"]] = np.nan
-    for c in ("denominator", "numerator"):
-        nat[c] = nat[c].map(mask_count)
     page.table(nat[["indicator_id", "label", "denominator", "numerator", "rate", "ci_low",
-                    "ci_high"]].round(3))
+                    "ci_high"]], counts=["denominator", "numerator"])
     for ind, g in df.groupby("indicator_id"):
         p0 = float(g.loc[g["level"] == "national", "rate"].iloc[0])
         for level in ("prescriber", "department"):
@@ -151,21 +111,21 @@ def _indicators(page: _Page, conn: sa.Connection, run_id: int) -> None:
                                     "patients meeting and 10 not meeting the indicator)",
                               xaxis_title="patients (periods)", yaxis_title="rate",
                               yaxis_range=[0, 1])
-            page.fig(fig)
+            page.figure(fig)
 
 
-def _paths(page: _Page, conn: sa.Connection, run_id: int) -> None:
-    page.h(2, "Treatment paths (glucose-lowering classes, TreatmentPatterns conventions)")
+def _paths(page: Report, conn: sa.Connection, run_id: int) -> None:
+    page.heading("Treatment paths (glucose-lowering classes, TreatmentPatterns conventions)")
     df = _read(conn, "select path, patients from results.pathways_path where run_id = :r", run_id)
     masked = mask_paths(df)
     if masked.empty:
-        page.p("No path followed by at least 10 patients.")
+        page.text("No path followed by at least 10 patients.")
         return
-    page.p("Paths followed by fewer than 10 patients are cut back to a shorter prefix "
+    page.text("Paths followed by fewer than 10 patients are cut back to a shorter prefix "
            "('> other') or left out.")
-    page.fig(sankey(masked))
-    page.fig(sunburst(masked))
-    page.table(masked.assign(patients=masked["patients"].map(mask_count)).head(30))
+    page.figure(sankey(masked))
+    page.figure(sunburst(masked))
+    page.table(masked.head(30), counts=["patients"])
 
 
 def sankey(paths: pd.DataFrame) -> go.Figure:
@@ -207,16 +167,16 @@ def sunburst(paths: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
+def _clusters(page: Report, conn: sa.Connection, run_id: int) -> None:
     ks = _read(conn, "select * from results.pathways_cluster_k where run_id = :r order by k", run_id)
     cl = _read(conn, "select * from results.pathways_cluster where run_id = :r order by cluster", run_id)
     method = conn.execute(sa.text("select coalesce(settings->>'method', 'clara') from "
                                   "results.pathways_run where run_id = :r"), {"r": run_id}).scalar()
     mixture = method == "mixture"
-    page.h(2, "Trajectory clusters (monthly states, "
+    page.heading("Trajectory clusters (monthly states, "
               + ("latent classes of the monthly counts)" if mixture else "CLARA k-medoids)"))
     if cl.empty:
-        page.p("No trajectories to cluster.")
+        page.text("No trajectories to cluster.")
         return
     if not ks.empty:
         chosen = int(ks.loc[ks["chosen"], "k"].iloc[0]) if ks["chosen"].any() else None
@@ -237,12 +197,12 @@ def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
             fig.update_layout(title=f"Choice of k: elbow of the total distance (k = {chosen})",
                               xaxis_title="k", yaxis_title="total distance",
                               yaxis2={"overlaying": "y", "side": "right", "title": "silhouette"})
-        page.fig(fig)
+        page.figure(fig)
     rows = []
     rates: dict[str, dict[str, float]] = {}
     for _, c in cl.iterrows():
         d = c["description"] if isinstance(c["description"], dict) else json.loads(c["description"])
-        row = {"cluster": c["cluster"], "patients": mask_count(c["size"])}
+        row = {"cluster": c["cluster"], "patients": c["size"]}
         row.update({k: round(v, 3) for k, v in d["treatment_share"].items()})
         row.update({"monitored": round(d["monitored_share"], 3),
                     "complete": round(d.get("complete_monitoring_share", 0.0), 3),
@@ -251,9 +211,9 @@ def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
         rows.append(row)
         if "per_year" in d:
             rates[f"cluster {c['cluster']}"] = d["per_year"]
-    page.table(pd.DataFrame(rows))
+    page.table(pd.DataFrame(rows), counts=["patients"])
     if rates:
-        page.fig(_rate_profiles(pd.DataFrame(rates)))
+        page.figure(_rate_profiles(pd.DataFrame(rates)))
     seq = pd.read_sql(
         sa.text("select m.cluster, s.states from results.pathways_cluster_member m "
                 "join pathways.fct_pathways_state_sequences s using (patient_id) "
@@ -263,8 +223,8 @@ def _clusters(page: _Page, conn: sa.Connection, run_id: int) -> None:
         if len(g) < THRESHOLD:
             continue
         codes = encode(g["states"].tolist())
-        page.fig(state_distribution(codes, f"Cluster {c}: states by month ({mask_count(len(g))} patients)"))
-        page.fig(index_plot(codes, f"Cluster {c}: index plot (100 random patients)"))
+        page.figure(state_distribution(codes, f"Cluster {c}: states by month ({mask_count(len(g))} patients)"))
+        page.figure(index_plot(codes, f"Cluster {c}: index plot (100 random patients)"))
 
 
 def _rate_profiles(rates: pd.DataFrame) -> go.Figure:

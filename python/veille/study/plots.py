@@ -1,71 +1,67 @@
-"""Matplotlib figures as inline SVG strings (reports stay one self-contained file)."""
+"""The study report's charts as plotly figures (drawn by veille.report): Kaplan-Meier curves and
+the forest plot of hazard ratios."""
 
 from __future__ import annotations
 
-import io
-
-import matplotlib
-import matplotlib.ticker
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from veille.privacy import THRESHOLD, mask_count
 
-
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
+COLORS = {1: "#c0392b", 0: "#2c3e50"}
+BANDS = {1: "rgba(192,57,43,0.15)", 0: "rgba(44,62,80,0.15)"}
 
 
-def km_svg(curves: dict[int, pd.DataFrame], labels: dict[int, str], sizes: dict[int, int], title: str,
-           events: dict[int, int] | None = None) -> str:
+def km_figure(curves: dict[int, pd.DataFrame], labels: dict[int, str], sizes: dict[int, int], title: str,
+              events: dict[int, int] | None = None) -> go.Figure | None:
     """Kaplan-Meier curves with 95% bands; legend sizes follow the small-cell rule, and a curve
-    of fewer than 10 events is not drawn (its steps would count them)."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for g, color in ((1, "#c0392b"), (0, "#2c3e50")):
+    of fewer than 10 subjects or 10 events is not drawn (its steps would count them): None when
+    no curve can be drawn."""
+    fig = go.Figure()
+    drawn = False
+    for g in (1, 0):
         c = curves.get(g)
         if c is None or c.empty:
             continue
-        if sizes[g] < THRESHOLD:  # a curve of a handful of subjects shows each of them
-            ax.plot([], [], color=color, label=f"{labels[g]} (n = {mask_count(sizes[g])}: curve not shown)")
+        name = f"{labels[g]} (n = {mask_count(sizes[g])})"
+        if sizes[g] < THRESHOLD or (events is not None and events[g] < THRESHOLD):
+            why = "" if sizes[g] < THRESHOLD else f", {mask_count(events[g])} events"
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line={"color": COLORS[g]},
+                                     name=f"{labels[g]} (n = {mask_count(sizes[g])}{why}: curve not shown)"))
             continue
-        if events is not None and events[g] < THRESHOLD:  # one step per event
-            ax.plot([], [], color=color, label=f"{labels[g]} (n = {mask_count(sizes[g])}, "
-                                                f"{mask_count(events[g])} events: curve not shown)")
-            continue
-        ax.step(c["day"] / 365.25, c["survival"], where="post", color=color, label=f"{labels[g]} (n = {mask_count(sizes[g])})")
-        ax.fill_between(c["day"] / 365.25, c["ci_low"], c["ci_high"], step="post", color=color, alpha=0.15)
-    ax.set_xlabel("years since entry")
-    ax.set_ylabel("event-free proportion")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower left")
-    ax.grid(alpha=0.3)
-    return _svg(fig)
+        drawn = True
+        years = (c["day"] / 365.25).to_numpy()
+        fig.add_trace(go.Scatter(x=years, y=c["ci_high"], mode="lines", line={"width": 0, "shape": "hv"},
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=years, y=c["ci_low"], mode="lines", line={"width": 0, "shape": "hv"},
+                                 fill="tonexty", fillcolor=BANDS[g], showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=years, y=c["survival"], mode="lines", name=name,
+                                 line={"color": COLORS[g], "shape": "hv"},
+                                 hovertemplate="%{x:.2f} years: %{y:.3f}<extra>" + labels[g] + "</extra>"))
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, width=720, height=400,
+                      xaxis_title="years since entry", yaxis_title="event-free proportion",
+                      legend={"x": 0.01, "y": 0.02, "xanchor": "left", "yanchor": "bottom"})
+    return fig if drawn else None
 
 
-def forest_svg(rows: pd.DataFrame, title: str) -> str:
-    """Hazard ratios with 95% CIs on a log axis; ``rows`` has label, hr, ci_low, ci_high."""
+def forest_figure(rows: pd.DataFrame, title: str) -> go.Figure:
+    """Hazard ratios with 95% CIs on a log axis, a line at 1; ``rows`` has label, hr, ci_low,
+    ci_high (a row without hr is labelled not estimable)."""
     rows = rows.reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.0))
-    y = np.arange(len(rows))[::-1]
     ok = rows["hr"].notna().to_numpy()
-    ax.errorbar(rows.loc[ok, "hr"], y[ok], xerr=[rows.loc[ok, "hr"] - rows.loc[ok, "ci_low"], rows.loc[ok, "ci_high"] - rows.loc[ok, "hr"]],
-                fmt="s", color="#2c3e50", ecolor="#7f8c8d", capsize=2, markersize=4)
-    ax.axvline(1.0, color="#c0392b", lw=0.8, ls="--")
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    lo, hi = ax.get_xlim()
-    minor = matplotlib.ticker.FormatStrFormatter("%g") if hi / lo < 10 else matplotlib.ticker.NullFormatter()
-    ax.xaxis.set_minor_formatter(minor)
-    ax.set_yticks(y)
-    ax.set_yticklabels([f"{lab}{'' if o else '  (not estimable)'}" for lab, o in zip(rows["label"], ok)], fontsize=7)
-    ax.set_xlabel("hazard ratio (95% CI, log scale)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3, axis="x")
-    return _svg(fig)
+    labels = [f"{lab}{'' if o else '  (not estimable)'}" for lab, o in zip(rows["label"], ok, strict=True)]
+    est = rows[ok]
+    fig = go.Figure(go.Scatter(x=[1.0] * len(labels), y=labels, mode="markers", marker={"opacity": 0},
+                               hoverinfo="skip", showlegend=False))  # a row for every label
+    fig.add_trace(go.Scatter(
+        x=est["hr"], y=[labels[i] for i in np.flatnonzero(ok)], mode="markers",
+        marker={"symbol": "square", "color": "#2c3e50", "size": 8},
+        error_x={"type": "data", "symmetric": False, "array": est["ci_high"] - est["hr"],
+                 "arrayminus": est["hr"] - est["ci_low"], "color": "#7f8c8d"},
+        hovertemplate="%{y}: HR %{x:.2f}<extra></extra>", showlegend=False))
+    fig.add_vline(x=1.0, line={"color": "#c0392b", "dash": "dash", "width": 1})
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, width=820, height=120 + 26 * len(rows),
+                      xaxis={"type": "log", "title": "hazard ratio (95% CI, log scale)"},
+                      yaxis={"categoryorder": "array", "categoryarray": labels[::-1], "automargin": True})
+    return fig

@@ -1,4 +1,6 @@
-"""HTML reports: `reports/<study>/index.html` (self-contained); `reports/index.html` lists every report (veille.reports_index).
+"""The study report, `reports/<study>/index.html`, drawn with the report kit (veille.report:
+one layout, plotly charts, tables from DataFrames, audited before it is written);
+`reports/index.html` lists every report (veille.report.index).
 
 Every count goes through :func:`veille.privacy.mask_count` (small-cell rule); so that no
 small count can be recovered either, an incidence rate resting on fewer than 10 events is left
@@ -8,76 +10,17 @@ with the next count shown is 1 to 9 is hidden (`veille audit exports`, docs/priv
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
-import math
 from pathlib import Path
 
 import pandas as pd
-from jinja2 import Environment
+from markupsafe import Markup, escape
 
 from veille.privacy import THRESHOLD, mask_count, mask_text
-from veille.reports_index import write_index
-from veille.study.plots import forest_svg, km_svg
+from veille.report import Report, table_html
+from veille.report.index import write_index
+from veille.study.plots import forest_figure, km_figure
 
-_ENV = Environment(autoescape=True)
-_ENV.filters["n"] = mask_count
-_ENV.filters["f2"] = lambda v: "" if v is None or math.isnan(v) else f"{v:.2f}"
-_ENV.filters["f1"] = lambda v: "" if v is None or math.isnan(v) else f"{v:.1f}"
-
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}
-table{border-collapse:collapse;margin:0.5em 0 1.2em;font-size:0.9em}
-td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}
-td:first-child,th:first-child{text-align:left}.flag{color:#c0392b;font-weight:bold}
-.box{border:1px solid #555;border-radius:4px;padding:4px 10px;margin:0 auto;width:60%;text-align:center;background:#fafafa}
-.arrow{text-align:center;color:#777}.warn{color:#a04000}.na{color:#a04000;font-style:italic}
-dl{display:grid;grid-template-columns:16em auto;gap:2px 1em}dt{font-weight:bold}
-"""
-
-STUDY_TEMPLATE = _ENV.from_string(
-    """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ s.title }}</title>
-<style>{{ css }}</style></head><body>
-<p><a href="../index.html">all studies</a></p>
-<h1>{{ s.title }}</h1>
-<p><b>Question.</b> {{ s.question }}</p>
-<p>Run {{ run_id }} of {{ now }}. Counts below {{ threshold }} are shown as &lt;{{ threshold }}.</p>
-<h2>Design</h2><dl>{% for k, v in design %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endfor %}</dl>
-{% if s.reference %}<p><b>Reference.</b> {{ s.reference.citation }}</p>{% endif %}
-{% for c in comparisons %}
-<h2>{{ c.exposure }} vs {{ c.comparator }}</h2>
-<h3>Attrition</h3>
-{% if c.attrition %}{% for a in c.attrition %}{% if not loop.first %}<div class="arrow">&darr;</div>{% endif %}
-<div class="box">{{ a.step }}. {{ a.criterion }}<br>
-exposed {{ a.shown[0] }} &middot; comparator {{ a.shown[1] }}</div>{% endfor %}
-{% if c.attrition_hidden %}<p>&ndash;: hidden, so that no count below {{ threshold }} of subjects excluded can be found by subtracting the next count shown.</p>{% endif %}
-{% else %}<p class="na">no attrition rows for this comparison</p>{% endif %}
-{% if c.attrition_outcome %}<p>Then, per outcome (subjects left, exposed / comparator):</p>
-<table><tr><th>step</th>{% for o in c.attrition_outcomes %}<th>{{ o }}</th>{% endfor %}</tr>
-{% for crit, cells in c.attrition_outcome %}<tr><td>{{ crit }}</td>{% for o in c.attrition_outcomes %}<td>{% if cells[o] %}{{ cells[o][0] }} / {{ cells[o][1] }}{% endif %}</td>{% endfor %}</tr>{% endfor %}
-</table>{% endif %}
-{% if c.table1 is not none %}<h3>Table 1 ({{ c.table1_outcome }} population)</h3>
-<table><tr><th>covariate</th><th>{{ c.exposure }}</th><th>{{ c.comparator }}</th><th>SMD before</th><th>SMD IPTW</th><th>SMD matched</th></tr>
-<tr><td>subjects</td><td>{{ c.n1|n }}</td><td>{{ c.n0|n }}</td><td></td><td></td><td></td></tr>
-{% for r in c.table1 %}<tr><td>{{ r.covariate }}</td><td>{{ r.v1 }}</td><td>{{ r.v0 }}</td>
-{% for k in ('smd_before', 'smd_iptw', 'smd_matched') %}<td{% if r[k] is not none and r[k] == r[k] and r[k]|abs > 0.1 %} class="flag"{% endif %}>{{ r[k]|f2 }}</td>{% endfor %}</tr>{% endfor %}
-</table><p>SMD above 0.1 in red.</p>{% endif %}
-<h3>Incidence (per 1,000 person-years, exact 95% CI)</h3>
-<table><tr><th>outcome</th><th>group</th><th>subjects</th><th>events</th><th>person-years</th><th>rate</th><th>95% CI</th></tr>
-{% for r in c.incidence %}<tr><td>{{ r.outcome_id }}{% if r.nc %} (negative control){% endif %}</td><td>{{ r.group }}</td><td>{{ r.subjects|n }}</td><td>{{ r.events|n }}</td>
-<td>{{ r.person_years|f1 }}</td><td>{{ r.rate|f2 }}</td><td>{{ r.ci_low|f2 }}&ndash;{{ r.ci_high|f2 }}</td></tr>{% endfor %}</table>
-<h3>Hazard ratios</h3>
-<table><tr><th>outcome</th><th>analysis</th><th>events exposed</th><th>events comparator</th><th>HR</th><th>95% CI</th><th>note</th></tr>
-{% for e in c.estimates %}<tr><td>{{ e.outcome_id }}{% if e.is_negative_control %} (NC){% endif %}</td><td>{{ e.analysis }}{% if e.term != 'exposed' %} {{ e.term }}{% endif %}</td>
-<td>{{ e.events_exposed|n }}</td><td>{{ e.events_comparator|n }}</td><td>{{ e.hr|f2 }}</td>
-<td>{% if e.hr is not none %}{{ e.ci_low|f2 }}&ndash;{{ e.ci_high|f2 }}{% endif %}</td><td class="na">{{ e.message or '' }}</td></tr>{% endfor %}</table>
-{{ c.forest|safe }}
-{% for k in c.km %}{{ k|safe }}{% endfor %}
-{% if c.nc_summary %}<p><b>Negative controls.</b> {{ c.nc_summary }}</p>{% endif %}
-<h3>Diagnostics</h3><ul>{% for d in c.diagnostics %}<li{% if d.kind in ('not_estimable', 'balance') %} class="warn"{% endif %}>{{ d.outcome_id }}: {{ d.message }}</li>{% else %}<li>none</li>{% endfor %}</ul>
-{% endfor %}
-</body></html>"""
-)
 
 def _design(s) -> list[tuple[str, str]]:
     period = f"{s.study_period.start or 'start of data'} to {s.study_period.end or 'end of data'}"
@@ -99,8 +42,10 @@ def _design(s) -> list[tuple[str, str]]:
     ]
 
 
-def _table1(res, n1: int, n0: int) -> list[dict]:
-    rows = []
+def _table1(res, n1: int, n0: int, labels: tuple[str, str]) -> Markup:
+    """Table 1: a binary covariate as count (share), masked below 10; SMDs above 0.1 flagged."""
+    rows = [{"covariate": "subjects", labels[0]: mask_count(n1), labels[1]: mask_count(n0),
+             "SMD before": None, "SMD IPTW": None, "SMD matched": None}]
     for r in res.balance.to_dict("records"):
         binary = r["covariate"].startswith("atc_") or r["covariate"] in ("female", "ald_diabetes")
         vals = []
@@ -110,18 +55,26 @@ def _table1(res, n1: int, n0: int) -> list[dict]:
                 vals.append(f"<{THRESHOLD}" if count < THRESHOLD else f"{count} ({100 * mean:.1f}%)")
             else:
                 vals.append(f"{mean:.2f}")
-        rows.append({**r, "v1": vals[0], "v0": vals[1]})
-    return rows
+        rows.append({"covariate": r["covariate"], labels[0]: vals[0], labels[1]: vals[1],
+                     "SMD before": r["smd_before"], "SMD IPTW": r["smd_iptw"], "SMD matched": r["smd_matched"]})
+    df = pd.DataFrame(rows)
+    smd = ("SMD before", "SMD IPTW", "SMD matched")
+    return table_html(df, digits=dict.fromkeys(smd, 2), left=["covariate"],
+                      cell_class=lambda c, v: "flag" if c in smd and pd.notna(v) and abs(v) > 0.1 else "")
 
 
-def _outcome_steps(att: pd.DataFrame, shown: dict) -> list[tuple[str, dict]]:
-    """Outcome-specific attrition steps as (criterion, {outcome: (exposed, comparator) as shown})."""
+def _outcome_steps(att: pd.DataFrame, shown: dict) -> Markup | None:
+    """Outcome-specific attrition steps, one row per step, one column per outcome holding the
+    subjects left as shown (exposed / comparator)."""
     rows: dict[tuple[int, str], dict] = {}
     for a in att.to_dict("records"):
         if a["outcome_id"] is not None:
-            rows.setdefault((a["step"], a["criterion"]), {})[a["outcome_id"]] = tuple(
+            rows.setdefault((a["step"], a["criterion"]), {})[a["outcome_id"]] = " / ".join(
                 shown[(a["outcome_id"], a["step"], arm)] for arm in ("n_exposed", "n_comparator"))
-    return [(f"{step}. {crit}", cells) for (step, crit), cells in sorted(rows.items())]
+    if not rows:
+        return None
+    df = pd.DataFrame([{"step": f"{step}. {crit}", **cells} for (step, crit), cells in sorted(rows.items())])
+    return table_html(df.fillna(""), left=["step"])
 
 
 HIDDEN = "\u2013"
@@ -166,8 +119,28 @@ def negative_control_summary(outcomes, analysis: str) -> str | None:
     return f"{cover} of {len(ok)} estimable negative-control CIs ({analysis}) cover 1; {len(ests) - len(ok)} not estimable."
 
 
-def study_html(run) -> str:
+def _incidence(rows: list[dict]) -> Markup:
+    df = pd.DataFrame(rows, columns=["outcome", "group", "subjects", "events", "person-years", "rate",
+                                     "95% CI"])
+    return table_html(df, counts=["subjects", "events"], digits={"person-years": 1, "rate": 2},
+                      left=["outcome", "group"])
+
+
+def _estimates(rows: list[dict]) -> Markup:
+    df = pd.DataFrame(rows, columns=["outcome", "analysis", "events exposed", "events comparator", "HR",
+                                     "95% CI", "note"])
+    return table_html(df, counts=["events exposed", "events comparator"], digits={"HR": 2},
+                      left=["outcome", "analysis", "note"], cell_class=lambda c, v: "na" if c == "note" else "")
+
+
+def _ci(lo, hi) -> str:
+    return "" if pd.isna(lo) or pd.isna(hi) else f"{lo:.2f}\u2013{hi:.2f}"
+
+
+def study_report(run) -> tuple[Report, dict]:
+    """The study's report and its template context."""
     s = run.study
+    page = Report(s.title, "study", s.question, subtitle=f"run {run.run_id}")
     comps = []
     for comp in s.comparisons:
         cid = s.cohort_id(comp)
@@ -179,51 +152,65 @@ def study_html(run) -> str:
         inc = first.incidence if first is not None else None
         n1 = int(inc.loc[inc.exposed == 1, "subjects"].iloc[0]) if inc is not None else 0
         n0 = int(inc.loc[inc.exposed == 0, "subjects"].iloc[0]) if inc is not None else 0
-        incidence = [
-            {**r, "outcome_id": o.outcome_id, "nc": o.negative_control, "rate": r["rate_per_1000"],
-             "group": comp.exposure.label if r["exposed"] == 1 else comp.comparator.label,
-             **({"rate": None, "ci_low": None, "ci_high": None} if r["events"] < THRESHOLD else {})}
-            for o in outs for r in o.incidence.to_dict("records")
-        ]
+        incidence = []
+        for o in outs:
+            for r in o.incidence.to_dict("records"):
+                few = r["events"] < THRESHOLD  # rate x person-years would give the events back
+                incidence.append({
+                    "outcome": o.outcome_id + (" (negative control)" if o.negative_control else ""),
+                    "group": comp.exposure.label if r["exposed"] == 1 else comp.comparator.label,
+                    "subjects": r["subjects"], "events": r["events"], "person-years": r["person_years"],
+                    "rate": None if few else r["rate_per_1000"], "95% CI": "" if few else _ci(r["ci_low"], r["ci_high"])})
         estimates = [{**e, "message": mask_text(e["message"])} for o in outs for e in o.estimates]
+        est_rows = [{"outcome": e["outcome_id"] + (" (NC)" if e["is_negative_control"] else ""),
+                     "analysis": e["analysis"] + ("" if e["term"] == "exposed" else f" {e['term']}"),
+                     "events exposed": e["events_exposed"], "events comparator": e["events_comparator"],
+                     "HR": e["hr"], "95% CI": _ci(e["ci_low"], e["ci_high"]) if e["hr"] is not None else "",
+                     "note": e["message"] or ""} for e in estimates]
         forest = pd.DataFrame(
             [{"label": f"{e['outcome_id']} · {e['analysis']}{'' if e['term'] == 'exposed' else ' ' + e['term']}",
               "hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]} for e in estimates]
         )
-        km = [
-            km_svg(o.km, {1: comp.exposure.label, 0: comp.comparator.label},
-                   {g: int(o.incidence.loc[o.incidence.exposed == g, "subjects"].iloc[0]) for g in (1, 0)},
-                   f"Kaplan-Meier: {o.outcome_id}",
-                   {g: int(o.incidence.loc[o.incidence.exposed == g, "events"].iloc[0]) for g in (1, 0)})
-            for o in outs if o.km
-        ]
+        km = []
+        for o in outs:
+            if not o.km:
+                continue
+            sizes, events = ({g: int(o.incidence.loc[o.incidence.exposed == g, col].iloc[0]) for g in (1, 0)}
+                             for col in ("subjects", "events"))
+            fig = km_figure(o.km, {1: comp.exposure.label, 0: comp.comparator.label}, sizes,
+                            f"Kaplan-Meier: {o.outcome_id}", events)
+            km.append(page.chart(fig) if fig is not None else Markup(
+                f"<p class=na>Kaplan-Meier: {escape(o.outcome_id)}: not drawn, fewer than {THRESHOLD} subjects "
+                f"or events in each group (its steps would count them).</p>"))
         shown = attrition_shown(att) if len(att) else {}
         comps.append({
             "exposure": comp.exposure.label, "comparator": comp.comparator.label,
             "attrition": [{**a, "shown": [shown[(None, a["step"], arm)] for arm in ("n_exposed", "n_comparator")]}
                           for a in att.to_dict("records") if a["outcome_id"] is None],
             "attrition_hidden": HIDDEN in shown.values(),
-            "attrition_outcomes": sorted({a["outcome_id"] for a in att.to_dict("records") if a["outcome_id"]}),
             "attrition_outcome": _outcome_steps(att, shown),
-            "table1": _table1(main, n1, n0) if main is not None else None,
+            "table1": _table1(main, n1, n0, (comp.exposure.label, comp.comparator.label)) if main is not None else None,
             "table1_outcome": main.outcome_id if main is not None else "",
-            "n1": n1, "n0": n0, "incidence": incidence, "estimates": estimates,
-            "forest": forest_svg(forest, f"{comp.exposure.label} vs {comp.comparator.label}") if len(forest) else "",
+            "incidence": _incidence(incidence), "estimates": _estimates(est_rows),
+            "forest": page.chart(forest_figure(forest, f"{comp.exposure.label} vs {comp.comparator.label}"))
+            if len(forest) else "",
             "km": km,
             "nc_summary": negative_control_summary(outs, s.primary_analysis),
             "diagnostics": [{**d, "outcome_id": o.outcome_id, "message": mask_text(d["message"])}
                             for o in outs for d in o.diagnostics],
         })
-    return STUDY_TEMPLATE.render(
-        s=s, css=CSS, run_id=run.run_id, now=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        threshold=THRESHOLD, design=_design(s), comparisons=comps,
-    )
+    return page, {"s": s, "design": _design(s), "comparisons": comps}
+
+
+def study_html(run) -> str:
+    page, context = study_report(run)
+    return page.render("study.html", **context)
 
 
 def write_report(run, report_dir: Path) -> Path:
     """Write `<report_dir>/<study>/index.html` and refresh `<report_dir>/index.html`."""
-    out = Path(report_dir) / run.study.id / "index.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(study_html(run), encoding="utf-8")
-    write_index(Path(report_dir))  # the one index of every report (veille.reports_index)
+    page, context = study_report(run)
+    out = page.write(Path(report_dir) / run.study.id / "index.html", template="study.html",
+                     refresh_index=False, **context)
+    write_index(Path(report_dir))  # the one index of every report (veille.report.index)
     return out
