@@ -3,21 +3,22 @@
 A study is one question (exposure vs comparator -> outcome) asked of one base population,
 possibly in several comparisons (study c: four drug classes, each vs its own comparator).
 Durations are in days. Every mistake becomes one line naming the file and the key:
-``analyses/studies/x.yml: unknown key 'washot' (did you mean 'washout'?)``.
+``analyses/studies/x.yml: unknown key 'washot' (did you mean 'washout'?)`` (the wording is
+`veille.settings`', shared with every domain's settings; the checks of a study are here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from veille.errors import VeilleError
+from veille.settings import STRICT, read_yaml, validate
+from veille.settings import hint as _hint
 
 ATC_PREFIX = re.compile(r"^[ABCDGHJLMNPRSV]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$")
 STUDY_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -45,7 +46,7 @@ HR_ANALYSES = ("cox_crude", "cox_adjusted", "iptw", "matching")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 class DrugSet(_Strict):
@@ -268,66 +269,13 @@ def _check_atc(code: str, where: str) -> None:
         raise ValueError(f"{where}: {code!r} is not an ATC code (a prefix such as N05BA or A10BG03)")
 
 
-def _hint(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model that owns the location ``loc`` (for 'did you mean')."""
-    model: Any = Study
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
-        if field is None:
-            return None
-        ann = field.annotation
-        model = next(
-            (a for a in _flatten(ann) if isinstance(a, type) and issubclass(a, BaseModel)), None
-        )
-        if model is None:
-            return None
-    return model
-
-
-def _flatten(ann: Any) -> list[Any]:
-    args = getattr(ann, "__args__", None)
-    if not args:
-        return [ann]
-    return [x for a in args for x in _flatten(a)]
-
-
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _one_line(err: dict[str, Any]) -> str:
-    loc = tuple(p for p in err["loc"] if p not in ("function-after", "function-before"))
-    if err["type"] == "extra_forbidden":
-        key = str(loc[-1])
-        parent = _model_at(loc[:-1])
-        hint = _hint(key, list(parent.model_fields)) if parent else ""
-        prefix = f"{_where(loc[:-1])}: " if loc[:-1] else ""
-        return f"{prefix}unknown key {key!r}{hint}"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    where = _where(loc)
-    return f"{where}: {msg}" if where else msg
-
-
 def parse_study(data: Any, source: str, study_id: str) -> Study:
     """Validate a parsed YAML document; errors name ``source``."""
     if not isinstance(data, dict):
         raise VeilleError(f"{source}: a study file is a mapping of keys (title, question, ...)")
     if "id" in data and data["id"] != study_id:
         raise VeilleError(f"{source}: id {data['id']!r} differs from the file name {study_id!r}")
-    try:
-        return Study.model_validate({**data, "id": study_id})
-    except ValidationError as exc:
-        raise VeilleError(f"{source}: {_one_line(exc.errors()[0])}") from None
+    return validate(Study, {**data, "id": study_id}, source)
 
 
 GENERIC_OUTCOME = re.compile(r"^(dp|dpdr|dx|ald|act):[A-Z0-9]+$")
@@ -367,15 +315,7 @@ def check_outcomes(study: Study, source: str) -> None:
 def load_study(path: Path | str) -> Study:
     """Read and validate one study file; the id is the file name."""
     path = Path(path)
-    if not path.is_file():
-        raise VeilleError(f"{path}: no such study file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise VeilleError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    study = parse_study(data, str(path), path.stem)
+    study = parse_study(read_yaml(path, "study file"), str(path), path.stem)
     check_outcomes(study, str(path))
     return study
 
