@@ -202,13 +202,16 @@ def test_bad_input_is_one_readable_line(tmp_path):
         read_truth(bad)
     with pytest.raises(VeilleError, match=r"^truth file not found: "):
         read_truth(tmp_path / "missing.json")
-    from veille.pathways.cli import run_cmd
+    from typer.testing import CliRunner
+    from veille.pathways.cli import pathways_app
 
     # the CLI prints a VeilleError as one line "error: ..." (exit 2); the command raises it
-    # before touching the database
-    with pytest.raises(VeilleError, match=r"^--k must be 0 \(automatic\) or at least 2, got 1$"):
-        run_cmd(months=36, min_months=12, k=1, sample_size=2000, samples=5, seed=0,
-                path_filter="first", indicators=None, build="upstream")
+    # before touching the database, naming the option
+    out = CliRunner().invoke(pathways_app, ["run", "--k", "1"])
+    assert isinstance(out.exception, VeilleError)
+    assert str(out.exception) == "--k: must be 0 (automatic) or at least 2, got 1"
+    out = CliRunner().invoke(pathways_app, ["run", "--method", "kmeans"])
+    assert str(out.exception) == "--method: must be 'mixture' or 'clara', got 'kmeans'"
 
 
 def test_care_rates_match_the_scalar_formula():

@@ -146,7 +146,7 @@ def test_bad_settings_are_one_line_errors():
     with pytest.raises(VeilleError, match="^control window 100-200 must be non-empty and must not "
                                           "overlap the risk window 1-182$"):
         ScanSettings(control_start_day=100, control_end_day=200)
-    with pytest.raises(VeilleError, match="^at least 19 Monte Carlo replicates are needed, got 5$"):
+    with pytest.raises(VeilleError, match="^replicates: must be >= 19, got 5$"):
         ScanSettings(replicates=5)
 
 

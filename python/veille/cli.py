@@ -1,7 +1,9 @@
 """The ``veille`` command line.
 
-Each job module that has commands exposes ``register(app)``; this file lists them. A user
-mistake raises :class:`veille.errors.VeilleError` and is printed as one line (exit 2).
+Each job module that has commands exposes ``register(app)``; this file lists them. A domain's
+command group is built with :func:`veille.cliapp.sub_app` (and its settings read with
+``--settings FILE``, :func:`veille.cliapp.load_settings`). A user mistake raises
+:class:`veille.errors.VeilleError` and :func:`main` prints it as one line (exit 2).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 import typer
 from rich.console import Console
 
-from veille import db
+from veille import cliapp, db
 from veille.errors import VeilleError
 
 console = Console(stderr=True)
@@ -26,8 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-db_app = typer.Typer(help="Start, stop and locate the database.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+db_app = cliapp.sub_app("db", "Start, stop and locate the database.")
+app.add_typer(db_app)
 
 
 @db_app.command("start")
@@ -120,12 +122,16 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors come through here
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # usage errors: typer's own click (typer >= 0.26) or click's
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, typer.TyperException | click.exceptions.ClickException) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(getattr(exc, "exit_code", 2))
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Abort):

@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from veille import cliapp
 from veille.privacy import mask_value
 
-fraud_app = typer.Typer(help="Sweep the whole base for misuse and fraud, month after month.",
-                        no_args_is_help=True)
+fraud_app = cliapp.sub_app("fraud", "Sweep the whole base for misuse and fraud, month after month.")
 
 
 def _print_evaluation(result: dict, console: Console) -> None:
@@ -42,25 +42,34 @@ def _masked(result: dict) -> dict:
     return out
 
 
+def _settings(settings_file: Path | None):
+    from veille.fraud.settings import SweepSettings
+
+    return cliapp.load_settings(None, SweepSettings, settings_file)
+
+
 @fraud_app.command("sweep")
-def sweep_cmd() -> None:
+def sweep_cmd(settings_file: cliapp.SettingsFile = None) -> None:
     """Rebuild the fraud models over every loaded flow month and rank each month's alerts."""
     from veille.fraud.sweep import sweep_all
 
-    counts = sweep_all(show_progress=True)
+    counts = sweep_all(_settings(settings_file), show_progress=True)
     months = sorted(counts)
     typer.echo(f"swept {len(months)} flow months ({months[0]} to {months[-1]}); "
                f"alerts in {months[-1]}: {mask_value(counts[months[-1]])}")
 
 
 @fraud_app.command("scan")
-def scan_cmd(month: str = typer.Option(..., "--month", help="the flow month to sweep, YYYY-MM")) -> None:
+def scan_cmd(
+    month: str = typer.Option(..., "--month", help="the flow month to sweep, YYYY-MM"),
+    settings_file: cliapp.SettingsFile = None,
+) -> None:
     """Sweep one monthly flow incrementally and update the alert history."""
     from veille.fraud.settings import parse_month
     from veille.fraud.sweep import scan_month
 
     m = parse_month(month)
-    n = scan_month(m)
+    n = scan_month(m, _settings(settings_file))
     typer.echo(f"swept {m:%Y-%m}: {mask_value(n)} alerts")
 
 
@@ -70,11 +79,9 @@ def evaluate_cmd(
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
     """Precision at k, recall at k and AUC per injected actor kind (k = 2 x actors)."""
-    from veille.errors import VeilleError
     from veille.fraud.evaluate import evaluate_truth_file
 
-    if fmt not in ("table", "json"):
-        raise VeilleError(f"--format must be table or json, got {fmt!r}")
+    cliapp.choice(fmt, ("table", "json"), "--format")
     result = evaluate_truth_file(truth)
     if fmt == "json":
         typer.echo(json.dumps(_masked(result), indent=2))
@@ -94,4 +101,4 @@ def report_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(fraud_app, name="fraud")
+    app.add_typer(fraud_app)

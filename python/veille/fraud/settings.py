@@ -1,18 +1,23 @@
-"""Alerting thresholds of the sweep (the dbt models take theirs as vars, docs/fraud.md)."""
+"""Alerting thresholds of the sweep (the dbt models take theirs as vars, docs/fraud.md).
+
+`veille fraud sweep --settings fraud.yml` (and `fraud scan`) read them from YAML; the keys are
+the field names below.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from veille.errors import VeilleError
+from veille.settings import Settings
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-class SweepSettings(BaseModel):
+class SweepSettings(Settings):
     """How detector outputs become alerts."""
 
     z_alert: float = Field(8.0, gt=0, description="robust z-score that alerts on its own")
@@ -26,7 +31,7 @@ class SweepSettings(BaseModel):
     shopping_share: float = Field(0.2, ge=0, le=1, description="doctor-shopping share of a patient's units")
     shopping_min_overlapping: int = Field(
         3, ge=1, description="overlapping dispensings a shopper needs in the window to be alerted")
-    seed: int = 0
+    seed: int = Field(0, description="random seed of the isolation forest")
 
 
 def parse_month(text: str) -> date:

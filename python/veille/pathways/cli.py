@@ -7,16 +7,16 @@ from pathlib import Path
 
 import typer
 
-from veille.errors import VeilleError
+from veille import cliapp
 
-pathways_app = typer.Typer(
-    help="Care pathways: care use, adherence, guideline indicators, treatment lines, clusters.",
-    no_args_is_help=True,
-)
+pathways_app = cliapp.sub_app(
+    "pathways", "Care pathways: care use, adherence, guideline indicators, treatment lines, clusters.")
 
 
 @pathways_app.command("run")
 def run_cmd(
+    ctx: typer.Context,
+    settings_file: cliapp.SettingsFile = None,
     months: int = typer.Option(36, help="months of monthly states per patient"),
     min_months: int = typer.Option(12, help="months observed needed to be clustered"),
     method: str = typer.Option("mixture", help="trajectory clustering: mixture (latent classes "
@@ -39,12 +39,14 @@ def run_cmd(
     """Build the pathways marts and store summaries and clusters under a new run id."""
     from veille.pathways.run import RunSettings, run
 
-    if k < 0 or k == 1:
-        raise VeilleError(f"--k must be 0 (automatic) or at least 2, got {k}")
-    run_id = run(RunSettings(months=months, min_months=min_months, method=method, k=k or None,
-                             sample_size=sample_size, n_samples=samples, seed=seed,
-                             path_filter=path_filter, build=build,
-                             indicators_path=str(indicators) if indicators else None))
+    settings = cliapp.load_settings(
+        ctx, RunSettings, settings_file,
+        {"months": months, "min_months": min_months, "method": method, "k": k,
+         "sample_size": sample_size, "n_samples": samples, "seed": seed, "path_filter": path_filter,
+         "build": build, "indicators_path": str(indicators) if indicators else None},
+        params={"n_samples": "samples", "indicators_path": "indicators"},
+    )
+    run_id = run(settings)
     typer.echo(f"pathways run {run_id} done")
 
 
@@ -76,8 +78,7 @@ def evaluate_cmd(
     from veille.pathways.evaluate import evaluate, read_truth, to_text
     from veille.pathways.run import latest_run
 
-    if fmt not in ("text", "json"):
-        raise VeilleError(f"--format must be text or json, got {fmt}")
+    cliapp.choice(fmt, ("text", "json"), "--format")
     archetypes = read_truth(truth)
     with db.engine(db.ENGINEER).begin() as conn:  # maps the truth's BEN_NIR_PSA to patients
         rid = latest_run(conn, run_id)
@@ -99,4 +100,4 @@ def indicators_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(pathways_app, name="pathways")
+    app.add_typer(pathways_app)

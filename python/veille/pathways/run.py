@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,23 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from veille import db
 from veille.errors import VeilleError
 from veille.pathways import clusters, indicators, summaries
-
-
-@dataclass
-class RunSettings:
-    months: int = 36
-    min_months: int = 12
-    method: str = "mixture"  # mixture (latent classes of the monthly counts) | clara
-    k: int | None = None
-    sample_size: int = 2000
-    n_samples: int = 5
-    seed: int = 0
-    path_filter: str = "first"
-    build: str = "upstream"  # upstream: +tag:pathways | pathways: tag:pathways | indicators
-    indicators_path: str | None = None
-
-    def dbt_vars(self) -> dict[str, object]:
-        return {"pathways_months": self.months}
+from veille.pathways.settings import RunSettings  # re-exported: callers build it from here
 
 
 def _steps() -> Progress:
@@ -61,18 +44,6 @@ def _write(conn: sa.Connection, table: str, run_id: int, df: pd.DataFrame) -> No
 
 def run(settings: RunSettings) -> int:
     """Run everything; return the run id."""
-    if settings.path_filter not in ("first", "changes", "all"):
-        raise VeilleError(f"path filter must be first, changes or all, got {settings.path_filter}")
-    if settings.method not in clusters.METHODS:
-        raise VeilleError(f"--method must be one of {', '.join(clusters.METHODS)}, got {settings.method}")
-    if settings.min_months < 1:
-        raise VeilleError(f"--min-months must be at least 1, got {settings.min_months}")
-    if settings.sample_size < 10:
-        raise VeilleError(f"--sample-size must be at least 10, got {settings.sample_size}")
-    if settings.build not in ("upstream", "pathways", "indicators"):
-        raise VeilleError(f"build must be upstream, pathways or indicators, got {settings.build}")
-    if settings.months < 2:
-        raise VeilleError(f"--months must be at least 2, got {settings.months}")
     inds = indicators.read_indicators(settings.indicators_path)
     eng = db.engine(db.ENGINEER)
     with eng.begin() as conn:
@@ -80,7 +51,7 @@ def run(settings: RunSettings) -> int:
         run_id = conn.execute(
             sa.text("insert into results.pathways_run (started_at, status, settings) values "
                     "(:t, 'running', cast(:s as jsonb)) returning run_id"),
-            {"t": dt.datetime.now(dt.UTC), "s": json.dumps(asdict(settings))},
+            {"t": dt.datetime.now(dt.UTC), "s": json.dumps(settings.as_dict())},
         ).scalar_one()
     try:
         with _steps() as progress:

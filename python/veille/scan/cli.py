@@ -7,20 +7,24 @@ from pathlib import Path
 
 import typer
 
-scan_app = typer.Typer(help="Global drug-safety screen: every drug x every outcome, ranked.")
+from veille import cliapp
+
+scan_app = cliapp.sub_app("scan", "Global drug-safety screen: every drug x every outcome, ranked.",
+                          no_args_is_help=False)
 
 
 @scan_app.callback(invoke_without_command=True)
 def scan_cmd(
     ctx: typer.Context,
+    settings_file: cliapp.SettingsFile = None,
     build: bool = typer.Option(True, "--build/--no-build", help="rebuild the dbt counting marts first"),
     min_events: int = typer.Option(3, "--min-events", help="scan pairs with at least this many events"),
-    washout: int = typer.Option(365, "--washout-days", help="days of history before a first use is new"),
-    ssa_window: int = typer.Option(365, "--ssa-window-days", help="sequence symmetry window"),
+    washout_days: int = typer.Option(365, "--washout-days", help="days of history before a first use is new"),
+    ssa_window_days: int = typer.Option(365, "--ssa-window-days", help="sequence symmetry window"),
     risk: str = typer.Option("1-182", "--risk-window", help="tree scan risk window, days after initiation"),
     control: str = typer.Option("183-365", "--control-window", help="tree scan control window"),
-    latency: int = typer.Option(365, "--latency-days",
-                                help="latent O/E: exposed days this long after an episode's start"),
+    latency_days: int = typer.Option(365, "--latency-days",
+                                     help="latent O/E: exposed days this long after an episode's start"),
     replicates: int = typer.Option(999, "--replicates", help="Monte Carlo replicates of the tree scan"),
     seed: int = typer.Option(1, "--seed", help="Monte Carlo seed"),
     fdr: float = typer.Option(0.05, "--fdr", help="false discovery rate level of a signal"),
@@ -35,14 +39,11 @@ def scan_cmd(
     from veille.privacy import mask_count
     from veille.scan.report import write_report
     from veille.scan.run import read_signals, run_scan
-    from veille.scan.settings import ScanSettings
 
-    r0, r1 = _window(risk, "--risk-window")
-    c0, c1 = _window(control, "--control-window")
-    settings = ScanSettings(washout_days=washout, ssa_window_days=ssa_window, risk_start_day=r0,
-                            risk_end_day=r1, control_start_day=c0, control_end_day=c1,
-                            latency_days=latency, min_events=min_events, replicates=replicates,
-                            seed=seed, fdr=fdr)
+    settings = settings_from_options(ctx, settings_file, washout_days=washout_days,
+                                     ssa_window_days=ssa_window_days, risk=risk, control=control,
+                                     latency_days=latency_days, min_events=min_events,
+                                     replicates=replicates, seed=seed, fdr=fdr)
     console = Console(stderr=True)
     with console.status("scanning") as status:
         run_id, _ = run_scan(settings, build=build, progress=lambda s: status.update(f"scan: {s}"))
@@ -50,11 +51,24 @@ def scan_cmd(
         status.update("scan: report")
         path = write_report(signals, report, run_id, settings.ssa_window_days)
     typer.echo(f"scan run {run_id}: {len(signals)} pairs, {int(signals['is_signal'].sum())} "
-               f"signals (q <= {fdr}); report {path}")
+               f"signals (q <= {settings.fdr}); report {path}")
     for r in signals.head(top).itertuples(index=False):
         typer.echo(f"{r.rank:>4}  {r.drug_code:<8} {r.outcome_code:<8} observed "
                    f"{mask_count(r.oe_observed):>4}  IC {_num(r.oe_ic):6.2f}  "
                    f"ASR {_num(r.ssa_asr):6.2f}  q {r.q_value:.2e}")
+
+
+def settings_from_options(ctx: typer.Context | None, settings_file: Path | None, *, risk: str,
+                          control: str, **values):
+    """ScanSettings from ``--settings`` and the options typed (the windows as FIRST-LAST)."""
+    from veille.scan.settings import ScanSettings
+
+    r0, r1 = _window(risk, "--risk-window")
+    c0, c1 = _window(control, "--control-window")
+    windows = {"risk_start_day": r0, "risk_end_day": r1, "control_start_day": c0, "control_end_day": c1}
+    params = {"risk_start_day": "risk", "risk_end_day": "risk",
+              "control_start_day": "control", "control_end_day": "control"}
+    return cliapp.load_settings(ctx, ScanSettings, settings_file, {**values, **windows}, params)
 
 
 def _num(x) -> float:
@@ -77,12 +91,10 @@ def evaluate_cmd(
     run_id: int = typer.Option(None, "--run-id", help="scan run (default: the latest)"),
 ) -> None:
     """AUC of each method and of the combined ranking: injected effects vs negative controls."""
-    from veille.errors import VeilleError
     from veille.scan.evaluate import evaluate
     from veille.scan.run import read_signals
 
-    if fmt not in ("text", "json"):
-        raise VeilleError(f"--format must be text or json, got {fmt!r}")
+    cliapp.choice(fmt, ("text", "json"), "--format")
     result = evaluate(truth, read_signals(run_id))
     if fmt == "json":
         typer.echo(json.dumps(result))
@@ -103,4 +115,4 @@ def evaluate_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(scan_app, name="scan")
+    app.add_typer(scan_app)

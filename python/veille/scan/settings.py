@@ -1,53 +1,46 @@
-"""Settings of a scan, validated once and shared by the dbt vars and the statistics."""
+"""Settings of a scan, validated once and shared by the dbt vars and the statistics.
+
+`veille scan --settings scan.yml` reads them from YAML (keys: the field names below); the
+options typed on the command line override the file (docs/scan.md, Settings).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from pydantic import Field, model_validator
 
-from veille.errors import VeilleError
+from veille.settings import Settings
 
 
-@dataclass(frozen=True)
-class ScanSettings:
+class ScanSettings(Settings):
     """Windows in days (latency_days: where the long-term part of an episode starts, for the
     latent O/E); min_events per pair; Monte Carlo replicates and seed; FDR level."""
 
-    washout_days: int = 365
-    ssa_window_days: int = 365
-    risk_start_day: int = 1
-    risk_end_day: int = 182
-    control_start_day: int = 183
-    control_end_day: int = 365
-    latency_days: int = 365
-    min_events: int = 3
-    replicates: int = 999
-    seed: int = 1
-    fdr: float = 0.05
+    washout_days: int = Field(365, ge=0, description="history before a first dispensing or outcome is new")
+    ssa_window_days: int = Field(365, ge=1, description="max days between use and outcome (SSA)")
+    risk_start_day: int = Field(1, ge=1, description="tree scan risk window, first day after initiation")
+    risk_end_day: int = Field(182, ge=1, description="tree scan risk window, last day")
+    control_start_day: int = Field(183, ge=1, description="tree scan control window, first day")
+    control_end_day: int = Field(365, ge=1, description="tree scan control window, last day")
+    latency_days: int = Field(365, ge=1, description="long-term O/E: exposed days this long after a start")
+    min_events: int = Field(3, ge=1, description="events needed by one method for a pair to be scanned")
+    replicates: int = Field(999, ge=19, description="Monte Carlo replicates of the tree scan")
+    seed: int = Field(1, description="Monte Carlo seed")
+    fdr: float = Field(0.05, gt=0, lt=1, description="false discovery rate level of a signal")
 
-    def __post_init__(self) -> None:
-        if self.washout_days < 0:
-            raise VeilleError(f"washout must be >= 0 days, got {self.washout_days}")
-        if self.ssa_window_days < 1:
-            raise VeilleError(f"sequence symmetry window must be >= 1 day, got {self.ssa_window_days}")
-        if not (0 < self.risk_start_day <= self.risk_end_day):
-            raise VeilleError(
+    @model_validator(mode="after")
+    def _windows(self) -> ScanSettings:
+        if self.risk_start_day > self.risk_end_day:
+            raise ValueError(
                 f"risk window must be 1 <= start <= end days, got {self.risk_start_day}-{self.risk_end_day}"
             )
         if not (self.control_start_day <= self.control_end_day) or not (
             self.risk_end_day < self.control_start_day or self.control_end_day < self.risk_start_day
         ):
-            raise VeilleError(
+            raise ValueError(
                 f"control window {self.control_start_day}-{self.control_end_day} must be non-empty and "
                 f"must not overlap the risk window {self.risk_start_day}-{self.risk_end_day}"
             )
-        if self.latency_days < 1:
-            raise VeilleError(f"latency must be >= 1 day, got {self.latency_days}")
-        if self.min_events < 1:
-            raise VeilleError(f"min events must be >= 1, got {self.min_events}")
-        if self.replicates < 19:
-            raise VeilleError(f"at least 19 Monte Carlo replicates are needed, got {self.replicates}")
-        if not (0 < self.fdr < 1):
-            raise VeilleError(f"FDR level must be between 0 and 1, got {self.fdr}")
+        return self
 
     @property
     def risk_days(self) -> int:
@@ -69,6 +62,3 @@ class ScanSettings:
             "scan_latency_days": self.latency_days,
             "scan_min_events": self.min_events,
         }
-
-    def as_dict(self) -> dict:
-        return asdict(self)

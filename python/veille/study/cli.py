@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 
+from veille import cliapp
 from veille.errors import VeilleError
 
-study_app = typer.Typer(help="Drug-outcome studies (analyses/studies/*.yml).", no_args_is_help=True)
+study_app = cliapp.sub_app("study", "Drug-outcome studies (analyses/studies/*.yml).")
 
 EXPORT_COLUMNS = [
     "study", "run_id", "cohort_id", "analysis", "term", "outcome", "exposure", "comparator",
@@ -81,8 +82,7 @@ def results_cmd(
     from veille.study import store
     from veille.study.export import export_records
 
-    if fmt not in ("json", "csv"):
-        raise VeilleError(f"--format must be json or csv, not {fmt!r}")
+    cliapp.choice(fmt, ("json", "csv"), "--format")
     with db.engine(db.ANALYST).connect() as conn:
         run = run_id if run_id is not None else store.latest_run(conn, study_id)
         table = store.read_estimates(conn, run)
@@ -126,4 +126,4 @@ def compare_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(study_app, name="study")
+    app.add_typer(study_app)
