@@ -77,13 +77,15 @@ def _profile(page: Report, conn: sa.Connection, top: pd.DataFrame) -> None:
         page.text("No peer scores for this provider.")
         return
     page.heading(f"Provider profile against its peers: {first['shown_id']} ({prof['peer_group'].iloc[0]}, "
-                 f"{first['best_month']:%Y-%m}, {mask_count(prof['n_peers'].iloc[0])} peers)")
+                 f"{first['best_month']:%Y-%m}, {mask_count(prof['n_peers'].iloc[0])} peers)",
+                 source="fraud.fraud_provider_peer_scores (dbt: fraud_provider_features, robust z against the peer median)")
     page.figure(profile_figure(prof))
     page.table(prof[["feature", "value", "median", "robust_z"]], digits=dict.fromkeys(("value", "median", "robust_z"), 2))
 
 
 def _network(page: Report, conn: sa.Connection, top: pd.DataFrame, max_patients: int = 12) -> None:
-    page.heading("Network of doctor shoppers (patients, prescribers, pharmacies)")
+    page.heading("Network of doctor shoppers (patients, prescribers, pharmacies)",
+                 source="fraud.fraud_shopping_patients, fraud.fraud_shopping_dispensings (dbt)")
     shoppers = top[(top["entity_kind"] == "patient") & (top["alert_kind"] == "doctor_shopping")].head(max_patients)
     if shoppers.empty:
         page.text("No doctor-shopping alert.")
@@ -151,12 +153,16 @@ def write_report(out: str | Path, limit: int = 50) -> Path:
             reasons=top["reasons"].map(mask_text),
         )[["shown_id", "entity_kind", "alert_kind", "score", "best_month", "months", "reasons"]]
         shown.insert(0, "rank", range(1, len(shown) + 1))
-        page.heading("Ranked alerts (best month of each entity)")
+        page.heading("Ranked alerts (best month of each entity)",
+                     source="results.fraud_alert <- veille.fraud.sweep (fraud/alerts.sql) on fraud.fraud_rule_hits, "
+                            "fraud.fraud_shopping_patients, fraud.fraud_provider_peer_scores, "
+                            "fraud.fraud_prescriber_class_scores, results.fraud_provider_score (isolation forest)")
         page.table(shown, digits={"score": 2}, left=["shown_id", "entity_kind", "alert_kind", "reasons"])
-        page.heading("Alert history (last swept months)")
+        page.heading("Alert history (last swept months)", source="results.fraud_alert")
         page.table(_monthly(conn), counts=["new", "persisting", "resolved"])
         _profile(page, conn, top)
         _network(page, conn, top)
-        page.heading("Drugs ranked by the share of units obtained by doctor shopping")
+        page.heading("Drugs ranked by the share of units obtained by doctor shopping",
+                     source="fraud.fraud_drug_shopping (dbt)")
         page.table(_drugs(conn), left=["drug_code"])
     return page.write(path)

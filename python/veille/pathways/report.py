@@ -35,7 +35,9 @@ def build(conn: sa.Connection, run_id: int, out: Path) -> Path:
 
 
 def _care_use(page: Report, conn: sa.Connection, run_id: int) -> None:
-    page.heading("Care use (age-standardized to the European Standard Population 2013)")
+    page.heading("Care use (age-standardized to the European Standard Population 2013)",
+                 source="results.pathways_care_rate <- veille.pathways.summaries.care_rates "
+                        "(veille.pathways.rates.standardized_rate) on pathways.fct_pathways_care_use")
     df = _read(conn, "select * from results.pathways_care_rate where run_id = :r", run_id)
     if df.empty:
         page.text("No care-use data.")
@@ -60,7 +62,9 @@ def _care_use(page: Report, conn: sa.Connection, run_id: int) -> None:
 
 
 def _adherence(page: Report, conn: sa.Connection, run_id: int) -> None:
-    page.heading("Adherence (PDC with carry-over, fixed window; adherent = PDC >= 0.8)")
+    page.heading("Adherence (PDC with carry-over, fixed window; adherent = PDC >= 0.8)",
+                 source="results.pathways_adherence <- veille.pathways.summaries.adherence "
+                        "on pathways.fct_pathways_adherence")
     df = _read(conn, "select * from results.pathways_adherence where run_id = :r order by drug_class",
                run_id)
     df = df[df["patients"] >= THRESHOLD]
@@ -78,7 +82,9 @@ def _adherence(page: Report, conn: sa.Connection, run_id: int) -> None:
 
 
 def _indicators(page: Report, conn: sa.Connection, run_id: int) -> None:
-    page.heading("Guideline indicators")
+    page.heading("Guideline indicators",
+                 source="results.pathways_indicator_rate <- veille.pathways.summaries.indicator_rates on "
+                        "pathways.fct_pathways_indicator_patient; funnel limits veille.pathways.rates.funnel_limits")
     df = _read(conn, "select r.*, d.label from results.pathways_indicator_rate r "
                      "join results.pathways_indicator_definition d using (indicator_id) "
                      "where run_id = :r", run_id)
@@ -115,7 +121,9 @@ def _indicators(page: Report, conn: sa.Connection, run_id: int) -> None:
 
 
 def _paths(page: Report, conn: sa.Connection, run_id: int) -> None:
-    page.heading("Treatment paths (glucose-lowering classes, TreatmentPatterns conventions)")
+    page.heading("Treatment paths (glucose-lowering classes, TreatmentPatterns conventions)",
+                 source="results.pathways_path <- veille.pathways.summaries.paths on "
+                        "pathways.fct_pathways_treatment_lines")
     df = _read(conn, "select path, patients from results.pathways_path where run_id = :r", run_id)
     masked = mask_paths(df)
     if masked.empty:
@@ -174,7 +182,10 @@ def _clusters(page: Report, conn: sa.Connection, run_id: int) -> None:
                                   "results.pathways_run where run_id = :r"), {"r": run_id}).scalar()
     mixture = method == "mixture"
     page.heading("Trajectory clusters (monthly states, "
-              + ("latent classes of the monthly counts)" if mixture else "CLARA k-medoids)"))
+                 + ("latent classes of the monthly counts)" if mixture else "CLARA k-medoids)"),
+                 source="results.pathways_cluster <- veille.pathways.run (veille.pathways."
+                        + ("mixture.fit_em" if mixture else "clustering.kmedoids")
+                        + ") on pathways.fct_pathways_state_sequences, pathways.fct_pathways_monthly_contacts")
     if cl.empty:
         page.text("No trajectories to cluster.")
         return

@@ -5,6 +5,8 @@ reports index) is built here, the same way.
   written and from which extract, the small-cell note, a link back to ``reports/index.html``;
 - charts are plotly figures (:meth:`Report.figure`), plotly's library inlined once in the page so
   that the file opens offline;
+- each section names where its numbers are computed (the mart it reads, the function that
+  computes them), under its title;
 - tables come from DataFrames (:meth:`Report.table`): the columns named as counts are masked
   there (``<10``, veille.privacy), the rest formatted, everything escaped;
 - the boundary: :meth:`Report.write` audits the finished page (veille.audit, the same rules as
@@ -45,6 +47,7 @@ ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, keep_trai
 ENV.filters["n"] = mask_count
 ENV.filters["f1"] = _num(1)
 ENV.filters["f2"] = _num(2)
+ENV.filters["source"] = lambda s: source_line(s)
 
 
 def _is_missing(v: Any) -> bool:
@@ -109,6 +112,12 @@ def table_html(
     return Markup("".join(out))
 
 
+def source_line(source: str) -> Markup:
+    """Where a section's numbers are computed: the marts read and the function that computes
+    them ("marts.fct_study_survival -> veille.study.rates.incidence_rates")."""
+    return Markup('<p class="src">computed from ') + escape(source) + Markup("</p>") if source else Markup("")
+
+
 def figure_html(fig: go.Figure) -> Markup:
     """A plotly figure as a div (plotly's library is inlined once in the page's head)."""
     fig.update_layout(template="plotly_white")
@@ -148,8 +157,9 @@ class Report:
         self.figures = 0
 
     # --- blocks ---------------------------------------------------------------------------------
-    def heading(self, text: str, level: int = 2) -> None:
-        self.blocks.append(Markup(f"<h{level}>{escape(text)}</h{level}>"))
+    def heading(self, text: str, level: int = 2, source: str = "") -> None:
+        """A section title; ``source`` says where its numbers are computed (shown under it)."""
+        self.blocks.append(Markup(f"<h{level}>{escape(text)}</h{level}>") + source_line(source))
 
     def text(self, text: str, css: str = "") -> None:
         """A paragraph of plain text (escaped)."""

@@ -118,11 +118,14 @@ def write_report(signals: pd.DataFrame, out: Path, run_id: int, window_days: int
     page = Report(f"Drug-safety screen, run {run_id}", "signal scan",
                   "Which drug x outcome pairs stand out, every drug against every outcome?",
                   subtitle=f"{len(signals)} drug x outcome pairs scanned, {n_sig} signals at the FDR level")
-    page.heading(f"Ranked list (top {min(top, len(ranked))})")
+    page.heading(f"Ranked list (top {min(top, len(ranked))})",
+                 source="results.signal <- veille.scan.run.run_scan (veille.scan.stats, veille.scan.treescan) "
+                        "on scan.scan_pair_counts, scan.scan_sequence_symmetry, scan.scan_tree_events")
     page.html(ranked_table(ranked.head(top)))
     page.heading("Volcano")
     page.figure(volcano(signals))
-    page.heading(f"Drill-down (top {len(head)})")
+    page.heading(f"Drill-down (top {len(head)})",
+                 source="scan.scan_outcome_onsets, scan.scan_drug_initiations -> veille.scan.drilldown.drilldown_counts")
     for _, r in head.iterrows():
         page.html(_drill_section(r, by_month, exposed))
     return page.write(out)
