@@ -183,14 +183,23 @@ def test_shipped_indicators_and_bad_files(tmp_path):
     bad = tmp_path / "bad.yml"
     bad.write_text("id: x\nlabel: y\npopulation: {kind: atc, codes: [A10]}\n"
                    "window: {kind: after_index, length: 30}\nitems: [{kind: nabm, codes: ['1577']}]\n")
-    with pytest.raises(VeilleError, match="^bad.yml: indicator: Value error, an atc population "
-                                          "needs a calendar window$"):
+    with pytest.raises(VeilleError) as exc:
         read_indicators(bad)
+    assert str(exc.value) == f"{bad}: an atc population needs a calendar window"
     bad.write_text("id: x\nlabel: y\npopulation: {kind: atc, codes: [A10]}\n"
                    "window: {kind: calendar, length: 1}\nitems: [{kind: loinc, codes: ['1']}]\n")
-    with pytest.raises(VeilleError, match="^bad.yml: items.0.kind: Input should be 'nabm', 'ccam', "
-                                          "'atc' or 'visit_specialty'$"):
+    with pytest.raises(VeilleError) as exc:
         read_indicators(bad)
+    assert str(exc.value) == (f"{bad}: items[0].kind: must be 'nabm', 'ccam', 'atc' or 'visit_specialty', "
+                              "got 'loinc'")
+    bad.write_text("indicators:\n- id: x\n  label: y\n  populaton: {kind: atc, codes: [A10]}\n")
+    with pytest.raises(VeilleError) as exc:
+        read_indicators(bad)
+    assert str(exc.value) == f"{bad}: indicators[0]: unknown key 'populaton' (did you mean 'population'?)"
+    bad.write_text("id: x\nlabel: [y\n")
+    with pytest.raises(VeilleError) as exc:
+        read_indicators(bad)
+    assert str(exc.value) == f"{bad}: line 3 not valid YAML (expected ',' or ']', but got '<stream end>')"
 
 
 def test_bad_input_is_one_readable_line(tmp_path):

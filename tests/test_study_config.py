@@ -95,3 +95,10 @@ def test_not_yaml_and_missing_file(tmp_path):
         load_study(p)
     with pytest.raises(VeilleError, match="no such study file"):
         load_study(tmp_path / "nope.yml")
+
+
+def test_a_misspelled_key_is_named_before_the_key_it_leaves_missing(tmp_path):
+    data = {k: v for k, v in MINIMAL.items() if k != "title"} | {"titel": "t"}
+    assert _error(tmp_path, data) == "x.yml: unknown key 'titel' (did you mean 'title'?)"
+    data = {k: v for k, v in MINIMAL.items() if k != "title"}
+    assert _error(tmp_path, data) == "x.yml: missing key 'title'"

@@ -124,6 +124,12 @@ def problem(err: dict[str, Any], root: type[BaseModel]) -> tuple[tuple[Any, ...]
     return loc, str(err["msg"]).removeprefix("Value error, ")
 
 
+def first_error(exc: ValidationError) -> dict[str, Any]:
+    """The error to show: a misspelled key first (it explains the 'missing key' it causes)."""
+    errors = exc.errors()
+    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+
+
 def one_line(err: dict[str, Any], root: type[BaseModel]) -> str:
     """``key.path: problem`` (or just the problem of a whole-model check)."""
     loc, text = problem(err, root)
@@ -144,7 +150,7 @@ def validate(model: type[M], data: Any, source: str | None = None,
     try:
         return model.model_validate({**data, **overrides})
     except ValidationError as exc:
-        loc, text = problem(exc.errors()[0], model)
+        loc, text = problem(first_error(exc), model)
         line = f"{where(loc)}: {text}" if loc else text
         if loc and loc[0] in overrides:  # a command-line value: name its option, not the file
             option = (options or {}).get(loc[0])
@@ -178,7 +184,7 @@ class Settings(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise VeilleError(one_line(exc.errors()[0], type(self))) from None
+            raise VeilleError(one_line(first_error(exc), type(self))) from None
 
     # pydantic calls a custom __init__ from model_validate too; mark this one as its own so
     # that validate() still sees the ValidationError (and can name the file or the option)

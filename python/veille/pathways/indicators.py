@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 import sqlalchemy as sa
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from veille.errors import VeilleError
+from veille.settings import read_yaml, validate
 
 
 class Population(BaseModel):
@@ -72,22 +72,15 @@ def read_indicators(path: str | Path | None = None) -> list[tuple[Indicator, str
     out: list[tuple[Indicator, str]] = []
     seen: set[str] = set()
     for f in files:
-        try:
-            doc = yaml.safe_load(f.read_text())
-        except yaml.YAMLError as exc:
-            raise VeilleError(f"{f.name}: not valid YAML ({exc.__class__.__name__})") from exc
-        entries = doc.get("indicators") if isinstance(doc, dict) and "indicators" in doc else [doc]
+        doc = read_yaml(f, "indicator file")
+        listed = isinstance(doc, dict) and "indicators" in doc
+        entries = doc["indicators"] if listed else [doc]
         if not isinstance(entries, list):
-            raise VeilleError(f"{f.name}: 'indicators' must be a list")
-        for entry in entries:
-            try:
-                ind = Indicator.model_validate(entry)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"]) or "indicator"
-                raise VeilleError(f"{f.name}: {where}: {err['msg']}") from exc
+            raise VeilleError(f"{f}: 'indicators' must be a list")
+        for i, entry in enumerate(entries):
+            ind = validate(Indicator, entry, f"{f}: indicators[{i}]" if listed else str(f))
             if ind.id in seen:
-                raise VeilleError(f"{f.name}: indicator id {ind.id} is declared twice")
+                raise VeilleError(f"{f}: indicator id {ind.id} is declared twice")
             seen.add(ind.id)
             out.append((ind, f.name))
     return out
