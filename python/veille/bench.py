@@ -1,15 +1,19 @@
 """`veille bench ...`: benchmarks whose figures go to docs/benchmarks.md.
 
 Each area adds its own sub-command from ``veille.<area>.bench`` (a module with
-``register(bench_app)``); `veille bench all` runs every registered one in turn.
+``register(bench_app)``), built on :mod:`veille.benchkit` (timed stages, peak memory, the rows of
+docs/benchmarks.md, ``--out FILE``); `veille bench all` runs every registered one in turn.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 
 import typer
+
+from veille.errors import VeilleError
 
 bench_app = typer.Typer(help="Benchmarks (figures recorded in docs/benchmarks.md).", no_args_is_help=True)
 
@@ -30,12 +34,19 @@ for _area in _AREAS:
 
 
 @bench_app.command("all")
-def bench_all(ctx: typer.Context) -> None:
-    """Run every benchmark with its default sizes (except `pipeline`: hours at its sizes)."""
+def bench_all(
+    ctx: typer.Context,
+    out: Path | None = typer.Option(None, "--out", metavar="FILE.md", dir_okay=False, show_default=False,
+                                    help="append every benchmark's table to FILE.md"),
+) -> None:
+    """Run every benchmark with its default sizes (except `pipeline`: hours at its sizes);
+    with --out FILE.md, each appends its table to FILE."""
+    if out is not None and out.suffix != ".md":
+        raise VeilleError(f"bench all --out takes a .md file (each benchmark has its own columns), got {out}")
     for name, cmd in typer.main.get_command(bench_app).commands.items():  # type: ignore[attr-defined]
         if name != "all" and name not in _NOT_IN_ALL:
             typer.echo(f"== veille bench {name}")
-            ctx.invoke(cmd)  # a click command: its defaults are filled in
+            ctx.invoke(cmd, out=out)  # a click command: its other defaults are filled in
 
 
 def register(app: typer.Typer) -> None:

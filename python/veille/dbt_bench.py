@@ -9,27 +9,24 @@ and some large packs. In the same run, the benchmark times
 * the episode model ``int_drug_episodes_built`` alone (``dbt run --select``);
 * every warehouse model (``dbt run --selector warehouse --threads 1``) with one study registry row,
 
-and prints the ratio episode model / bare sort (target <= 2).
+and prints the ratio episode model / bare sort (target <= 2), in the tables of docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 import typer
 
 from veille import db
+from veille.benchkit import Bench, Column, OutFile, Table, scratch_database
 from veille.dbt import run_dbt
 
 PER_PATIENT = 60  # dispensings per patient (about 5 drugs x 12 refills)
-
 
 
 def synthetic_dispensings_sql(dispensings: int, seed: float = 0.42) -> list[str]:
@@ -82,63 +79,84 @@ def _run_results(target: Path) -> dict[str, float]:
     return {r["unique_id"].split(".")[-1]: float(r["execution_time"]) for r in results}
 
 
-def _execute(statements: list[str]) -> float:
-    started = time.perf_counter()
+def _execute(statements: list[str]) -> None:
     with db.raw_connection() as conn:
         conn.autocommit = True
         for statement in statements:
             conn.execute(statement)
-    return time.perf_counter() - started
 
 
-def bench_dbt(dispensings: int, keep: bool) -> dict[str, object]:
+SORT = ("bare sort of the rows the episode model reads (`int_drug_dispensings`, ordered by patient, "
+        "drug, date, id) into a table")
+EPISODES = "episode model `int_drug_episodes_built` alone (`dbt run --select`)"
+RATIO = "ratio episode model / bare sort"
+AGAIN = "same model again inside the full warehouse run"
+
+
+def _cell(r: dict, text: str) -> str:
+    return f"**{text}**" if r.get("bold") else text
+
+
+def _per_million(r: dict) -> str:
+    return "" if r["seconds"] is None else _cell(r, f"{r['seconds'] / r['dispensings'] * 1e6:.1f}")
+
+
+def _seconds(r: dict) -> str:
+    if r["seconds"] is None:
+        return f"**{r['ratio']:.2f}** (target <= 2)"
+    return _cell(r, f"{r['seconds']:.1f}")
+
+
+STEP_TABLE = Table((Column("step", lambda r: _cell(r, r["name"])), Column("seconds", _seconds, right=True),
+                    Column("s per million dispensings", _per_million, right=True)))
+MODEL_TABLE = Table((Column("model", lambda r: _cell(r, r["name"])), Column("seconds", _seconds, right=True),
+                     Column("s per million dispensings", _per_million, right=True)))
+"""docs/benchmarks.md, section dbt: the episode model against a bare sort, then each model of the
+warehouse run over 1 s and the sum of all of them."""
+
+
+def bench_dbt(bench: Bench, dispensings: int, keep: bool) -> dict[str, object]:
     """Run the benchmark in a scratch database; return the measured figures."""
     from veille import migrate
 
-    name = f"bench_dbt_{uuid.uuid4().hex[:8]}"
     # a private target directory: other dbt runs in the project must not overwrite run_results
     target = Path(tempfile.mkdtemp(prefix="veille_bench_dbt_"))
 
     def dbt(*args: str) -> None:
         run_dbt([*args, "--quiet", "--target-path", str(target)])
 
-    db.create_database(name)
-    old = os.environ.get("VEILLE_DATABASE")
-    os.environ["VEILLE_DATABASE"] = name
-    db.reset_cache()
     try:
-        migrate.upgrade("heads")
-        setup = _execute(synthetic_dispensings_sql(dispensings))
-        dbt("seed", "--selector", "warehouse")
-        dbt("run", "--select", "+int_drug_dispensings", "+stg_claims__patients")
-        sort_seconds = _execute([
-            """create table public.bench_sorted as
-               select patient_id, drug_code, dispensing_id, dispensing_date, days_covered
-               from intermediate.int_drug_dispensings
-               order by patient_id, drug_code, dispensing_date, dispensing_id""",
-        ])
-        _execute(["drop table public.bench_sorted"])
-        dbt("run", "--select", "int_drug_episodes_built")
-        episode_seconds = _run_results(target)["int_drug_episodes_built"]
-        dbt("run", "--selector", "warehouse", "--threads", "1")
-        models = _run_results(target)
-        with db.engine().connect() as conn:
-            episodes = conn.execute(sa.text("select count(*) from intermediate.int_drug_episodes_built")).scalar()
-            loaded = conn.execute(sa.text("select count(*) from claims.dispensing")).scalar()
+        with scratch_database("bench_dbt", keep=keep) as name:
+            migrate.upgrade("heads")
+            with bench.stage("generate the dispensings in SQL"):
+                _execute(synthetic_dispensings_sql(dispensings))
+            dbt("seed", "--selector", "warehouse")
+            dbt("run", "--select", "+int_drug_dispensings", "+stg_claims__patients")
+            with bench.stage("bare sort"):
+                _execute([
+                    """create table public.bench_sorted as
+                       select patient_id, drug_code, dispensing_id, dispensing_date, days_covered
+                       from intermediate.int_drug_dispensings
+                       order by patient_id, drug_code, dispensing_date, dispensing_id""",
+                ])
+            _execute(["drop table public.bench_sorted"])
+            with bench.stage("episode model (dbt run)"):
+                dbt("run", "--select", "int_drug_episodes_built")
+            episode_seconds = _run_results(target)["int_drug_episodes_built"]
+            with bench.stage("warehouse models (dbt run, 1 thread)"):
+                dbt("run", "--selector", "warehouse", "--threads", "1")
+            models = _run_results(target)
+            with db.engine().connect() as conn:
+                episodes = conn.execute(sa.text("select count(*) from intermediate.int_drug_episodes_built")).scalar()
+                loaded = conn.execute(sa.text("select count(*) from claims.dispensing")).scalar()
     finally:
         shutil.rmtree(target, ignore_errors=True)
-        db.reset_cache()
-        if old is None:
-            os.environ.pop("VEILLE_DATABASE", None)
-        else:
-            os.environ["VEILLE_DATABASE"] = old
-        if not keep:
-            db.drop_database(name)
+    sort_seconds = bench["bare sort"].seconds
     return {
         "database": name,
         "dispensings": int(loaded),
         "episodes": int(episodes),
-        "setup_seconds": setup,
+        "setup_seconds": bench["generate the dispensings in SQL"].seconds,
         "sort_seconds": sort_seconds,
         "episode_seconds": episode_seconds,
         "ratio": episode_seconds / sort_seconds,
@@ -147,25 +165,34 @@ def bench_dbt(dispensings: int, keep: bool) -> dict[str, object]:
     }
 
 
+def table_rows(r: dict) -> tuple[list[dict], list[dict]]:
+    """The rows of :data:`STEP_TABLE` and :data:`MODEL_TABLE` from :func:`bench_dbt`'s figures."""
+    n = r["dispensings"]
+    models = r["models"]
+    steps = [{"name": SORT, "seconds": r["sort_seconds"]}, {"name": EPISODES, "seconds": r["episode_seconds"]},
+             {"name": RATIO, "seconds": None, "ratio": r["ratio"], "bold": True},
+             {"name": AGAIN, "seconds": models.get("int_drug_episodes_built")}]
+    per_model = [{"name": m, "seconds": s} for m, s in sorted(models.items(), key=lambda kv: -kv[1]) if s >= 1]
+    per_model.append({"name": f"sum of all {len(models)} warehouse models", "seconds": r["warehouse_seconds"],
+                      "bold": True})
+    return ([{"table": "steps", **row, "dispensings": n} for row in steps],
+            [{"table": "models", **row, "dispensings": n} for row in per_model])
+
+
 def register(bench_app: typer.Typer) -> None:
     @bench_app.command("dbt")
     def bench_dbt_cmd(
         dispensings: int = typer.Option(1_000_000, "--dispensings", min=1000,
                                         help="synthetic dispensings to generate"),
         keep: bool = typer.Option(False, "--keep", help="keep the scratch database"),
+        out: OutFile = None,
     ) -> None:
         """dbt build time per model and per million dispensings; episode model vs a bare sort."""
-        r = bench_dbt(dispensings, keep)
-        millions = r["dispensings"] / 1e6
+        bench = Bench("dbt", out=out, server=True)
+        r = bench_dbt(bench, dispensings, keep)
         typer.echo(f"{r['dispensings']:,} dispensings -> {r['episodes']:,} episodes "
                    f"(data generated in SQL in {r['setup_seconds']:.1f} s)")
-        typer.echo(f"{'model':<40}{'seconds':>10}{'s / M disp.':>14}")
-        for model, seconds in sorted(r["models"].items(), key=lambda kv: -kv[1]):
-            typer.echo(f"{model:<40}{seconds:>10.2f}{seconds / millions:>14.2f}")
-        typer.echo(f"{'sum of warehouse models (1 thread)':<40}{r['warehouse_seconds']:>10.2f}"
-                   f"{r['warehouse_seconds'] / millions:>14.2f}")
-        typer.echo(f"bare sort of the dispensings into a table: {r['sort_seconds']:.2f} s")
-        typer.echo(f"episode model int_drug_episodes_built:     {r['episode_seconds']:.2f} s")
-        typer.echo(f"ratio episode model / bare sort: {r['ratio']:.2f} (target <= 2)")
+        steps, models = table_rows(r)
+        bench.finish_tables([(STEP_TABLE, steps), (MODEL_TABLE, models)])
         if keep:
             typer.echo(f"scratch database kept: {r['database']}")

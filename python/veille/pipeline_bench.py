@@ -1,7 +1,7 @@
 """`veille bench pipeline`: every stage of the warehouse timed end to end, at several sizes and on
 both synthetic profiles, with the growth exponent of each stage and its peak memory.
 
-For each profile and size, an extract is generated (`veille synth`, kept under
+For each profile and size, an extract is generated (seed 5, kept under
 ``$VEILLE_HOME/bench/pipeline/`` and reused), loaded into a scratch database on the current
 server, and every stage runs as the user would run it, each as its own `veille` process:
 
@@ -17,7 +17,8 @@ Peak memory is the largest proportional set size (PSS, from /proc) of the stage'
 processes (shared buffers touched included), sampled every half second. Each measured stage
 is appended to a JSON file (``--results``), so that runs of different sizes, made at different
 times, build one table; `--report` prints the Markdown table of docs/benchmarks.md and draws the
-plot (log-log seconds against patients) from that file alone.
+plot (log-log seconds against patients) from that file alone. The stages are timed with
+:mod:`veille.benchkit` (which also records the CPU seconds of each stage and of the server).
 """
 
 from __future__ import annotations
@@ -28,15 +29,23 @@ import math
 import os
 import subprocess
 import sys
-import threading
-import time
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
 
 import typer
 
 from veille import db
+from veille.benchkit import (
+    Bench,
+    OutFile,
+    PeakMemory,
+    Stage,
+    append_results,
+    generated_extract,
+    markdown_table,
+    scratch_database,
+    server_cpu_seconds,  # noqa: F401  (veille.pipeline_bench.server_cpu_seconds, as docs/benchmarks.md names it)
+    server_pid,
+)
 
 STAGES = {
     "load": ["load", "{extract}"],
@@ -49,160 +58,56 @@ STAGES = {
 SEED = 5
 
 
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(entry))
-    return kids
-
-
-def _tree(root: int, kids: dict[int, list[int]]) -> list[int]:
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += kids.get(pid, [])
-    return out
-
-
-def _pss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-class PeakMemory:
-    """Samples the PSS of a process tree and of the PostgreSQL server every half second; keeps
-    the peak of each."""
-
-    def __init__(self, root: int, server: int | None) -> None:
-        self.root, self.server = root, server
-        self.peak_kb = 0
-        self.server_peak_kb = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            kids = _children()
-            self.peak_kb = max(self.peak_kb, sum(_pss_kb(p) for p in _tree(self.root, kids)))
-            if self.server:
-                self.server_peak_kb = max(self.server_peak_kb,
-                                          sum(_pss_kb(p) for p in _tree(self.server, kids)))
-            self._stop.wait(0.5)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _server_pid() -> int | None:
-    info = db._postmaster_info()
-    return int(info.pid) if info is not None and getattr(info, "pid", None) else None
-
-
-def server_cpu_seconds() -> float | None:
-    """CPU seconds (user + system) the embedded server has used so far: every live process of
-    its tree (backends, parallel workers) plus what its postmaster has reaped from exited ones.
-    The difference over a job is the job's CPU work in the server, which other jobs on the
-    machine do not inflate as they do wall time. None without a local embedded server."""
-    root = _server_pid()
-    if root is None:
-        return None
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in _tree(root, _children()):
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-        if pid == root:
-            total += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped children
-    return total / tick
-
-
-def _extract(profile: str, patients: int, years: int) -> tuple[Path, float | None]:
-    out = db.veille_home() / "bench" / "pipeline" / f"{profile}_{patients}_{years}y_seed{SEED}"
-    if (out / "truth.json").exists():
-        return out, None
-    cmd = [sys.executable, "-m", "veille.cli", "synth", "--patients", str(patients), "--years", str(years),
-           "--start", "2015-01-01", "--seed", str(SEED), "--out", str(out), "--force", "--quiet"]
-    if profile != "default":
-        cmd += ["--profile", profile]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return out, time.perf_counter() - t0
-
-
 def _claim_lines(extract: Path) -> int:
     counts = json.loads((extract / "truth.json").read_text("utf-8"))["counts"]
     return int(counts.get("claim_lines") or sum(counts.get("rows", {}).values()))
 
 
-def _run_stage(stage: str, extract: Path, env: dict[str, str], log: Path) -> tuple[float, float, float, int]:
+def _run_stage(bench: Bench, stage: str, extract: Path, env: dict[str, str], log: Path) -> Stage:
+    """Run one stage as its own `veille` process; its peak memory is the PSS of that process
+    tree (and, apart, of the server), sampled while it runs."""
     args = [a.format(extract=extract) for a in STAGES[stage]]
-    t0 = time.perf_counter()
-    with log.open("ab") as out:
+    with bench.stage(stage) as st, log.open("ab") as out:
         out.write(f"\n== veille {' '.join(args)}\n".encode())
         out.flush()
         proc = subprocess.Popen([sys.executable, "-m", "veille.cli", *args], env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
-        with PeakMemory(proc.pid, _server_pid()) as peak:
+        with PeakMemory(proc.pid, server_pid()) as peak:
             code = proc.wait()
-    seconds = time.perf_counter() - t0
-    return seconds, peak.peak_kb / 1024, peak.server_peak_kb / 1024, code
+        st.peak_mb = peak.peak_kb / 1024
+        st.fields.update(server_mb=peak.server_peak_kb / 1024, ok=code == 0)
+        st.note = f"server peak {st.fields['server_mb']:,.0f} MB" + (
+            "" if code == 0 else f"; FAILED (exit {code}; see {log})")
+    return st
 
 
 def run_pipeline(profile: str, patients: int, years: int, stages: list[str], results: Path,
-                 keep: bool) -> list[dict]:
-    extract, synth_s = _extract(profile, patients, years)
+                 keep: bool, bench: Bench | None = None) -> list[dict]:
+    bench = bench or Bench("pipeline", server=True)
+    extract, synth_s = generated_extract(f"pipeline/{profile}_{patients}_{years}y_seed{SEED}", patients,
+                                         years, SEED, profile=profile, echo=bench.echo)
     lines = _claim_lines(extract)
-    name = f"bench_pipeline_{profile}_{patients}"
-    db.create_database(name, replace=True)
-    env = dict(os.environ, VEILLE_DATABASE=name)
-    subprocess.run([sys.executable, "-m", "veille.cli", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
     log = results.with_suffix(f".{profile}_{patients}.log")
     records = []
-    typer.echo(f"{profile} {patients:,} patients x {years} y: {lines:,} claim lines"
+    bench.echo(f"{profile} {patients:,} patients x {years} y: {lines:,} claim lines"
                + (f" (generated in {synth_s:.0f} s)" if synth_s else "") + f"; log in {log}")
-    try:
+    with scratch_database("bench_pipeline", name=f"bench_pipeline_{profile}_{patients}", keep=keep) as name:
+        env = dict(os.environ, VEILLE_DATABASE=name)
+        subprocess.run([sys.executable, "-m", "veille.cli", "migrate"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
         for stage in stages:
-            seconds, peak_mb, server_mb, code = _run_stage(stage, extract, env, log)
+            st = _run_stage(bench, stage, extract, env, log)
             rec = {"profile": profile, "patients": patients, "years": years, "claim_lines": lines,
-                   "stage": stage, "seconds": round(seconds, 1), "peak_mb": round(peak_mb),
-                   "server_mb": round(server_mb),
-                   "ok": code == 0, "load_avg": round(os.getloadavg()[0], 1),
-                   "at": datetime.now(UTC).isoformat(timespec="seconds")}
+                   "stage": stage, "seconds": round(st.seconds, 1), "peak_mb": round(st.peak_mb),
+                   "server_mb": round(st.fields["server_mb"]), "ok": st.fields["ok"],
+                   "cpu_s": round(st.cpu_seconds, 1),
+                   "server_cpu_s": None if st.server_cpu_seconds is None else round(st.server_cpu_seconds, 1),
+                   "load_avg": round(st.load[1], 1), "at": bench.now().isoformat(timespec="seconds")}
             records.append(rec)
             with results.open("a") as fh:
                 fh.write(json.dumps(rec) + "\n")
-            typer.echo(f"  {stage:<9} {seconds:>8.1f} s  peak {peak_mb:>6.0f} MB (server {server_mb:,.0f} MB)"
-                       + ("" if code == 0 else f"  FAILED (exit {code}; see {log})"))
-            if code != 0:
+            if not rec["ok"]:
                 break
-    finally:
-        if not keep:
-            db.drop_database(name)
     return records
 
 
@@ -229,7 +134,7 @@ def report(records: list[dict], plot: Path | None) -> str:
         stages = [s for s in STAGES if any((profile, n, s) in best for n in sizes)]
         head = ["stage"] + [f"{n:,}: s (peak MB, server MB)" for n in sizes] + [
             f"exponent {a:,}→{b:,}" for a, b in itertools.pairwise(sizes)]
-        lines += [f"**{profile}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        rows = []
         for s in stages:
             row = [s]
             for n in sizes:
@@ -239,7 +144,7 @@ def report(records: list[dict], plot: Path | None) -> str:
                 ra, rb = best.get((profile, a, s)), best.get((profile, b, s))
                 row.append(f"{growth_exponent(a, ra['seconds'], b, rb['seconds']):.2f}"
                            if ra and rb and ra["seconds"] > 0 else "")
-            lines.append("| " + " | ".join(row) + " |")
+            rows.append(row)
         total = ["whole pipeline"]
         speed = ["load + dbt, claim lines/s"]
         for n in sizes:
@@ -248,7 +153,8 @@ def report(records: list[dict], plot: Path | None) -> str:
             ld = [best.get((profile, n, s)) for s in ("load", "dbt")]
             speed.append(f"{ld[0]['claim_lines'] / (ld[0]['seconds'] + ld[1]['seconds']):,.0f}" if all(ld) else "")
         pad = [""] * (len(sizes) - 1)
-        lines += ["| " + " | ".join(total + pad) + " |", "| " + " | ".join(speed + pad) + " |", ""]
+        rows += [total + pad, speed + pad]
+        lines += [f"**{profile}**", "", markdown_table(head, rows), ""]
     if plot is not None:
         _plot(best, plot)
     return "\n".join(lines)
@@ -304,10 +210,13 @@ def register(bench_app: typer.Typer) -> None:
         report_only: bool = typer.Option(False, "--report", help="only print the table and draw the plot "
                                                                  "from the results file"),
         keep: bool = typer.Option(False, help="keep the scratch databases"),
+        out: OutFile = None,
     ) -> None:
         """Every stage (load, dbt, studies, scan, pathways, fraud) at several sizes and profiles."""
         results = results or db.veille_home() / "bench" / "pipeline" / "results.jsonl"
         results.parent.mkdir(parents=True, exist_ok=True)
+        bench = Bench("pipeline", out=out, server=True)
+        measured: list[dict] = []
         if not report_only:
             chosen = [s.strip() for s in stages.split(",") if s.strip()]
             unknown = [s for s in chosen if s not in STAGES]
@@ -315,7 +224,10 @@ def register(bench_app: typer.Typer) -> None:
                 raise typer.BadParameter(f"unknown stage {unknown[0]!r} (stages: {', '.join(STAGES)})")
             for profile in [p.strip() for p in profiles.split(",") if p.strip()]:
                 for n in _int_list(sizes, "--sizes"):
-                    run_pipeline(profile, n, years, chosen, results, keep)
+                    measured += run_pipeline(profile, n, years, chosen, results, keep, bench)
         records = [json.loads(x) for x in results.read_text().splitlines() if x.strip()] if results.exists() else []
-        typer.echo(report(records, plot))
+        text = report(records, plot)
+        typer.echo(text)
         typer.echo(f"plot: {plot}")
+        if out is not None:  # the table of every run in --results; the rows of this run (CSV)
+            append_results(out, "pipeline", text, measured, bench.now())

@@ -5,13 +5,13 @@ current database."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import typer
 from sklearn.metrics import adjusted_rand_score
 
+from veille import cliapp
+from veille.benchkit import Bench, Column, OutFile, Table, load_range, seconds_cell
 from veille.pathways.clusters import Trajectories
 
 
@@ -53,32 +53,57 @@ def planted_trajectories(n: int, seed: int = 0) -> tuple[Trajectories, np.ndarra
                         pd.DataFrame(contacts, columns=["hba1c", "microalbumin", "endocrinology"])), truth
 
 
-def bench_clustering(patients: int, sample_size: int, samples: int,
-                     method: str = "mixture") -> dict[str, float]:
+CLUSTERING_TABLE = Table((
+    Column("method", lambda r: r["method"]),
+    Column("patients", lambda r: f"{r['patients']:,} x 36 months"),
+    Column("k", lambda r: str(r["k"])),
+    Column("wall", seconds_cell()),
+    Column("CPU", seconds_cell("cpu_seconds")),
+    Column("ARI vs planted", lambda r: f"{r['ari']:.3f}"),
+    Column("peak RSS", lambda r: f"{r['peak_mb']:,.0f} MB"),
+    Column("load avg", lambda r: load_range(r["load_start"], r["load_end"])),
+))
+"""`veille bench pathways`: the clustering of planted sequences."""
+
+MARTS_TABLE = Table((
+    Column("warehouse", lambda r: f"database `{r['database']}`"),
+    Column("patients", lambda r: f"{r['patients']:,}"),
+    Column("dispensings", lambda r: f"{r['dispensings']:,}"),
+    Column("wall", lambda r: f"{r['seconds']:.0f} s" + ("" if r["rc"] == 0 else f" (dbt exit {r['rc']})")),
+))
+"""docs/benchmarks.md, section pathways: the pathways marts."""
+
+
+def bench_clustering(bench: Bench, patients: int, sample_size: int, samples: int,
+                     method: str = "mixture") -> dict:
+    """Cluster ``patients`` planted trajectories with ``method``, as one stage; its row."""
     from veille.pathways.clusters import cluster
 
     traj, truth = planted_trajectories(patients)
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = cluster(traj, method, None, sample_size, samples, seed=1)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"patients": patients, "seconds": seconds, "cpu": cpu, "k": result.k,
-            "ari": float(adjusted_rand_score(truth, result.labels))}
+    with bench.stage(f"clustering ({method})", method=method, patients=patients) as st:
+        result = cluster(traj, method, None, sample_size, samples, seed=1)
+        st.fields.update(k=result.k, ari=float(adjusted_rand_score(truth, result.labels)))
+        st.note = f"k = {result.k}, ARI vs planted {st.fields['ari']:.3f}"
+    return st.row()
 
 
-def bench_marts() -> dict[str, float]:
+def bench_marts(bench: Bench) -> dict:
+    """`dbt run --select tag:pathways` on the current database, as one stage; its row."""
     import sqlalchemy as sa
 
     from veille import db
     from veille.dbt import run_dbt
 
-    t0 = time.perf_counter()
-    rc = run_dbt(["run", "--select", "tag:pathways", "--quiet"], check=False)
-    seconds = time.perf_counter() - t0
+    with bench.stage("pathways marts (dbt run --select tag:pathways)") as st:
+        rc = run_dbt(["run", "--select", "tag:pathways", "--quiet"], check=False)
     with db.engine().connect() as conn:
         patients = conn.execute(sa.text("select count(*) from claims.patient")).scalar_one()
+        dispensings = conn.execute(sa.text("select count(*) from claims.dispensing")).scalar_one()
         py = conn.execute(sa.text("select coalesce(sum(observed_days), 0) / 365.25 "
                                   "from pathways.fct_pathways_care_use")).scalar_one()
-    return {"patients": patients, "person_years": float(py), "seconds": seconds, "rc": rc}
+        database = conn.execute(sa.text("select current_database()")).scalar_one()
+    return {**st.row(), "database": database, "patients": patients, "dispensings": dispensings,
+            "person_years": float(py), "rc": rc}
 
 
 def register(bench_app: typer.Typer) -> None:
@@ -91,20 +116,19 @@ def register(bench_app: typer.Typer) -> None:
         method: str = typer.Option("both", help="mixture | clara | both"),
         marts: bool = typer.Option(False, help="also time the pathways dbt models on the current "
                                                "database (upstream models already built)"),
+        out: OutFile = None,
     ) -> None:
         """Clustering of N patients (target: 100,000 in under 2 minutes); --marts times
         `dbt run --select tag:pathways` on the loaded warehouse."""
-        from veille.errors import VeilleError
         from veille.pathways.clusters import METHODS
 
-        if method not in (*METHODS, "both"):
-            raise VeilleError(f"--method must be mixture, clara or both, got {method}")
-        for m in METHODS if method == "both" else (method,):
-            r = bench_clustering(patients, sample_size, samples, m)
-            typer.echo(f"clustering ({m}): {r['patients']:,} patients x 36 months, k = {r['k']}, "
-                       f"{r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU, "
-                       f"ARI vs planted {r['ari']:.3f}")
+        cliapp.choice(method, (*METHODS, "both"), "--method")
+        bench = Bench("pathways", out=out, server=marts)
+        rows = [bench_clustering(bench, patients, sample_size, samples, m)
+                for m in (METHODS if method == "both" else (method,))]
+        parts = [(CLUSTERING_TABLE, rows)]
         if marts:
-            m = bench_marts()
-            typer.echo(f"pathways marts: {m['patients']:,} patients, {m['person_years']:,.0f} "
-                       f"person-years, {m['seconds']:.1f} s (dbt exit {m['rc']})")
+            m = bench_marts(bench)
+            bench.echo(f"pathways marts: {m['person_years']:,.0f} person-years")
+            parts.append((MARTS_TABLE, [m]))
+        bench.finish_tables(parts)

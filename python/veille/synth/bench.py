@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from veille.benchkit import Bench, Column, OutFile, Table, load_range, seconds_cell
+
+SYNTH_TABLE = Table((
+    Column("patients × years", lambda r: f"{r['patients']:,} × {r['years']}"),
+    Column("claim lines", lambda r: f"{r['claim_lines']:,}"),
+    Column("wall", seconds_cell()),
+    Column("lines/min (wall)", lambda r: f"{r['claim_lines'] / r['seconds'] * 60 / 1e6:.2f} M"),
+    Column("CPU (user+sys)", seconds_cell("cpu_seconds")),
+    Column("lines per CPU-minute", lambda r: f"{r['claim_lines'] / r['cpu_seconds'] * 60 / 1e6:.1f} M"),
+    Column("written", lambda r: f"{r['bytes_written'] / 1e6:,.0f} MB"),
+    Column("peak RSS", lambda r: f"{r['peak_mb']:,.0f} MB"),
+    Column("load avg", lambda r: load_range(r["load_start"], r["load_end"])),
+))
+"""docs/benchmarks.md, section synth. "Claim lines" = DCIR ER_PRS_F rows + PMSI stays."""
 
 
 def bench_synth(
@@ -19,35 +32,23 @@ def bench_synth(
     years: Annotated[int, typer.Option("--years", help="length of the period")] = 5,
     scenario: Annotated[str, typer.Option("--scenario", help="scenario name or file")] = "default",
     keep: Annotated[Path | None, typer.Option("--keep", help="write and keep the extract here")] = None,
+    out: OutFile = None,
 ) -> None:
     """Generate an extract in a temporary directory; print lines/minute and peak RSS."""
     from veille.synth import generate
 
+    bench = Bench("synth", out=out)
     tmp = Path(tempfile.mkdtemp(prefix="veille_bench_synth_"))
-    out = keep or tmp / "extract"
+    extract = keep or tmp / "extract"
     try:
-        t0, c0 = time.perf_counter(), _cpu_seconds()
-        truth = generate(out, patients, years, date(2015, 1, 1), 1, scenario, force=True)
-        secs, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+        with bench.stage(f"generate ({scenario})", patients=patients, years=years) as st:
+            truth = generate(extract, patients, years, date(2015, 1, 1), 1, scenario, force=True)
         doc = json.loads(truth.read_text("utf-8"))
-        lines = int(doc["counts"]["claim_lines"])
-        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        st.fields["claim_lines"] = int(doc["counts"]["claim_lines"])
+        st.fields["bytes_written"] = sum(f.stat().st_size for f in extract.rglob("*") if f.is_file())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    rss_mb = max(resource.getrusage(who).ru_maxrss
-                 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
-    typer.echo(
-        f"synth: {patients} patients x {years} years ({scenario}): {lines} claim lines "
-        f"(DCIR + PMSI stays) in {secs:.1f} s wall = {lines / secs * 60 / 1e6:.2f} M lines/min "
-        f"({cpu:.1f} s CPU = {lines / cpu * 60 / 1e6:.2f} M lines per CPU-minute); "
-        f"{size / 1e6:.0f} MB written; peak RSS of one process {rss_mb:.0f} MB"
-    )
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU of this process and of its finished worker processes."""
-    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
-                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+    bench.finish(SYNTH_TABLE)
 
 
 def register(bench_app: typer.Typer) -> None:

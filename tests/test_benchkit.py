@@ -1,0 +1,116 @@
+"""The bench harness: stages measured with injected clocks, printed and written exactly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from veille.benchkit import Bench, Column, Table, load_range
+from veille.errors import VeilleError
+
+AT = datetime(2026, 12, 5, 9, 30, tzinfo=UTC)
+
+
+def probe(*values: float):
+    """A clock or probe returning ``values`` one call after the other."""
+    it = iter(values)
+    return lambda: next(it)
+
+
+def two_stage_run(out=None) -> tuple[Bench, list[str]]:
+    printed: list[str] = []
+    bench = Bench("demo", out=out, echo=printed.append, now=lambda: AT,
+                  clock=probe(0.0, 12.5, 12.5, 20.0), cpu=probe(1.0, 4.0, 4.0, 5.0),
+                  memory=probe(150.4, 300.0), load=probe(1.2, 1.6, 1.6, 1.64),
+                  server_cpu=probe(10.0, 40.0, 40.0, 52.5))
+    with bench.stage("load", rows=1234):
+        pass
+    with bench.stage("dbt") as st:
+        st.note = "34 models"
+    return bench, printed
+
+
+def test_stages_are_measured_printed_and_tabled():
+    bench, printed = two_stage_run()
+    assert printed == [
+        "  load: 12.5 s wall, 3.0 s CPU, peak 150 MB, server CPU 30.0 s, load 1.2-1.6",
+        "  dbt: 7.5 s wall, 1.0 s CPU, peak 300 MB, server CPU 12.5 s, load 1.6; 34 models",
+    ]
+    assert bench.rows() == [
+        {"stage": "load", "seconds": 12.5, "cpu_seconds": 3.0, "peak_mb": 150.4, "server_cpu_seconds": 30.0,
+         "load_start": 1.2, "load_end": 1.6, "rows": 1234},
+        {"stage": "dbt", "seconds": 7.5, "cpu_seconds": 1.0, "peak_mb": 300.0, "server_cpu_seconds": 12.5,
+         "load_start": 1.6, "load_end": 1.64},
+    ]
+    assert bench["dbt"].seconds == 7.5
+    text = bench.finish()
+    assert text.splitlines() == [
+        "| step | wall | CPU | peak RSS | load avg |",
+        "|---|---|---|---|---|",
+        "| load | 12.5 s | 3.0 s | 150 MB | 1.2-1.6 |",
+        "| dbt | 7.5 s | 1.0 s | 300 MB | 1.6 |",
+    ]
+    assert printed[2:] == ["", text]
+
+
+def test_a_table_of_its_own_and_the_results_files(tmp_path):
+    table = Table((Column("what", lambda r: r["stage"]),
+                   Column("rows/s", lambda r: f"{r['rows'] / r['seconds']:,.0f}", right=True)))
+    md, csv = tmp_path / "r.md", tmp_path / "r.csv"
+    bench, printed = two_stage_run(md)
+    bench.finish(table, bench.rows()[:1])
+    assert md.read_text() == ("\n### veille bench demo, 2026-12-05 09:30 UTC\n\n"
+                              "| what | rows/s |\n|---|---:|\n| load | 99 |\n")
+    assert printed[-1] == f"appended to {md}"
+    for _ in range(2):  # the header once, then rows
+        bench, _ = two_stage_run(csv)
+        bench.finish(table, bench.rows()[:1])
+    assert csv.read_text().splitlines() == [
+        "bench,at,stage,seconds,cpu_seconds,peak_mb,server_cpu_seconds,load_start,load_end,rows",
+        "demo,2026-12-05T09:30:00+00:00,load,12.5,3.0,150.4,30.0,1.2,1.6,1234",
+        "demo,2026-12-05T09:30:00+00:00,load,12.5,3.0,150.4,30.0,1.2,1.6,1234",
+    ]
+    bench, _ = two_stage_run(csv)
+    with pytest.raises(VeilleError, match=r"r.csv holds rows with other columns \(bench, at, stage, .*\): "
+                                          r"one CSV file per benchmark, or a .md file$"):
+        bench.finish(rows=bench.rows()[1:])  # the dbt row has no `rows`: other columns
+
+
+def test_bad_results_file_and_failed_stage():
+    with pytest.raises(VeilleError, match=r"^--out must be a .md or .csv file, got results.txt$"):
+        Bench("demo", out=Path("results.txt"))
+    printed: list[str] = []
+    bench = Bench("demo", echo=printed.append, clock=probe(0.0), cpu=probe(0.0), memory=probe(),
+                  load=probe(1.0), server_cpu=lambda: None)
+    with pytest.raises(RuntimeError), bench.stage("broken"):
+        raise RuntimeError("no")
+    assert bench.stages == [] and printed == []
+
+
+def test_load_range():
+    assert load_range(1.64, 1.2) == "1.2-1.6"
+    assert load_range(0.96, 1.04) == "1.0"
+
+
+def test_dbt_tables_have_the_columns_of_docs_benchmarks():
+    from veille.dbt_bench import MODEL_TABLE, STEP_TABLE, table_rows
+
+    figures = {"dispensings": 10_000_000, "sort_seconds": 45.8, "episode_seconds": 69.4, "ratio": 69.4 / 45.8,
+               "warehouse_seconds": 73.2, "models": {"int_drug_episodes_built": 71.9, "int_data_span": 1.3,
+                                                     "stg_claims__patients": 0.0}}
+    steps, models = table_rows(figures)
+    assert STEP_TABLE.markdown(steps).splitlines() == [
+        "| step | seconds | s per million dispensings |",
+        "|---|---:|---:|",
+        ("| bare sort of the rows the episode model reads (`int_drug_dispensings`, ordered by patient, drug, "
+         "date, id) into a table | 45.8 | 4.6 |"),
+        "| episode model `int_drug_episodes_built` alone (`dbt run --select`) | 69.4 | 6.9 |",
+        "| **ratio episode model / bare sort** | **1.52** (target <= 2) |  |",
+        "| same model again inside the full warehouse run | 71.9 | 7.2 |",
+    ]
+    assert MODEL_TABLE.markdown(models).splitlines()[2:] == [
+        "| int_drug_episodes_built | 71.9 | 7.2 |",
+        "| int_data_span | 1.3 | 0.1 |",
+        "| **sum of all 3 warehouse models** | **73.2** | **7.3** |",
+    ]
