@@ -1,4 +1,5 @@
-"""Alerts against a synthetic extract's truth: precision at k, recall and AUC per actor kind."""
+"""Alerts against a synthetic extract's truth: precision at k, recall, AUC and average precision
+per actor kind (metrics from :mod:`veille.evaluation`)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,14 @@ import sqlalchemy as sa
 
 from veille import db
 from veille.errors import VeilleError
-from veille.truth import read_truth_file
+from veille.evaluation import auc, average_precision, top_k, truth_section
 
 PATIENT_KINDS = {"doctor_shopping"}
 
 
 def read_truth(path: str | Path) -> dict[str, dict[str, str]]:
     """The ``fraud`` entries of truth.json (a file, or the extract directory holding it)."""
-    p, truth = read_truth_file(path)
-    fraud = truth.get("fraud")
-    if not isinstance(fraud, dict):
-        raise VeilleError(f"{p} has no 'fraud' section")
-    return fraud
+    return truth_section(path, "fraud", "injected actor -> kind")[1]
 
 
 def entity_scores(conn: sa.Connection) -> pd.DataFrame:
@@ -51,19 +48,11 @@ def entity_scores(conn: sa.Connection) -> pd.DataFrame:
     return out
 
 
-def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """Area under the ROC curve (Mann-Whitney, ties count one half); None without both classes."""
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return None
-    ranks = pd.Series(scores).rank(method="average").to_numpy()
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def evaluate(truth: dict[str, dict[str, str]], scores: pd.DataFrame) -> dict[str, Any]:
-    """Precision at k = 2 x actors (over the alerted entities when fewer than k), recall at k and
-    AUC per actor kind (that kind against every entity of the same type that is no actor, never
-    alerted = score 0). Counts are exact: mask them before export."""
+    """Precision at k = 2 x actors (over the alerted entities when fewer than k), recall at k,
+    precision at n (= actors); per actor kind, recall at k, AUC and average precision (that kind
+    against every entity of the same type that is no actor, never alerted = score 0). Counts
+    are exact: mask them before export."""
     actors = pd.DataFrame(
         [{"entity_id": k, "kind": v.get("kind", "unknown")} for k, v in truth.items()],
         columns=["entity_id", "kind"],
@@ -73,28 +62,28 @@ def evaluate(truth: dict[str, dict[str, str]], scores: pd.DataFrame) -> dict[str
     ranked = df[df["alerted"]].sort_values(["score", "entity_kind", "entity_id"], ascending=[False, True, True])
     n_actors = len(actors)
     k = 2 * n_actors
-    top = ranked.head(k)
-    top_n = ranked.head(n_actors)
+    overall = top_k(ranked["kind"].notna(), k, n_actors)
     per_kind: dict[str, Any] = {}
     for kind, group in actors.groupby("kind"):
         pool = df[(df["entity_kind"] == group["entity_kind"].iloc[0]) & (df["kind"].isna() | df["kind"].eq(kind))]
         positive = pool["kind"].eq(kind).to_numpy()
+        found = top_k(ranked["kind"].eq(kind), k, len(group))
         per_kind[str(kind)] = {
             "actors": len(group),
-            "found_in_top_k": int(top["kind"].eq(kind).sum()),
+            "found_in_top_k": found.found,
             "alerted": int(ranked["kind"].eq(kind).sum()),
-            "recall_at_k": float(top["kind"].eq(kind).sum() / len(group)),
-            "auc": auc(pool["score"].to_numpy(), positive),
+            "recall_at_k": found.recall,
+            "auc": auc(pool["score"], positive),
+            "average_precision": average_precision(pool["score"], positive),
         }
-    hits = int(top["kind"].notna().sum())
     return {
         "actors": n_actors,
         "alerted_entities": len(ranked),
         "k": k,
-        "true_in_top_k": hits,
-        "precision_at_k": hits / len(top) if len(top) else None,
-        "recall_at_k": hits / n_actors if n_actors else None,
-        "precision_at_n": float(top_n["kind"].notna().sum() / len(top_n)) if len(top_n) else None,
+        "true_in_top_k": overall.found,
+        "precision_at_k": overall.precision,
+        "recall_at_k": overall.recall,
+        "precision_at_n": top_k(ranked["kind"].notna(), n_actors).precision,
         "kinds": per_kind,
     }
 

@@ -10,18 +10,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sklearn.metrics import adjusted_rand_score
 
-from veille.errors import VeilleError
+from veille.evaluation import truth_section
 from veille.pathways.rates import wilson_interval
 from veille.privacy import mask_value
-from veille.truth import read_truth_file
 
 
 def read_truth(path: str | Path) -> dict[str, str]:
     """The ``pathways`` section of a truth.json: patient pseudonym -> archetype."""
-    p, truth = read_truth_file(path)
-    arche = truth.get("pathways")
-    if not isinstance(arche, dict) or not arche:
-        raise VeilleError(f"{p.name} has no 'pathways' section (patient -> archetype)")
+    arche = truth_section(path, "pathways", "patient -> archetype")[1]
     return {str(k): str(v) for k, v in arche.items()}
 
 

@@ -5,7 +5,8 @@ a shorter class prefix), an ICD-10 3-character outcome and a hazard ratio (1 = n
 Each is matched to the scanned pairs at the outcome's 3-character code and the exposure's level
 (ATC7 for a 7-character code, ATC5 otherwise: the best-scoring ATC5 pair under a shorter
 prefix). A truth pair that was not scanned (too few events) gets the worst score. The AUC is the
-Mann-Whitney probability that a positive outscores a negative, ties counted one half.
+probability that a positive outscores a negative, ties counted one half; the average precision
+summarises precision over recall (both from :mod:`veille.evaluation`).
 
 Each injected effect also gets the power the O/E test had to find it at this size: with E the
 expected count of the pair, the one-sided Poisson test at level 0.05 needs c events, and the
@@ -22,9 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from veille.errors import VeilleError
+from veille import evaluation
 from veille.privacy import mask_value
-from veille.truth import read_truth_file
 
 METHOD_SCORES = {"ssa": "ssa_p", "oe": "oe_p", "oe_calibrated": "oe_cal_p", "oe_latent": "oe_latent_p",
                  "tree": "tree_p", "combined": "rank"}
@@ -32,20 +32,9 @@ POWER_ALPHA = 0.05
 
 
 def read_truth(path: str | Path) -> pd.DataFrame:
-    """The effects of a truth file: exposure_atc, outcome_icd10, hazard_ratio, is_positive."""
-    p, doc = read_truth_file(path)
-    effects = doc.get("effects")
-    if not isinstance(effects, list) or not effects:
-        raise VeilleError(f"{p}: no 'effects' list")
-    rows = []
-    for i, eff in enumerate(effects, start=1):
-        try:
-            rows.append((str(eff["exposure_atc"]).upper(), str(eff["outcome_icd10"]).upper()[:3],
-                         float(eff["hazard_ratio"])))
-        except (KeyError, TypeError, ValueError):
-            raise VeilleError(
-                f"{p}: effect #{i} needs exposure_atc, outcome_icd10 and a numeric hazard_ratio"
-            ) from None
+    """The effects of a truth file: exposure_atc, outcome_icd10 (3 characters), hazard_ratio,
+    is_positive; protective effects (HR < 1) left out."""
+    rows = [(e.exposure_atc, e.outcome_icd10[:3], e.hazard_ratio) for e in evaluation.read_effects(path)]
     frame = pd.DataFrame(rows, columns=["exposure_atc", "outcome_icd10", "hazard_ratio"])
     frame["is_positive"] = frame["hazard_ratio"] > 1.0
     return frame[frame["hazard_ratio"] >= 1.0].reset_index(drop=True)
@@ -78,16 +67,10 @@ def poisson_power(expected: np.ndarray, ratio: np.ndarray, alpha: float = POWER_
     return np.where(e > 0, stats.poisson.sf(critical - 1, e * np.asarray(ratio, dtype=float)), 0.0)
 
 
-def auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """P(score of a positive < score of a negative) + P(tie) / 2 (lower score = stronger)."""
-    s = np.asarray(scores, dtype=float)
-    y = np.asarray(positive, dtype=bool)
-    pos, neg = s[y], s[~y]
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    less = (pos[:, None] < neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
-    return float((less + 0.5 * ties) / (len(pos) * len(neg)))
+def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """P(score of a positive < score of a negative) + P(tie) / 2: a lower score (a p-value, a
+    rank) is a stronger signal. None without both positives and negatives."""
+    return evaluation.auc(scores, positive, higher_is_stronger=False)
 
 
 def evaluate(truth_path: str | Path, signals: pd.DataFrame) -> dict:
@@ -101,6 +84,9 @@ def evaluate(truth_path: str | Path, signals: pd.DataFrame) -> dict:
     result = {
         "auc": {m: auc(matched[col].to_numpy(), y) if stored[col] else None
                 for m, col in METHOD_SCORES.items()},
+        "average_precision": {
+            m: evaluation.average_precision(matched[col].to_numpy(), y, higher_is_stronger=False)
+            if stored[col] else None for m, col in METHOD_SCORES.items()},
         "positives": int(y.sum()),
         "negatives": int((~y).sum()),
         "scanned": {"positives": int(matched.loc[y, "scanned"].sum()),

@@ -4,9 +4,12 @@ The generator (`veille synth`) lists effects as exposure ATC prefix x outcome IC
 a hazard ratio while on treatment, optionally relative to a comparator drug. For a comparison
 of ``exposure`` vs ``comparator`` on an outcome algorithm, the injected HR is the exposure's
 effect divided by the comparator's (active comparator), or the exposure's alone (non-users).
+The effects are read with :func:`veille.evaluation.truth_effects`.
 """
 
 from __future__ import annotations
+
+from veille.evaluation import Effect, truth_effects
 
 OUTCOME_ICD10 = {
     "bladder_cancer_broad": "C67",
@@ -25,35 +28,41 @@ def outcome_code(outcome_id: str) -> str | None:
     return OUTCOME_ICD10.get(outcome_id)
 
 
-def _effect(effects: list[dict], atc: list[str], icd10: str, other: list[str] | None) -> float | None:
+def _matches(code: str, prefix: str) -> bool:
+    """Whether two codes name the same thing at different depths (one is a prefix of the other)."""
+    return code.startswith(prefix) or prefix.startswith(code)
+
+
+def _effect(effects: list[Effect], atc: list[str], icd10: str, other: list[str] | None) -> float | None:
     """HR of drugs ``atc`` on ``icd10``; 1.0 when no effect is listed; None when ambiguous."""
     hrs = set()
     for e in effects:
-        if not e["outcome_icd10"].startswith(icd10) and not icd10.startswith(e["outcome_icd10"]):
+        if not _matches(icd10, e.outcome_icd10):
             continue
-        if not any(code.startswith(e["exposure_atc"]) or e["exposure_atc"].startswith(code) for code in atc):
+        if not any(_matches(code, e.exposure_atc) for code in atc):
             continue
-        comp = e.get("comparator_atc")
-        if comp and not (other and any(c.startswith(comp) or comp.startswith(c) for c in other)):
+        comp = e.comparator_atc
+        if comp and not (other and any(_matches(c, comp) for c in other)):
             continue
-        hrs.add(float(e["hazard_ratio"]))
+        hrs.add(e.hazard_ratio)
     if len(hrs) > 1:
         return None
     return hrs.pop() if hrs else 1.0
 
 
 def injected_hr(truth: dict, exposure_atc: list[str], comparator_atc: list[str] | None, outcome_id: str) -> float | None:
-    """The true HR of exposure vs comparator on the outcome, or None when it is not defined."""
+    """The true HR of exposure vs comparator on the outcome (``truth``: the content of a
+    truth.json), or None when it is not defined."""
     icd10 = outcome_code(outcome_id)
     if icd10 is None:
         return None
-    effects = truth["effects"]
+    effects = truth_effects(truth, required=False)  # a scenario may inject nothing
     exp = _effect(effects, exposure_atc, icd10, comparator_atc)
     if exp is None:
         return None
-    direct = [e for e in effects if e.get("comparator_atc") and exp != 1.0]
+    direct = [e for e in effects if e.comparator_atc and exp != 1.0]
     if comparator_atc is None or any(
-        any(c.startswith(e["comparator_atc"]) for c in comparator_atc) for e in direct
+        any(c.startswith(e.comparator_atc) for c in comparator_atc) for e in direct
     ):
         return exp
     comp = _effect(effects, comparator_atc, icd10, None)
