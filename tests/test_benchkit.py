@@ -114,3 +114,16 @@ def test_dbt_tables_have_the_columns_of_docs_benchmarks():
         "| int_data_span | 1.3 | 0.1 |",
         "| **sum of all 3 warehouse models** | **73.2** | **7.3** |",
     ]
+
+
+def test_every_benchmark_takes_out_for_bench_all():
+    import typer
+    from typer.testing import CliRunner
+    from veille.bench import bench_app
+
+    commands = typer.main.get_command(bench_app).commands
+    assert {"load", "synth", "dbt", "study", "scan", "pathways", "fraud", "pipeline", "all"} <= set(commands)
+    for name, cmd in commands.items():  # `bench all` passes its --out to each
+        assert "out" in {p.name for p in cmd.params}, name
+    out = CliRunner().invoke(bench_app, ["all", "--out", "r.csv"])
+    assert str(out.exception) == "bench all --out takes a .md file (each benchmark has its own columns), got r.csv"
