@@ -106,10 +106,10 @@ def compare_cmd(
 ) -> None:
     """Markdown table: published vs recovered (latest runs) vs injected hazard ratios."""
     from veille import db
+    from veille.evaluation import read_truth_file
     from veille.study import store
     from veille.study.compare import comparison_rows, markdown, negative_control_rows
     from veille.study.config import load_all
-    from veille.truth import read_truth_file
 
     _, doc = read_truth_file(truth)
     rows, notes = [], []
