@@ -120,7 +120,7 @@ def write_report(signals: pd.DataFrame, out: Path, run_id: int, window_days: int
                   subtitle=f"{len(signals)} drug x outcome pairs scanned, {n_sig} signals at the FDR level")
     page.heading(f"Ranked list (top {min(top, len(ranked))})",
                  source="results.signal <- veille.scan.run.run_scan (veille.scan.stats, veille.scan.treescan) "
-                        "on scan.scan_pair_counts, scan.scan_sequence_symmetry, scan.scan_tree_events")
+                        "on scan.scan_pair_counts, scan.scan_tree_events")
     page.html(ranked_table(ranked.head(top)))
     page.heading("Volcano")
     page.figure(volcano(signals))
