@@ -33,7 +33,11 @@ def _error(tmp_path: Path, data: dict) -> str:
 
 def test_shipped_studies_validate():
     studies = {s.id: s for s in load_all()}
-    assert set(studies) == {"pioglitazone_bladder_cancer", "rosiglitazone_vs_pioglitazone", "fall_risk_hip_fracture"}
+    assert set(studies) == {"pioglitazone_bladder_cancer", "rosiglitazone_vs_pioglitazone", "fall_risk_hip_fracture",
+                            "benzodiazepines_hip_fracture_sccs"}
+    sccs = studies["benzodiazepines_hip_fracture_sccs"]
+    assert (sccs.design, sccs.comparisons, sccs.atc(sccs.sccs.exposure.atc)) == ("sccs", [], ["N05BA"])
+    assert [w.name for w in sccs.sccs.risk_windows] == ["first 30 days", "day 30 to the end of the episode"]
     pio = studies["pioglitazone_bladder_cancer"]
     assert pio.atc(pio.comparisons[0].exposure.atc) == ["A10BD05", "A10BD06", "A10BG03"]
     assert pio.atc(pio.base_population) == ["A10"]

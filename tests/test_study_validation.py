@@ -94,7 +94,8 @@ def test_reports_and_results_command(runs, exports):
     assert (reports / "index.html").is_file()
     for run in runs["runs"]:
         page = (reports / run.study.id / "index.html").read_text()
-        assert "Attrition" in page and "<svg" in page
+        section = "Relative incidence" if run.study.design == "sccs" else "Attrition"
+        assert section in page and 'class="plotly-graph-div"' in page, run.study.id
     out = CliRunner().invoke(study_app, ["results", "fall_risk_hip_fracture", "--format", "json"])
     assert out.exit_code == 0, out.output
     (reports / "results.json").write_text(out.output)
@@ -106,3 +107,21 @@ def test_reports_and_results_command(runs, exports):
         for k in ("events_exposed", "events_comparator"):
             assert r[k] == "<10" or r[k] >= 10
     assert any("report:" in line for line in runs["lines"])
+
+
+def test_case_series_recovers_the_injected_effect(runs):
+    """Benzodiazepine anxiolytics x hip fracture (HR 3.0 on treatment after 65 in the strong
+    scenario), as a self-controlled case series: the first month's relative incidence covers
+    3.0; later in the episode the estimate is diluted by the days our episodes count as exposed
+    and the generator does not (measured 1.97, docs/studies.md), but stays clearly above 1; the
+    negative controls' first-month estimates cover 1."""
+    run = next(r for r in runs["runs"] if r.study.design == "sccs")
+    truth = injected_hr(runs["truth"], run.study.atc(run.study.sccs.exposure.atc), None, "hip_fracture")
+    assert truth == 3.0
+    found = {(o.outcome_id, e["term"]): e for o in run.outcomes for e in o.estimates if e["status"] == "ok"}
+    first = found[("hip_fracture", "first 30 days")]
+    assert first["ci_low"] <= truth <= first["ci_high"], first
+    later = found[("hip_fracture", "day 30 to the end of the episode")]
+    assert 1.5 < later["ci_low"] and later["hr"] < truth, later
+    controls = [e for (o, t), e in found.items() if e["is_negative_control"] and t == "first 30 days"]
+    assert len(controls) >= 3 and all(e["ci_low"] <= 1 <= e["ci_high"] for e in controls), controls

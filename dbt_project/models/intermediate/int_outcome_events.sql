@@ -69,7 +69,11 @@ generic_outcomes as (
         outcome_id,
         {{ dbt.split_part('outcome_id', "':'", 1) }} as kind,
         upper({{ dbt.split_part('outcome_id', "':'", 2) }}) as code_prefix
-    from {{ ref('stg_study__cohort_outcomes') }}
+    from (
+        select outcome_id from {{ ref('stg_study__cohort_outcomes') }}
+        union all
+        select outcome_id from {{ ref('stg_study__sccs_outcomes') }}
+    ) as registry_outcomes
     where outcome_id ~ '^(dp|dpdr|dx|ald|act):[A-Za-z0-9]+$'
 ),
 

@@ -51,7 +51,8 @@ def list_cmd() -> None:
     from veille.study.config import load_all
 
     for s in load_all():
-        typer.echo(f"{s.id}: {s.title} [{', '.join(c.id for c in s.comparisons)}]")
+        what = "self-controlled case series" if s.design == "sccs" else ", ".join(c.id for c in s.comparisons)
+        typer.echo(f"{s.id}: {s.title} [{what}]")
 
 
 @study_app.command("run")

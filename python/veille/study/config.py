@@ -162,6 +162,45 @@ class Covariates(_Strict):
         return v
 
 
+class RiskWindow(_Strict):
+    """Days ``start`` to ``end`` after an exposure episode starts (``end`` null: to the
+    episode's end); ``label`` names it in the report (default: the days)."""
+
+    label: str | None = None
+    start: int = Field(0, ge=0)
+    end: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskWindow:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"impossible risk window: end {self.end} < start {self.start}")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.label or (f"days {self.start}-{self.end}" if self.end is not None
+                              else f"day {self.start} to the episode's end")
+
+
+class CaseSeries(_Strict):
+    """A self-controlled case series (``design: sccs``): the cases of each outcome, each
+    compared with itself, exposed time in ``risk_windows`` against the rest of its observation."""
+
+    exposure: DrugSet
+    risk_windows: list[RiskWindow] = Field(default_factory=lambda: [RiskWindow()], min_length=1)
+    pre_exposure: int = Field(0, ge=0)
+    grace: int = Field(30, ge=0)
+    age_groups: list[int] = Field(default_factory=list)
+    calendar: Literal["none", "year"] = "year"
+
+    @field_validator("age_groups")
+    @classmethod
+    def _ascending(cls, v: list[int]) -> list[int]:
+        if any(a < 0 or a > 120 for a in v) or v != sorted(set(v)):
+            raise ValueError(f"age_groups must be ascending ages between 0 and 120, got {v}")
+        return v
+
+
 class PublishedEstimate(_Strict):
     comparison: str
     outcome: str
@@ -181,6 +220,8 @@ class Study(_Strict):
     title: str = Field(min_length=1)
     question: str = Field(min_length=1)
     reference: Reference | None = None
+    design: Literal["cohort", "sccs"] = "cohort"
+    sccs: CaseSeries | None = None
     concept_sets: dict[str, list[str]] = Field(default_factory=dict)
     base_population: list[str] | None = None
     age: AgeRange = AgeRange()
@@ -192,7 +233,7 @@ class Study(_Strict):
     start_delay: int = Field(0, ge=0)
     exposure_strategy: Strategy = Strategy()
     max_followup: int | None = Field(None, gt=0)
-    comparisons: list[Comparison] = Field(min_length=1)
+    comparisons: list[Comparison] = Field(default_factory=list)
     outcomes: list[Outcome] = Field(min_length=1)
     negative_controls: list[Outcome] = Field(default_factory=list)
     covariates: Covariates = Covariates()
@@ -213,6 +254,25 @@ class Study(_Strict):
     def _coherent(self) -> Study:
         if not STUDY_ID.match(self.id):
             raise ValueError(f"study id {self.id!r} (the file name) must be lowercase letters, digits and _")
+        if self.design == "sccs":
+            if self.sccs is None:
+                raise ValueError("design sccs needs an 'sccs' block (exposure, risk_windows)")
+            if self.comparisons:
+                raise ValueError("design sccs takes no 'comparisons': each case is its own comparator")
+            names = [o.id for o in self.outcomes + self.negative_controls]
+            if len(set(names)) != len(names):
+                raise ValueError("an outcome is listed twice (outcomes and negative_controls)")
+            for name, codes in self.concept_sets.items():
+                for code in codes:
+                    _check_atc(code, f"concept_sets.{name}")
+            self._resolve(self.sccs.exposure.atc, "sccs.exposure.atc")
+            if self.reference and self.reference.estimates:
+                raise ValueError("reference estimates name comparisons: a case series has none")
+            return self
+        if self.sccs is not None:
+            raise ValueError("an 'sccs' block needs design: sccs")
+        if not self.comparisons:
+            raise ValueError("comparisons: a cohort study needs at least one comparison")
         if self.primary_analysis not in HR_ANALYSES:
             raise ValueError(f"primary_analysis must be one of {', '.join(HR_ANALYSES)}")
         if self.primary_analysis not in self.analyses:

@@ -78,9 +78,52 @@ def outcome_rows(study: Study) -> list[dict]:
     return rows
 
 
+_SCCS = sa.text(
+    """
+    insert into study.sccs_definition (sccs_id, study_id, exposure_label, exposure_atc, age_min, age_max,
+        sex, study_start, study_end, grace_days, pre_exposure_days, age_group_bounds, calendar_adjustment)
+    values (:sccs_id, :study_id, :exposure_label, :exposure_atc, :age_min, :age_max, :sex, :study_start,
+        :study_end, :grace_days, :pre_exposure_days, :age_group_bounds, :calendar_adjustment)
+    """
+)
+_SCCS_WINDOW = sa.text(
+    "insert into study.sccs_window (sccs_id, window_id, label, start_day, end_day) "
+    "values (:sccs_id, :window_id, :label, :start_day, :end_day)"
+)
+_SCCS_OUTCOME = sa.text(
+    "insert into study.sccs_outcome (sccs_id, outcome_id, is_negative_control) "
+    "values (:sccs_id, :outcome_id, :is_negative_control)"
+)
+
+
+def write_sccs(conn: sa.Connection, study: Study) -> list[str]:
+    """A case-series study's rows: its definition, risk windows and outcomes; its id is the study's."""
+    cs = study.sccs
+    conn.execute(_SCCS, {
+        "sccs_id": study.id, "study_id": study.id, "exposure_label": cs.exposure.label,
+        "exposure_atc": study.atc(cs.exposure.atc), "age_min": study.age.min, "age_max": study.age.max,
+        "sex": study.sex, "study_start": study.study_period.start, "study_end": study.study_period.end,
+        "grace_days": cs.grace, "pre_exposure_days": cs.pre_exposure, "age_group_bounds": cs.age_groups,
+        "calendar_adjustment": cs.calendar,
+    })
+    conn.execute(_SCCS_WINDOW, [
+        {"sccs_id": study.id, "window_id": i, "label": w.name, "start_day": w.start, "end_day": w.end}
+        for i, w in enumerate(cs.risk_windows, start=1)
+    ])
+    conn.execute(_SCCS_OUTCOME, [
+        {"sccs_id": study.id, "outcome_id": o.id, "is_negative_control": negative}
+        for o, negative in [(o, False) for o in study.outcomes] + [(o, True) for o in study.negative_controls]
+    ])
+    return [study.id]
+
+
 def write_registry(conn: sa.Connection, study: Study) -> list[str]:
-    """Replace the study's registry rows (in the caller's transaction); return the cohort ids."""
+    """Replace the study's registry rows (in the caller's transaction); return the cohort ids (a
+    case series: its own id)."""
     conn.execute(sa.text("delete from study.cohort_definition where study_id = :s"), {"s": study.id})
+    conn.execute(sa.text("delete from study.sccs_definition where study_id = :s"), {"s": study.id})
+    if study.design == "sccs":
+        return write_sccs(conn, study)
     defs = definition_rows(study)
     conn.execute(_DEFINITION, defs)
     conn.execute(_OUTCOME, outcome_rows(study))

@@ -57,6 +57,8 @@ def run_study(study: Study, *, build: bool = True, report_dir: Path | None = Non
     with eng.begin() as conn:
         run_id = store.start_run(conn, study)
     run = StudyRun(study, run_id)
+    if study.design == "sccs":
+        return _run_case_series(run, report_dir)
     try:
         with eng.connect() as conn:
             surv, classes, counting, attrition = (_read(conn, m, cohort_ids) for m in MARTS)
@@ -99,13 +101,50 @@ def run_study(study: Study, *, build: bool = True, report_dir: Path | None = Non
     return run
 
 
+def _run_case_series(run: StudyRun, report_dir: Path | None) -> StudyRun:
+    """A ``design: sccs`` study: conditional Poisson fits on marts.fct_sccs_intervals."""
+    from veille.study.sccs import run_case_series
+
+    eng = db.engine(db.ENGINEER)
+    try:
+        with eng.begin() as conn:
+            if conn.execute(sa.text("select to_regclass('marts.fct_sccs_intervals')")).scalar() is None:
+                raise VeilleError("mart marts.fct_sccs_intervals is missing: build the dbt project first (veille dbt build)")
+            run.outcomes = run_case_series(conn, run.study, run.run_id, lambda res: store.save_outcome(conn, run.run_id, res))
+            store.finish_run(conn, run.run_id, "done")
+    except Exception as exc:
+        with eng.begin() as conn:
+            store.finish_run(conn, run.run_id, "failed", str(exc)[:500])
+        raise
+    if report_dir is not None:
+        from veille.study.sccs_report import write_sccs_report
+
+        write_sccs_report(run, report_dir)
+    return run
+
+
+def _estimate_line(label: str, measure: str, e: dict) -> str:
+    """One estimate as the command prints it: counts masked, or why it is missing."""
+    from veille.privacy import mask_count, mask_text
+
+    if e["status"] == "ok":
+        return (f"{label} {measure} {e['hr']:.2f} ({e['ci_low']:.2f}-{e['ci_high']:.2f})  events "
+                f"{mask_count(e['events_exposed'])} / {mask_count(e['events_comparator'])}")
+    return f"{label} not estimable: {mask_text(e['message'])}"
+
+
 def summary_lines(run: StudyRun) -> list[str]:
     """What the command prints: each estimate (counts masked) or why it is missing."""
-    from veille.privacy import mask_count, mask_text
     from veille.study.report import negative_control_summary
 
     s = run.study
     lines = [f"{s.id} (run {run.run_id}): {s.title}"]
+    if s.design == "sccs":
+        lines.append(f"  {s.sccs.exposure.label}: self-controlled case series (relative incidence, conditional Poisson)")
+        for o in run.outcomes:
+            for e in o.estimates:
+                label = f"    {o.outcome_id + (' (NC)' if o.negative_control else ''):<24} {e['term']:<32}"
+                lines.append(_estimate_line(label, "RI", e))
     for comp in s.comparisons:
         cid = s.cohort_id(comp)
         outs = [o for o in run.outcomes if o.cohort_id == cid]
@@ -115,11 +154,7 @@ def summary_lines(run: StudyRun) -> list[str]:
                 continue
             for e in o.estimates:
                 label = f"    {o.outcome_id:<24} {e['analysis'] + ('' if e['term'] == 'exposed' else ' ' + e['term']):<28}"
-                if e["status"] == "ok":
-                    lines.append(f"{label} HR {e['hr']:.2f} ({e['ci_low']:.2f}-{e['ci_high']:.2f})  events "
-                                 f"{mask_count(e['events_exposed'])} / {mask_count(e['events_comparator'])}")
-                else:
-                    lines.append(f"{label} not estimable: {mask_text(e['message'])}")
+                lines.append(_estimate_line(label, "HR", e))
         nc = negative_control_summary(outs, s.primary_analysis)
         if nc:
             lines.append(f"    negative controls: {nc}")

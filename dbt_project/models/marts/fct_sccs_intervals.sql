@@ -1,0 +1,273 @@
+{{ config(tags=['study']) }}
+{#-
+  Self-controlled case series: each case's observation period cut into intervals of constant
+  exposure window, age group and calendar year (the data of a conditional Poisson fit,
+  veille.study.sccs).
+
+  Per series (study.sccs_definition) x outcome x case:
+  * case = a patient with the outcome (its first event) inside an observation period, the
+    study period, the age range and the sex of the series; its observation = that observation
+    period clipped to the study period and the age range (birthdays on the first of the birth
+    month, of January when the month is unknown) and ended by death;
+  * exposure episodes of the series' ATC prefixes, all drugs together (build_episodes, the
+    series' grace_days, no end delay); each risk window k is days start_day..end_day after an
+    episode starts, cut at the episode's end when end_day is null; the pre-exposure window is
+    the pre_exposure_days before an episode starts (window_id -1);
+  * where windows overlap, the lowest risk window wins, then the pre-exposure window; the rest
+    is baseline (window_id 0);
+  * age groups start at the birthdays of age_group_bounds (age_group = how many bounds are
+    reached, 0 below the first); calendar_year is the interval's year when the series adjusts
+    for calendar time (calendar_adjustment 'year'), else 0.
+  Intervals are [interval_start, interval_end) in days; events is 1 in the interval holding the
+  case's first event, else 0. Only first events count (a non-recurrent outcome).
+-#}
+
+with definitions as (
+    select
+        sccs.*,
+        coalesce(sccs.study_start, data_span.data_start) as period_start,
+        coalesce(sccs.study_end, data_span.data_end) as period_end
+    from {{ ref('stg_study__sccs_definitions') }} as sccs
+    cross join {{ ref('int_data_span') }} as data_span
+),
+
+patients as (
+    select
+        patient_id,
+        sex,
+        death_date,
+        make_date(birth_year, coalesce(birth_month, 1), 1) as birth_date
+    from {{ ref('stg_claims__patients') }}
+    where birth_year is not null
+),
+
+first_events as (
+    select
+        sccs_outcomes.sccs_id,
+        events.outcome_id,
+        events.patient_id,
+        min(events.event_date) as event_date
+    from {{ ref('stg_study__sccs_outcomes') }} as sccs_outcomes
+    inner join {{ ref('fct_outcome_events') }} as events
+        on sccs_outcomes.outcome_id = events.outcome_id
+    group by sccs_outcomes.sccs_id, events.outcome_id, events.patient_id
+),
+
+cases as (
+    select
+        first_events.sccs_id,
+        first_events.outcome_id,
+        first_events.patient_id,
+        first_events.event_date,
+        patients.birth_date,
+        greatest(
+            observation.observation_start,
+            definitions.period_start,
+            case when definitions.age_min is not null
+                then (patients.birth_date + make_interval(years => definitions.age_min))::date end
+        ) as case_start,
+        least(
+            observation.observation_end + 1,
+            definitions.period_end + 1,
+            patients.death_date + 1,
+            case when definitions.age_max is not null
+                then (patients.birth_date + make_interval(years => definitions.age_max + 1))::date end
+        ) as case_end
+    from first_events
+    inner join definitions
+        on first_events.sccs_id = definitions.sccs_id
+    inner join patients
+        on first_events.patient_id = patients.patient_id
+    inner join {{ ref('fct_observation_periods') }} as observation
+        on first_events.patient_id = observation.patient_id
+        and first_events.event_date between observation.observation_start and observation.observation_end
+    where definitions.sex is null or patients.sex = definitions.sex
+),
+
+eligible_cases as (
+    select * from cases
+    where event_date >= case_start and event_date < case_end
+),
+
+exposure_drugs as (
+    select distinct
+        definitions.sccs_id,
+        definitions.grace_days,
+        drugs.cip13
+    from definitions
+    cross join lateral unnest(definitions.exposure_atc) as prefixes (atc_prefix)
+    inner join {{ ref('stg_ref__drugs') }} as drugs
+        on drugs.atc7 like upper(prefixes.atc_prefix) || '%'
+),
+
+dispensings as (
+    select
+        exposure_drugs.sccs_id,
+        exposure_drugs.grace_days,
+        0 as end_delay_days,
+        dispensings.patient_id,
+        dispensings.dispensing_id,
+        dispensings.dispensing_date,
+        dispensings.days_covered
+    from exposure_drugs
+    inner join {{ ref('int_drug_dispensings') }} as dispensings
+        on exposure_drugs.cip13 = dispensings.cip13
+    where exists (
+        select 1 from eligible_cases
+        where eligible_cases.sccs_id = exposure_drugs.sccs_id
+            and eligible_cases.patient_id = dispensings.patient_id
+    )
+),
+
+{{ build_episodes(
+    'dispensings',
+    ['sccs_id', 'patient_id'],
+    grace_days='grace_days',
+    end_delay_days='end_delay_days',
+    stockpiling=(var_bool('stockpiling', true) | trim == 'true'),
+) }},
+
+windows as (
+    select
+        episodes.sccs_id,
+        episodes.patient_id,
+        sccs_windows.window_id,
+        episodes.episode_start + sccs_windows.start_day as window_start,
+        case
+            when sccs_windows.end_day is null then episodes.episode_end
+            else least(episodes.episode_start + sccs_windows.end_day + 1, episodes.episode_end)
+        end as window_end
+    from episodes
+    inner join {{ ref('stg_study__sccs_windows') }} as sccs_windows
+        on episodes.sccs_id = sccs_windows.sccs_id
+    union all
+    select
+        episodes.sccs_id,
+        episodes.patient_id,
+        -1 as window_id,
+        episodes.episode_start - definitions.pre_exposure_days,
+        episodes.episode_start
+    from episodes
+    inner join definitions
+        on episodes.sccs_id = definitions.sccs_id
+    where definitions.pre_exposure_days > 0
+),
+
+case_windows as (
+    select
+        eligible_cases.sccs_id,
+        eligible_cases.outcome_id,
+        eligible_cases.patient_id,
+        windows.window_id,
+        greatest(windows.window_start, eligible_cases.case_start) as window_start,
+        least(windows.window_end, eligible_cases.case_end) as window_end
+    from eligible_cases
+    inner join windows
+        on eligible_cases.sccs_id = windows.sccs_id
+        and eligible_cases.patient_id = windows.patient_id
+        and windows.window_start < eligible_cases.case_end
+        and windows.window_end > eligible_cases.case_start
+        and windows.window_start < windows.window_end
+),
+
+birthdays as (
+    select
+        eligible_cases.sccs_id,
+        eligible_cases.outcome_id,
+        eligible_cases.patient_id,
+        (eligible_cases.birth_date + make_interval(years => bounds.age))::date as cut
+    from eligible_cases
+    inner join definitions
+        on eligible_cases.sccs_id = definitions.sccs_id
+    cross join lateral unnest(definitions.age_group_bounds) as bounds (age)
+),
+
+cuts as (
+    select sccs_id, outcome_id, patient_id, case_start as cut from eligible_cases
+    union
+    select sccs_id, outcome_id, patient_id, case_end from eligible_cases
+    union
+    select sccs_id, outcome_id, patient_id, window_start from case_windows
+    union
+    select sccs_id, outcome_id, patient_id, window_end from case_windows
+    union
+    select birthdays.sccs_id, birthdays.outcome_id, birthdays.patient_id, birthdays.cut
+    from birthdays
+    inner join eligible_cases using (sccs_id, outcome_id, patient_id)
+    where birthdays.cut > eligible_cases.case_start and birthdays.cut < eligible_cases.case_end
+    union
+    select eligible_cases.sccs_id, eligible_cases.outcome_id, eligible_cases.patient_id,
+        make_date(years.calendar_year, 1, 1)
+    from eligible_cases
+    inner join definitions
+        on eligible_cases.sccs_id = definitions.sccs_id
+    cross join lateral generate_series(
+        extract(year from eligible_cases.case_start)::int + 1,
+        extract(year from eligible_cases.case_end - 1)::int
+    ) as years (calendar_year)
+    where definitions.calendar_adjustment = 'year'
+),
+
+segments as (
+    select
+        sccs_id,
+        outcome_id,
+        patient_id,
+        cut as interval_start,
+        lead(cut) over (partition by sccs_id, outcome_id, patient_id order by cut) as interval_end
+    from cuts
+),
+
+segment_windows as (
+    select
+        segments.sccs_id,
+        segments.outcome_id,
+        segments.patient_id,
+        segments.interval_start,
+        segments.interval_end,
+        coalesce(
+            min(case_windows.window_id) filter (where case_windows.window_id > 0),
+            min(case_windows.window_id),
+            0
+        ) as window_id
+    from segments
+    left join case_windows
+        on segments.sccs_id = case_windows.sccs_id
+        and segments.outcome_id = case_windows.outcome_id
+        and segments.patient_id = case_windows.patient_id
+        and case_windows.window_start <= segments.interval_start
+        and case_windows.window_end > segments.interval_start
+    where segments.interval_end is not null
+    group by segments.sccs_id, segments.outcome_id, segments.patient_id,
+        segments.interval_start, segments.interval_end
+),
+
+final as (
+    select
+        segment_windows.sccs_id,
+        segment_windows.outcome_id,
+        segment_windows.patient_id,
+        segment_windows.interval_start,
+        segment_windows.interval_end,
+        segment_windows.interval_end - segment_windows.interval_start as days,
+        segment_windows.window_id,
+        (
+            select count(*)
+            from unnest(definitions.age_group_bounds) as bounds (age)
+            where (eligible_cases.birth_date + make_interval(years => bounds.age))::date
+                <= segment_windows.interval_start
+        )::int as age_group,
+        case when definitions.calendar_adjustment = 'year'
+            then extract(year from segment_windows.interval_start)::int else 0 end as calendar_year,
+        case when eligible_cases.event_date >= segment_windows.interval_start
+            and eligible_cases.event_date < segment_windows.interval_end then 1 else 0 end as events
+    from segment_windows
+    inner join eligible_cases
+        on segment_windows.sccs_id = eligible_cases.sccs_id
+        and segment_windows.outcome_id = eligible_cases.outcome_id
+        and segment_windows.patient_id = eligible_cases.patient_id
+    inner join definitions
+        on segment_windows.sccs_id = definitions.sccs_id
+)
+
+select * from final

@@ -1,0 +1,73 @@
+"""The report of a self-controlled case series (``design: sccs``), drawn with the report kit
+(veille.report): design, cases and events per window, the relative incidences with their
+forest plot, diagnostics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from veille.privacy import mask_text
+from veille.report import Report
+from veille.report.index import write_index
+from veille.study.plots import forest_figure
+
+SOURCE = ("marts.fct_sccs_intervals (dbt: study.sccs_definition, fct_drug episodes, fct_outcome_events) "
+          "-> veille.study.sccs.analyse_case_series (statsmodels ConditionalPoisson)")
+
+
+def _design(study) -> pd.DataFrame:
+    cs = study.sccs
+    rows = [
+        ("exposure", f"{cs.exposure.label}: ATC {', '.join(study.atc(cs.exposure.atc))} (episodes, grace {cs.grace} days)"),
+        ("risk windows", "; ".join(f"{w.name}" for w in cs.risk_windows)),
+        ("pre-exposure window", f"{cs.pre_exposure} days before each episode" if cs.pre_exposure else "none"),
+        ("age groups from", ", ".join(str(a) for a in cs.age_groups) or "no age adjustment"),
+        ("calendar adjustment", {"year": "one term per calendar year", "none": "none"}[cs.calendar]),
+        ("age", f"{study.age.min if study.age.min is not None else 'any'} to {study.age.max if study.age.max is not None else 'any'}"),
+        ("study period", f"{study.study_period.start or 'start of data'} to {study.study_period.end or 'end of data'}"),
+        ("outcomes", ", ".join(o.id for o in study.outcomes)),
+        ("negative controls", ", ".join(o.id for o in study.negative_controls) or "none"),
+    ]
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+def sccs_report(run) -> Report:
+    s = run.study
+    page = Report(s.title, "study", s.question,
+                  subtitle=f"run {run.run_id}, self-controlled case series")
+    page.heading("Design", source=f"analyses/studies/{s.id}.yml -> veille.study.config.CaseSeries")
+    page.table(_design(s), left=["setting", "value"])
+    est = [{**e, "outcome": e["outcome_id"] + (" (NC)" if e["is_negative_control"] else ""),
+            "message": mask_text(e["message"])} for o in run.outcomes for e in o.estimates]
+    page.heading("Relative incidence (exposed time vs the same cases' baseline time)", source=SOURCE)
+    if est:
+        df = pd.DataFrame(est)
+        table = pd.DataFrame({
+            "outcome": df["outcome"], "window": df["term"], "cases": df["n_comparator"],
+            "exposed cases": df["n_exposed"], "events in window": df["events_exposed"],
+            "events at baseline": df["events_comparator"], "RI": df["hr"],
+            "95% CI": [f"{lo:.2f}\u2013{hi:.2f}" if pd.notna(lo) else "" for lo, hi in zip(df["ci_low"], df["ci_high"], strict=True)],
+            "p": df["p_value"], "note": df["message"].fillna(""),
+        })
+        page.table(table, counts=["cases", "exposed cases", "events in window", "events at baseline"],
+                   digits={"RI": 2, "p": 4}, left=["outcome", "window", "note"])
+        forest = pd.DataFrame({"label": df["outcome"] + " \u00b7 " + df["term"], "hr": df["hr"],
+                               "ci_low": df["ci_low"], "ci_high": df["ci_high"]})
+        fig = forest_figure(forest, f"{s.sccs.exposure.label}: relative incidence by window")
+        fig.update_layout(xaxis_title="relative incidence (95% CI, log scale)")
+        page.figure(fig)
+    else:
+        page.text("No outcome to report.", css="na")
+    page.heading("Diagnostics")
+    notes = [f"{o.outcome_id}: {mask_text(d['message'])}" for o in run.outcomes for d in o.diagnostics]
+    page.table(pd.DataFrame({"diagnostic": notes or ["none"]}), left=["diagnostic"])
+    return page
+
+
+def write_sccs_report(run, report_dir: Path) -> Path:
+    """Write `<report_dir>/<study>/index.html` and refresh `<report_dir>/index.html`."""
+    out = sccs_report(run).write(Path(report_dir) / run.study.id / "index.html", refresh_index=False)
+    write_index(Path(report_dir))
+    return out
