@@ -72,6 +72,9 @@ def covariate_matrix(df: pd.DataFrame, patient: tuple[str, ...], classes: pd.Dat
     return out
 
 
+PENALIZER = 0.1  # ridge strength on lifelines' standardised scale when events per covariate are too few
+
+
 def usable_covariates(x: pd.DataFrame, exposed: np.ndarray, result: OutcomeAnalysis) -> list[str]:
     """Covariates that vary in both groups; the others are reported and left out."""
     keep = []
@@ -179,15 +182,17 @@ def analyse_outcome(
     for a, kw in (("cox_crude", {}), ("cox_adjusted", {"covariates": cox_covs})):
         if a in want:
             needed = settings.min_events_per_covariate * len(kw.get("covariates", []))
-            if n_events < needed:
-                msg = (f"too few events for the adjusted model ({n_events} events for {len(cox_covs)} covariates; "
-                       f"at least {settings.min_events_per_covariate} per covariate needed)")
-                _row(res, a, data, None, msg)
-                res.note("not_estimable", f"{a}: {msg}")
-                continue
+            penalizer, note = 0.0, None
+            if n_events < needed:  # not a refusal: shrink the covariates, and say so
+                penalizer = PENALIZER
+                note = (f"penalised Cox (ridge {PENALIZER:g} on the covariates, not on exposure): {n_events} events "
+                        f"for {len(cox_covs)} covariates, fewer than {settings.min_events_per_covariate} per covariate")
+                res.note("penalised", f"{a}: {note}")
             try:
-                fit = fit_cox(data, kw.get("covariates", []))
+                fit = fit_cox(data, kw.get("covariates", []), penalizer=penalizer)
                 _row(res, a, data, fit, None)
+                if note:
+                    res.estimates[-1]["message"] = note
                 adjusted = fit if a == "cox_adjusted" or adjusted is None else adjusted
             except NotEstimable as exc:
                 _row(res, a, data, None, str(exc))

@@ -87,11 +87,17 @@ def fit_cox(
     cluster: str | None = None,
     duration: str = "time_days",
     event: str = "event",
+    penalizer: float = 0.0,
 ) -> CoxResult:
-    """Fit ``exposed + covariates``; with ``robust`` the sandwich variance replaces the naive one."""
+    """Fit ``exposed + covariates``; with ``robust`` the sandwich variance replaces the naive one.
+    ``penalizer`` > 0 shrinks the covariates' coefficients (a ridge penalty, lifelines'
+    ``penalizer`` on its standardised scale), never the exposure's."""
     cols = [term, *[c for c in covariates if c != term]]
     data = df[cols + [duration, event] + ([weights] if weights else [])]
-    cph = CoxPHFitter()
+    if penalizer > 0 and len(cols) > 1:
+        cph = CoxPHFitter(penalizer=np.array([0.0] + [penalizer] * (len(cols) - 1)), l1_ratio=0.0)
+    else:
+        cph = CoxPHFitter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
