@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 DEMO_PATIENTS ?= 20000
 
-.PHONY: demo test docs bench bench-pipeline lint clean venv
+.PHONY: demo test docs bench bench-pipeline bench-coverage lint clean venv
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ bench: $(STAMP)
 # every stage at 50,000, 200,000 and 1,000,000 patients x 5 years, both profiles: hours, ~100 GB
 bench-pipeline: $(STAMP)
 	$(BIN)/veille bench pipeline
+
+# every shipped study on 20 generator seeds: coverage of the 95% intervals (docs/studies.md), ~1 h
+bench-coverage: $(STAMP)
+	$(BIN)/veille bench coverage --plot docs/img/coverage.svg --pairs out/coverage_pairs.csv
 
 lint: $(STAMP)
 	$(BIN)/ruff check python tests migrations

@@ -1,6 +1,10 @@
-"""`veille bench study`: the full comparison on a simulated cohort (no database needed)."""
+"""`veille bench study`: the full comparison on a simulated cohort (no database needed);
+`veille bench coverage`: the coverage of the studies' intervals over generator seeds."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
@@ -69,6 +73,8 @@ def bench_study(bench: Bench, subjects: int = 1_000_000, seed: int = 1) -> list[
 
 
 def register(bench_app: typer.Typer) -> None:
+    register_coverage(bench_app)
+
     @bench_app.command("study")
     def study_cmd(
         subjects: int = typer.Option(1_000_000, help="simulated cohort size"),
@@ -78,3 +84,86 @@ def register(bench_app: typer.Typer) -> None:
         """Propensity score, IPTW Cox with robust SE, matched Cox and balance on a large cohort."""
         bench = Bench("study", out=out)
         bench.finish(STUDY_TABLE, bench_study(bench, subjects, seed))
+
+
+def _pct(key: str) -> Callable[[dict], str]:
+    return lambda r: "" if r[key] != r[key] else f"{100 * r[key]:.0f} %"
+
+
+COVERAGE_TABLE = Table((
+    Column("design", lambda r: r["design"]),
+    Column("analysis", lambda r: r["analysis"]),
+    Column("estimates (negative controls)", lambda r: f"{r['estimates']} ({r['negative_controls']})"),
+    Column("coverage of 95% CI", _pct("coverage")),
+    Column("calibrated coverage", _pct("calibrated_coverage")),
+    Column("mean log error", lambda r: f"{r['mean_log_error']:+.3f}"),
+    Column("mean abs log error", lambda r: f"{r['mean_abs_log_error']:.3f}"),
+    Column("mean CI width (log)", lambda r: f"{r['mean_log_width']:.2f}"),
+    Column("truth undefined", lambda r: str(r["undefined_truth"])),
+))
+"""docs/studies.md, section coverage."""
+
+
+def coverage_plot(summary, path: Path) -> Path:
+    """Coverage of the 95% intervals per design x analysis, raw and calibrated, against 95%."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    labels = [f"{d}\n{a}" for d, a in zip(summary["design"], summary["analysis"], strict=True)]
+    x = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(1.3 * len(labels) + 2, 3.6))
+    ax.bar(x - 0.2, summary["coverage"], 0.4, label="raw", color="#7f8c8d")
+    ax.bar(x + 0.2, summary["calibrated_coverage"].fillna(0), 0.4, label="calibrated", color="#2c3e50")
+    ax.axhline(0.95, color="#c0392b", ls="--", lw=1, label="nominal 95 %")
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share of 95% CIs holding the truth")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format=path.suffix.lstrip(".") or "svg")
+    plt.close(fig)
+    return path
+
+
+def bench_coverage(bench: Bench, seeds: int, patients: int, years: int, scenario: str,
+                   pairs_out: Path | None) -> list[dict]:
+    """Run every study on ``seeds`` generated extracts; the rows of :data:`COVERAGE_TABLE`."""
+    import pandas as pd
+
+    from veille.study.coverage import run_seed, summarise
+
+    pairs: list[dict] = []
+    for seed in range(1, seeds + 1):
+        with bench.stage(f"seed {seed}: generate, load, build, run every study"):
+            pairs += run_seed(seed, patients, years, scenario, bench.echo)
+    frame = pd.DataFrame(pairs)
+    if pairs_out is not None:
+        pairs_out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(pairs_out, index=False)
+        bench.echo(f"every estimate with its truth: {pairs_out}")
+    return summarise(frame).to_dict("records")
+
+
+def register_coverage(bench_app: typer.Typer) -> None:
+    @bench_app.command("coverage")
+    def coverage_cmd(
+        seeds: int = typer.Option(20, help="generator seeds (1..N), one extract and one run of every study each"),
+        patients: int = typer.Option(20_000, help="patients per extract"),
+        years: int = typer.Option(4, help="years per extract"),
+        scenario: str = typer.Option("strong", help="generator scenario ('default', 'strong' or a YAML file)"),
+        plot: Path = typer.Option(None, help="draw the coverage per analysis to this SVG"),
+        pairs: Path = typer.Option(None, help="write every estimate with its truth to this CSV"),
+        out: OutFile = None,
+    ) -> None:
+        """Coverage of the 95% intervals (raw and calibrated), bias and width, per design x analysis."""
+        import pandas as pd
+
+        bench = Bench("coverage", out=out)
+        rows = bench_coverage(bench, seeds, patients, years, scenario, pairs)
+        bench.finish(COVERAGE_TABLE, rows)
+        if plot is not None:
+            bench.echo(f"plot: {coverage_plot(pd.DataFrame(rows), plot)}")

@@ -1,0 +1,131 @@
+"""`veille bench coverage`: how often the studies' 95% intervals hold the truth.
+
+For each generator seed: a synthetic extract (the generator's truth.json says which effects it
+injected), loaded into a scratch database, every shipped study run (cohort designs and case
+series). Each estimate is paired with its true value: the injected hazard ratio of the
+comparison (veille.study.truth.injected_hr: exposure over comparator), 1 for a negative control
+(the generator injects nothing there). Per design x analysis, over seeds and pairs:
+
+* coverage: the share of 95% intervals that contain the truth (nominal 0.95);
+* bias: the mean of log(estimate) - log(truth), and its mean absolute value;
+* width: the mean width of the interval on the log scale;
+* calibrated coverage, the same with the calibrated intervals when the run stored them
+  (empirical calibration on the negative controls, veille.study.calibration).
+
+Pairs whose truth the generator does not define (a case-series window after which the injected
+effect does not hold as such, a comparison of two drugs with effects of their own on different
+populations) are left out and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from veille.study.truth import injected_hr
+
+CASE_SERIES_TRUE_WINDOWS = ("first 30 days",)  # windows inside the generator's exposure
+
+
+def truth_of(study, estimate: dict, truth: dict) -> float | None:
+    """The true value an estimate estimates, or None when the generator does not define it."""
+    if estimate["is_negative_control"]:
+        return 1.0
+    if study.design == "sccs":
+        if estimate["term"] not in CASE_SERIES_TRUE_WINDOWS:
+            return None
+        return injected_hr(truth, study.atc(study.sccs.exposure.atc), None, estimate["outcome_id"])
+    comp = next(c for c in study.comparisons if study.cohort_id(c) == estimate["cohort_id"])
+    if estimate["term"] != "exposed":
+        return None
+    return injected_hr(truth, study.atc(comp.exposure.atc), study.atc(comp.comparator.atc) or None,
+                       estimate["outcome_id"])
+
+
+def pair_rows(runs: list, truth: dict, seed: int) -> list[dict[str, Any]]:
+    """One row per estimable estimate with a defined truth."""
+    rows = []
+    for run in runs:
+        s = run.study
+        for o in run.outcomes:
+            for e in o.estimates:
+                if e["status"] != "ok":
+                    continue
+                t = truth_of(s, e, truth)
+                rows.append({
+                    "seed": seed, "study": s.id, "design": s.design, "analysis": e["analysis"],
+                    "outcome": e["outcome_id"], "negative_control": bool(e["is_negative_control"]),
+                    "truth": t, "hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"],
+                    "cal_ci_low": e.get("calibrated_ci_low"), "cal_ci_high": e.get("calibrated_ci_high"),
+                })
+    return rows
+
+
+def summarise(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per design x analysis: estimates, coverage (raw, calibrated), bias, width."""
+    known = pairs[pairs["truth"].notna()].copy()
+    known["log_error"] = np.log(known["hr"]) - np.log(known["truth"].astype(float))
+    known["covered"] = (known["ci_low"] <= known["truth"]) & (known["truth"] <= known["ci_high"])
+    known["width"] = np.log(known["ci_high"]) - np.log(known["ci_low"])
+    cal = known["cal_ci_low"].notna()
+    known["cal_covered"] = np.where(cal, (known["cal_ci_low"] <= known["truth"]) & (known["truth"] <= known["cal_ci_high"]),
+                                    np.nan)
+    out = []
+    for (design, analysis), g in known.groupby(["design", "analysis"], sort=True):
+        c = g[g["cal_covered"].notna()]
+        out.append({
+            "design": design, "analysis": analysis, "estimates": len(g),
+            "negative_controls": int(g["negative_control"].sum()),
+            "coverage": float(g["covered"].mean()),
+            "calibrated_coverage": float(c["cal_covered"].astype(float).mean()) if len(c) else math.nan,
+            "mean_log_error": float(g["log_error"].mean()), "mean_abs_log_error": float(g["log_error"].abs().mean()),
+            "mean_log_width": float(g["width"].mean()),
+            "undefined_truth": int(pairs[(pairs["design"] == design) & (pairs["analysis"] == analysis)]["truth"].isna().sum()),
+        })
+    return pd.DataFrame(out)
+
+
+def _calibrated(conn, run_id: int) -> dict[tuple, tuple[float, float]]:
+    """Calibrated intervals stored for a run, if the results schema has them."""
+    import sqlalchemy as sa
+
+    cols = set(conn.execute(sa.text(
+        "select column_name from information_schema.columns where table_schema = 'results' and table_name = 'estimate'"
+    )).scalars())
+    if not {"calibrated_ci_low", "calibrated_ci_high"} <= cols:
+        return {}
+    rows = conn.execute(sa.text(
+        "select cohort_id, outcome_id, analysis, term, calibrated_ci_low, calibrated_ci_high from results.estimate "
+        "where run_id = :r and calibrated_ci_low is not null"), {"r": run_id}).all()
+    return {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in rows}
+
+
+def run_seed(seed: int, patients: int, years: int, scenario: str, echo: Callable[[str], Any]) -> list[dict]:
+    """Generate (or reuse) the seed's extract, load it into a scratch database, run every study."""
+    from veille import db, migrate
+    from veille.benchkit import generated_extract, scratch_database
+    from veille.load import load_extract
+    from veille.study.config import load_all
+    from veille.study.run import run_studies
+
+    extract, _ = generated_extract(f"coverage_{scenario}_{patients}_{years}_{seed}", patients, years, seed,
+                                   scenario=scenario, echo=echo)
+    truth = json.loads((extract / "truth.json").read_text("utf-8"))
+    with scratch_database("bench_coverage"):
+        migrate.upgrade("heads")
+        load_extract(extract)
+        runs = run_studies(load_all(), build=True, report_dir=None, echo=lambda _: None)
+        with db.engine(db.ENGINEER).connect() as conn:
+            for run in runs:
+                cal = _calibrated(conn, run.run_id)
+                for o in run.outcomes:
+                    for e in o.estimates:
+                        lo_hi = cal.get((e["cohort_id"], e["outcome_id"], e["analysis"], e["term"]))
+                        if lo_hi:
+                            e["calibrated_ci_low"], e["calibrated_ci_high"] = lo_hi
+    return pair_rows(runs, truth, seed)
