@@ -69,6 +69,8 @@ def pair_rows(runs: list, truth: dict, seed: int) -> list[dict[str, Any]]:
 def summarise(pairs: pd.DataFrame) -> pd.DataFrame:
     """Per design x analysis: estimates, coverage (raw, calibrated), bias, width."""
     known = pairs[pairs["truth"].notna()].copy()
+    for col in ("truth", "hr", "ci_low", "ci_high", "cal_ci_low", "cal_ci_high"):
+        known[col] = pd.to_numeric(known[col], errors="coerce").astype(float)
     known["log_error"] = np.log(known["hr"]) - np.log(known["truth"].astype(float))
     known["covered"] = (known["ci_low"] <= known["truth"]) & (known["truth"] <= known["ci_high"])
     known["width"] = np.log(known["ci_high"]) - np.log(known["ci_low"])
