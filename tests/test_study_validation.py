@@ -125,3 +125,30 @@ def test_case_series_recovers_the_injected_effect(runs):
     assert 1.5 < later["ci_low"] and later["hr"] < truth, later
     controls = [e for (o, t), e in found.items() if e["is_negative_control"] and t == "first 30 days"]
     assert len(controls) >= 3 and all(e["ci_low"] <= 1 <= e["ci_high"] for e in controls), controls
+
+
+def test_estimates_are_calibrated_on_the_negative_controls(runs):
+    """Every comparison's primary analysis has its empirical null fitted on its negative
+    controls; the calibrated intervals of the controls hold 1 at least as often as the raw ones,
+    and the injected effects stay inside their calibrated intervals."""
+    raw = cal = n = 0
+    for run in runs["runs"]:
+        s = run.study
+        ids = [s.cohort_id(c) for c in s.comparisons] or [s.id]
+        analysis = "sccs" if s.design == "sccs" else s.primary_analysis
+        for cid in ids:
+            term = "first 30 days" if s.design == "sccs" else "exposed"
+            null = run.nulls[(cid, analysis, term)]
+            assert null.fitted and null.n_controls >= 5, (cid, null)
+            print(f"{cid} {analysis}: mu {null.mu:+.3f} sigma {null.sigma:.3f} on {null.n_controls} controls")
+            for o in run.outcomes:
+                e = o.estimate(analysis, term)
+                if o.cohort_id != cid or e is None or e["status"] != "ok":
+                    continue
+                assert e["calibrated_ci_low"] <= e["hr"] * math.exp(-null.mu) <= e["calibrated_ci_high"]
+                if o.negative_control:
+                    n += 1
+                    raw += e["ci_low"] <= 1 <= e["ci_high"]
+                    cal += e["calibrated_ci_low"] <= 1 <= e["calibrated_ci_high"]
+    print(f"negative controls holding 1: raw {raw}/{n}, calibrated {cal}/{n}")
+    assert n >= 40 and cal >= raw

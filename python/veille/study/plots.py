@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from veille.privacy import THRESHOLD, mask_count
+from veille.study.cox import Z95 as Z
 
 COLORS = {1: "#c0392b", 0: "#2c3e50"}
 BANDS = {1: "rgba(192,57,43,0.15)", 0: "rgba(44,62,80,0.15)"}
@@ -64,4 +65,29 @@ def forest_figure(rows: pd.DataFrame, title: str) -> go.Figure:
     fig.update_layout(title={"text": title, "font": {"size": 14}}, width=820, height=120 + 26 * len(rows),
                       xaxis={"type": "log", "title": "hazard ratio (95% CI, log scale)"},
                       yaxis={"categoryorder": "array", "categoryarray": labels[::-1], "automargin": True})
+    return fig
+
+
+def funnel_figure(controls: pd.DataFrame, null, title: str) -> go.Figure:
+    """Negative controls' estimates (``controls``: label, hr, se) against their standard error,
+    with the 95% limits of the nominal null (HR 1, sampling error only) and of the fitted
+    empirical null (``null``: mu, sigma): controls outside the nominal funnel but inside the
+    calibrated one are the systematic error the calibration accounts for."""
+    se_max = max(float(controls["se"].max()) * 1.15, 0.2)
+    se = np.linspace(0.0, se_max, 60)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=np.r_[np.exp(-Z * se), np.exp(Z * se)[::-1]], y=np.r_[se, se[::-1]], mode="lines",
+                             line={"color": "#7f8c8d", "dash": "dash"}, name="nominal null (95%)"))
+    if null is not None and null.fitted:
+        sd = np.sqrt(null.sigma**2 + se**2)
+        fig.add_trace(go.Scatter(x=np.r_[np.exp(null.mu - Z * sd), np.exp(null.mu + Z * sd)[::-1]],
+                                 y=np.r_[se, se[::-1]], mode="lines", line={"color": "#c0392b"},
+                                 name=f"calibrated null (95%): mu {null.mu:+.2f}, sigma {null.sigma:.2f}"))
+    fig.add_trace(go.Scatter(x=controls["hr"], y=controls["se"], mode="markers", text=controls["label"],
+                             marker={"color": "#2c3e50", "size": 8}, name="negative controls",
+                             hovertemplate="%{text}: HR %{x:.2f}, SE %{y:.2f}<extra></extra>"))
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, width=720, height=420,
+                      xaxis={"type": "log", "title": "hazard ratio (log scale)"},
+                      yaxis={"title": "standard error of the log HR", "autorange": "reversed"},
+                      legend={"x": 0.01, "y": 0.01, "xanchor": "left", "yanchor": "bottom"})
     return fig

@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 from veille.privacy import THRESHOLD, mask_count, mask_text
 from veille.report import Report, table_html
 from veille.report.index import write_index
-from veille.study.plots import forest_figure, km_figure
+from veille.study.plots import forest_figure, funnel_figure, km_figure
 
 
 def _design(s) -> list[tuple[str, str]]:
@@ -126,11 +126,34 @@ def _incidence(rows: list[dict]) -> Markup:
                       left=["outcome", "group"])
 
 
+ADJUSTMENT = {
+    "cox_crude": "none",
+    "cox_adjusted": "the Table 1 covariates in the Cox model",
+    "iptw": "inverse probability of treatment weights (propensity score), robust SE",
+    "matching": "1:1 propensity-score matching (caliper 0.2 SD), pair-clustered SE",
+    "cumulative_exposure": "the covariates, cumulative exposure as time-varying categories",
+}
+
+
 def _estimates(rows: list[dict]) -> Markup:
-    df = pd.DataFrame(rows, columns=["outcome", "analysis", "events exposed", "events comparator", "HR",
-                                     "95% CI", "note"])
-    return table_html(df, counts=["events exposed", "events comparator"], digits={"HR": 2},
-                      left=["outcome", "analysis", "note"], cell_class=lambda c, v: "na" if c == "note" else "")
+    df = pd.DataFrame(rows, columns=["outcome", "analysis", "adjustment", "events exposed", "events comparator",
+                                     "HR", "95% CI", "calibrated 95% CI", "calibrated p", "note"])
+    return table_html(df, counts=["events exposed", "events comparator"], digits={"HR": 2, "calibrated p": 3},
+                      left=["outcome", "analysis", "adjustment", "note"],
+                      cell_class=lambda c, v: "na" if c == "note" else "")
+
+
+def calibration_text(run, cohort_id: str, analysis: str) -> str:
+    """The fitted empirical null of one comparison's analysis, or why there is none."""
+    null = getattr(run, "nulls", {}).get((cohort_id, analysis, "exposed"))
+    if null is None:
+        return "No calibration: the run stored no empirical null."
+    if not null.fitted:
+        return f"{analysis}: {null.message}."
+    return (f"{analysis}: empirical null fitted on {null.n_controls} negative controls, "
+            f"log HR ~ N({null.mu:+.3f}, {null.sigma:.3f}\u00b2 + SE\u00b2) (Schuemie 2014): the calibrated intervals "
+            f"and p-values shift each estimate by the bias and widen it by the spread; the systematic error is "
+            f"taken as the same whatever the true effect (no positive controls).")
 
 
 def _ci(lo, hi) -> str:
@@ -164,6 +187,9 @@ def study_report(run) -> tuple[Report, dict]:
         estimates = [{**e, "message": mask_text(e["message"])} for o in outs for e in o.estimates]
         est_rows = [{"outcome": e["outcome_id"] + (" (NC)" if e["is_negative_control"] else ""),
                      "analysis": e["analysis"] + ("" if e["term"] == "exposed" else f" {e['term']}"),
+                     "adjustment": ADJUSTMENT.get(e["analysis"], ""),
+                     "calibrated 95% CI": _ci(e.get("calibrated_ci_low"), e.get("calibrated_ci_high")),
+                     "calibrated p": e.get("calibrated_p"),
                      "events exposed": e["events_exposed"], "events comparator": e["events_comparator"],
                      "HR": e["hr"], "95% CI": _ci(e["ci_low"], e["ci_high"]) if e["hr"] is not None else "",
                      "note": e["message"] or ""} for e in estimates]
@@ -196,10 +222,23 @@ def study_report(run) -> tuple[Report, dict]:
             if len(forest) else "",
             "km": km,
             "nc_summary": negative_control_summary(outs, s.primary_analysis),
+            "calibration": calibration_text(run, cid, s.primary_analysis),
+            "funnel": _funnel(page, run, cid, outs, s.primary_analysis),
             "diagnostics": [{**d, "outcome_id": o.outcome_id, "message": mask_text(d["message"])}
                             for o in outs for d in o.diagnostics],
         })
     return page, {"s": s, "design": _design(s), "comparisons": comps}
+
+
+def _funnel(page: Report, run, cohort_id: str, outs, analysis: str) -> Markup:
+    """The funnel plot of the negative controls of one comparison (no count drawn)."""
+    rows = [(o.outcome_id, e["hr"], e["se_log_hr"]) for o in outs if o.negative_control
+            for e in [o.estimate(analysis)] if e is not None and e["status"] == "ok" and e["se_log_hr"]]
+    if not rows:
+        return Markup("")
+    controls = pd.DataFrame(rows, columns=["label", "hr", "se"])
+    null = getattr(run, "nulls", {}).get((cohort_id, analysis, "exposed"))
+    return page.chart(funnel_figure(controls, null, f"Negative controls ({analysis}): estimates against their SE"))
 
 
 def study_html(run) -> str:

@@ -26,6 +26,7 @@ class StudyRun:
     outcomes: list[OutcomeAnalysis] = field(default_factory=list)
     attrition: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    nulls: dict = field(default_factory=dict)  # (cohort_id, analysis, term) -> calibration.Null
 
 
 def build_marts(quiet: bool = True) -> None:
@@ -89,6 +90,7 @@ def run_study(study: Study, *, build: bool = True, report_dir: Path | None = Non
                     )
                     run.outcomes.append(res)
                     store.save_outcome(conn, run_id, res)
+            run.nulls = store.save_calibration(conn, run_id, run.outcomes)
             store.finish_run(conn, run_id, "done")
     except Exception as exc:
         with eng.begin() as conn:
@@ -111,6 +113,7 @@ def _run_case_series(run: StudyRun, report_dir: Path | None) -> StudyRun:
             if conn.execute(sa.text("select to_regclass('marts.fct_sccs_intervals')")).scalar() is None:
                 raise VeilleError("mart marts.fct_sccs_intervals is missing: build the dbt project first (veille dbt build)")
             run.outcomes = run_case_series(conn, run.study, run.run_id, lambda res: store.save_outcome(conn, run.run_id, res))
+            run.nulls = store.save_calibration(conn, run.run_id, run.outcomes)
             store.finish_run(conn, run.run_id, "done")
     except Exception as exc:
         with eng.begin() as conn:

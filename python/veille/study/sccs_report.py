@@ -49,10 +49,21 @@ def sccs_report(run) -> Report:
             "exposed cases": df["n_exposed"], "events in window": df["events_exposed"],
             "events at baseline": df["events_comparator"], "RI": df["hr"],
             "95% CI": [f"{lo:.2f}\u2013{hi:.2f}" if pd.notna(lo) else "" for lo, hi in zip(df["ci_low"], df["ci_high"], strict=True)],
-            "p": df["p_value"], "note": df["message"].fillna(""),
+            "p": df["p_value"],
+            "calibrated 95% CI": [f"{lo:.2f}\u2013{hi:.2f}" if pd.notna(lo) else "" for lo, hi in
+                                  zip(df.get("calibrated_ci_low", pd.Series([None] * len(df))),
+                                      df.get("calibrated_ci_high", pd.Series([None] * len(df))), strict=True)],
+            "calibrated p": df.get("calibrated_p", pd.Series([None] * len(df))),
+            "note": df["message"].fillna(""),
         })
         page.table(table, counts=["cases", "exposed cases", "events in window", "events at baseline"],
-                   digits={"RI": 2, "p": 4}, left=["outcome", "window", "note"])
+                   digits={"RI": 2, "p": 4, "calibrated p": 4}, left=["outcome", "window", "note"])
+        nulls = [f"{term}: " + (f"N({n.mu:+.3f}, {n.sigma:.3f}\u00b2 + SE\u00b2) on {n.n_controls} negative controls"
+                                if n.fitted else n.message)
+                 for (_, _, term), n in sorted(getattr(run, "nulls", {}).items())]
+        if nulls:
+            page.text("Empirical calibration on the negative controls, per window (log RI ~ "
+                      "N(mu, sigma\u00b2 + SE\u00b2), Schuemie 2014): " + "; ".join(nulls) + ".")
         forest = pd.DataFrame({"label": df["outcome"] + " \u00b7 " + df["term"], "hr": df["hr"],
                                "ci_low": df["ci_low"], "ci_high": df["ci_high"]})
         fig = forest_figure(forest, f"{s.sccs.exposure.label}: relative incidence by window")

@@ -118,3 +118,25 @@ def read_estimates(conn: sa.Connection, run_id: int) -> pd.DataFrame:
 
 def read_table(conn: sa.Connection, table: str, run_id: int) -> pd.DataFrame:
     return pd.read_sql(sa.text(f"select * from results.{table} where run_id = :r"), conn, params={"r": run_id})
+
+
+def save_calibration(conn: sa.Connection, run_id: int, outcomes: list[OutcomeAnalysis]) -> dict:
+    """Calibrate every estimate of the run on its negative controls (veille.study.calibration):
+    the estimate dicts gain their calibrated p and interval, results.estimate is updated and the
+    fitted nulls go to results.calibration; returns the nulls."""
+    from veille.study.calibration import calibrate_estimates
+
+    estimates = [e for o in outcomes for e in o.estimates]
+    nulls = calibrate_estimates(estimates)
+    rows = [{"run_id": run_id, **{k: e[k] for k in ("cohort_id", "outcome_id", "analysis", "term", "calibrated_p",
+                                                   "calibrated_ci_low", "calibrated_ci_high")}}
+            for e in estimates if e["calibrated_p"] is not None]
+    if rows:
+        conn.execute(sa.text(
+            "update results.estimate set calibrated_p = :calibrated_p, calibrated_ci_low = :calibrated_ci_low, "
+            "calibrated_ci_high = :calibrated_ci_high where run_id = :run_id and cohort_id = :cohort_id "
+            "and outcome_id = :outcome_id and analysis = :analysis and term = :term"), rows)
+    _insert(conn, "calibration", [
+        {"run_id": run_id, "cohort_id": c, "analysis": a, "term": t, "n_controls": n.n_controls, "mu": n.mu,
+         "sigma": n.sigma, "message": n.message} for (c, a, t), n in nulls.items()])
+    return nulls
