@@ -54,7 +54,14 @@ def test_registry_rows_are_exact(migrated_db):
     }
     assert outcomes == [
         ("bladder_cancer_broad", 36525, False),
+        ("dp:H25", 36525, True),
+        ("dp:I25", 36525, True),
         ("dp:J18", 36525, True),
+        ("dp:J44", 36525, True),
+        ("dp:K29", 36525, True),
+        ("dp:K80", 36525, True),
+        ("dp:M17", 36525, True),
+        ("dp:N17", 36525, True),
         ("dp:N39", 36525, True),
         ("hip_fracture", 36525, True),
         ("myocardial_infarction", 36525, True),
