@@ -27,7 +27,7 @@ from veille import evaluation
 from veille.privacy import mask_value
 
 METHOD_SCORES = {"ssa": "ssa_p", "oe": "oe_p", "oe_calibrated": "oe_cal_p", "oe_latent": "oe_latent_p",
-                 "tree": "tree_p", "combined": "rank"}
+                 "tree": "tree_p", "convsccs": "conv_p", "combined": "rank"}
 POWER_ALPHA = 0.05
 
 

@@ -12,16 +12,17 @@ import sqlalchemy as sa
 
 from veille import db
 from veille.errors import VeilleError
+from veille.scan import conv as conv_method
 from veille.scan.settings import ScanSettings
-from veille.scan.signals import rank_signals
+from veille.scan.signals import CONV_COLUMNS, rank_signals
 
 SIGNAL_COLUMNS = [
     "drug_level", "drug_code", "outcome_level", "outcome_code",
     "ssa_drug_first", "ssa_outcome_first", "ssa_csr", "ssa_nsr", "ssa_asr", "ssa_ci_low",
     "ssa_ci_high", "ssa_p", "oe_observed", "oe_expected", "oe_ratio", "oe_ic", "oe_ic025",
     "oe_ic975", "oe_p", "oe_cal_p", "oe_latent_observed", "oe_latent_expected", "oe_latent_ratio",
-    "oe_latent_p", "oe_latent_cal_p", "tree_risk", "tree_control", "tree_llr", "tree_p", "combined_p",
-    "q_value", "is_signal", "rank",
+    "oe_latent_p", "oe_latent_cal_p", "tree_risk", "tree_control", "tree_llr", "tree_p", *CONV_COLUMNS,
+    "combined_p", "q_value", "is_signal", "rank",
 ]
 
 
@@ -38,7 +39,8 @@ def read_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The pair counts and the tree leaves built by dbt (schema scan)."""
     with db.engine(db.ENGINEER).connect() as conn:
         missing = conn.execute(sa.text(
-            "select to_regclass('scan.scan_pair_counts') is null or to_regclass('scan.scan_tree_events') is null"
+            "select to_regclass('scan.scan_pair_counts') is null or to_regclass('scan.scan_tree_events') is null "
+            "or to_regclass('scan.scan_conv_cases') is null or to_regclass('scan.scan_conv_starts') is null"
         )).scalar()
         if missing:
             raise VeilleError("the scan marts are missing: run `veille scan` without --no-build "
@@ -48,19 +50,20 @@ def read_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
     return pairs, leaves
 
 
-def _copy_signals(conn, run_id: int, signals: pd.DataFrame) -> None:
-    frame = signals[SIGNAL_COLUMNS].copy()
+def _copy(conn, run_id: int, table: str, frame: pd.DataFrame) -> None:
+    frame = frame.copy()
     frame.insert(0, "run_id", run_id)
     buf = io.StringIO()
     frame.to_csv(buf, index=False, header=False, na_rep="")  # PostgreSQL reads inf as Infinity
     cols = ", ".join(frame.columns)
-    with conn.cursor() as cur, cur.copy(f"copy results.signal ({cols}) from stdin with (format csv)") as cp:
+    with conn.cursor() as cur, cur.copy(f"copy {table} ({cols}) from stdin with (format csv)") as cp:
         cp.write(buf.getvalue())
 
 
 def store_run(signals: pd.DataFrame, settings: ScanSettings, started: datetime,
-              seconds: dict[str, float]) -> int:
-    """Write results.scan_run and results.signal in one transaction; return the run id."""
+              seconds: dict[str, float], lags: pd.DataFrame | None = None) -> int:
+    """Write results.scan_run, results.signal and the ConvSCCS lag curves of the scanned pairs
+    (results.signal_lag) in one transaction; return the run id."""
     with db.raw_connection(role=db.ENGINEER) as conn:
         exists = conn.execute("select to_regclass('results.signal') is not null").fetchone()[0]
         if not exists:
@@ -71,7 +74,10 @@ def store_run(signals: pd.DataFrame, settings: ScanSettings, started: datetime,
             (started, datetime.now(UTC), json.dumps(settings.as_dict()), len(signals),
              int(signals["is_signal"].sum()), json.dumps(seconds)),
         ).fetchone()[0]
-        _copy_signals(conn, run_id, signals)
+        _copy(conn, run_id, "results.signal", signals[SIGNAL_COLUMNS])
+        if lags is not None and len(lags):
+            curves = conv_method.lag_curves_of(signals, lags)
+            _copy(conn, run_id, "results.signal_lag", conv_method.finite(curves[conv_method.LAG_COLUMNS]))
         conn.commit()
     return int(run_id)
 
@@ -97,8 +103,10 @@ def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=
     pairs, leaves = step("read counts", read_counts)
     if pairs.empty:
         raise VeilleError(f"no drug x outcome pair has {settings.min_events} or more events: nothing to scan")
-    signals = step("statistics", lambda: rank_signals(pairs, leaves, settings))
-    run_id = step("store", lambda: store_run(signals, settings, started, seconds))
+    cases, starts = step("read case series", conv_method.read_series)
+    conv, lags = step("ConvSCCS", lambda: conv_method.conv_scan(cases, starts, settings, progress))
+    signals = step("statistics", lambda: rank_signals(pairs, leaves, settings, conv))
+    run_id = step("store", lambda: store_run(signals, settings, started, seconds, lags))
     return run_id, seconds
 
 
@@ -121,3 +129,10 @@ def read_signals(run_id: int | None = None) -> pd.DataFrame:
     if frame.empty:
         raise VeilleError(f"scan run {run_id} does not exist or has no signal")
     return frame
+
+
+def read_lags(run_id: int) -> pd.DataFrame:
+    """The ConvSCCS lag curves of a run (empty for a run stored before the method existed)."""
+    with db.engine(db.ANALYST).connect() as conn:
+        return pd.read_sql(sa.text("select * from results.signal_lag where run_id = :r "
+                                   "order by drug_level, drug_code, outcome_code, lag"), conn, params={"r": run_id})

@@ -13,7 +13,8 @@ from veille.settings import Settings
 
 class ScanSettings(Settings):
     """Windows in days (latency_days: where the long-term part of an episode starts, for the
-    latent O/E); min_events per pair; Monte Carlo replicates and seed; FDR level."""
+    latent O/E); min_events per pair; Monte Carlo replicates and seed; FDR level; the
+    convolutional case series' lag buckets, penalty and bootstrap (conv_*)."""
 
     washout_days: int = Field(365, ge=0, description="history before a first dispensing or outcome is new")
     ssa_window_days: int = Field(365, ge=1, description="max days between use and outcome (SSA)")
@@ -26,6 +27,10 @@ class ScanSettings(Settings):
     replicates: int = Field(999, ge=19, description="Monte Carlo replicates of the tree scan")
     seed: int = Field(1, description="Monte Carlo seed")
     fdr: float = Field(0.05, gt=0, lt=1, description="false discovery rate level of a signal")
+    conv_bucket_days: int = Field(30, ge=1, le=365, description="ConvSCCS: days per lag bucket")
+    conv_lags: int = Field(12, ge=1, le=60, description="ConvSCCS: lag buckets after an exposure start")
+    conv_strength_tv: float = Field(2.0, ge=0, description="ConvSCCS: total-variation penalty strength")
+    conv_replicates: int = Field(0, ge=0, description="ConvSCCS: bootstrap replicates (0: analytic intervals)")
 
     @model_validator(mode="after")
     def _windows(self) -> ScanSettings:

@@ -11,11 +11,14 @@ from veille.scan.treescan import tree_scan
 
 PAIR_KEY = ["drug_level", "drug_code", "outcome_level", "outcome_code"]
 METHOD_P = {"ssa": "ssa_p", "oe": "oe_p", "tree": "tree_p"}
+CONV_COLUMNS = ["conv_ri", "conv_ci_low", "conv_ci_high", "conv_peak_ri", "conv_peak_lag", "conv_events", "conv_p"]
 
 
-def rank_signals(pairs: pd.DataFrame, leaves: pd.DataFrame, settings: ScanSettings) -> pd.DataFrame:
-    """``pairs`` (scan.scan_pair_counts) and ``leaves`` (scan.scan_tree_events) -> one row per
-    pair with each method's estimate, the combined p-value, the BH q-value and the rank."""
+def rank_signals(pairs: pd.DataFrame, leaves: pd.DataFrame, settings: ScanSettings,
+                 conv: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``pairs`` (scan.scan_pair_counts), ``leaves`` (scan.scan_tree_events) and ``conv`` (the
+    ConvSCCS summary per pair, veille.scan.conv; None: not run) -> one row per pair with each
+    method's estimate, the combined p-value, the BH q-value and the rank."""
     pairs = pairs.reset_index(drop=True)
     ssa = stats.sequence_symmetry(pairs["ssa_drug_first"], pairs["ssa_outcome_first"],
                                   pairs["nsr_numerator"], pairs["nsr_denominator"])
@@ -29,7 +32,11 @@ def rank_signals(pairs: pd.DataFrame, leaves: pd.DataFrame, settings: ScanSettin
     nodes = tree_scan(leaves, settings.risk_days, settings.control_days, settings.replicates,
                       settings.seed)
     tree = pairs[PAIR_KEY].merge(nodes[PAIR_KEY + ["tree_llr", "tree_p"]], on=PAIR_KEY, how="left")
-    out = pd.concat([pairs, ssa, oe, latent, tree[["tree_llr", "tree_p"]]], axis=1)
+    if conv is None:
+        conv = pd.DataFrame(columns=PAIR_KEY + CONV_COLUMNS)
+    conv = pairs[PAIR_KEY].merge(conv[PAIR_KEY + CONV_COLUMNS], on=PAIR_KEY, how="left")
+    conv = conv.astype({"conv_peak_lag": "Int64", "conv_events": "Int64"})
+    out = pd.concat([pairs, ssa, oe, latent, tree[["tree_llr", "tree_p"]], conv[CONV_COLUMNS]], axis=1)
     no_tree = (out["tree_risk"] + out["tree_control"]) == 0
     out.loc[no_tree, ["tree_llr", "tree_p"]] = np.nan
     out["combined_p"] = stats.combined_p(out[list(METHOD_P.values())])
