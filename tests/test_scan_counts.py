@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -162,3 +163,35 @@ def test_mini_extract_counts_and_estimates(mini_scan):
     assert r.oe_ic == pytest.approx(math.log2(1.5 / (expected + 0.5)))
     assert r.oe_ratio == pytest.approx(1 / expected)
     assert sorted(ranked["rank"]) == list(range(1, len(pairs) + 1))
+
+
+def _age(born: int) -> float:
+    return round((date(2016, 1, 1) - date(born, 7, 1)).days / 365.25, 2)
+
+
+def test_mini_extract_case_series_rows(mini_scan):
+    with db.engine().connect() as conn:
+        cases = conn.execute(sa.text(
+            "select outcome_code, patient_id, n_days, event_day, age_start from scan.scan_conv_cases "
+            "order by outcome_code, patient_id")).all()
+        starts = conn.execute(sa.text(
+            "select patient_id, drug_code, start_day, end_day from scan.scan_conv_starts "
+            "where drug_level = 'atc7' order by patient_id, start_day")).all()
+        atc5 = conn.execute(sa.text(
+            "select count(*) from scan.scan_conv_starts where drug_level = 'atc5'")).scalar()
+    # the at-risk window 2016-01-01..2018-12-31 is 1096 days; day 0 = 2016-01-01. P8's I21 of
+    # 2016 is not new (a first one in 2015), P7 has no outcome
+    assert cases == [
+        ("I21", 1, 1096, 121, _age(1950)), ("I21", 2, 1096, 152, _age(1960)),
+        ("I21", 3, 1096, 385, _age(1950)), ("I21", 5, 1096, 882, _age(1980)),
+        ("I21", 6, 1096, 547, _age(1940)),
+        ("J18", 4, 1096, 439, _age(1970)), ("J18", 9, 1096, 213, _age(1990)),
+        ("S72", 5, 1096, 335, _age(1980)),
+    ]
+    # the episodes of the cases' patients that reach the window: P4's 2015 episode ended before
+    # it; P9's began on 2015-03-01 (day -306) and ran to 2016-12-30 (first unexposed day 365)
+    assert starts == [
+        (1, "C10AA05", 60, 90), (2, "C10AA05", 244, 274), (3, "C10AA05", 375, 405),
+        (4, "C10AA05", 425, 455), (5, "N05BA12", 14, 44), (9, "N05BA12", -306, 365),
+    ]
+    assert atc5 == len(starts)

@@ -183,7 +183,7 @@ def test_evaluate_reports_power_masks_counts_and_skips_unstored_methods(tmp_path
     result = evaluate(truth, signals)
     # pioglitazone outscores the statin, the unscanned benzodiazepine (worst score) does not
     assert result["auc"] == {"ssa": 0.5, "oe": 0.5, "oe_calibrated": None, "oe_latent": None,
-                             "tree": 0.5, "combined": 0.5}
+                             "tree": 0.5, "convsccs": None, "combined": 0.5}
     pio, benzo, statin = result["effects"]
     assert (pio["rank"], pio["observed"], pio["expected"]) == (1, 25, 10.0)
     assert pio["power"] == pytest.approx(sps.poisson.sf(15, 20.0), abs=5e-4)

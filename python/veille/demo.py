@@ -98,13 +98,14 @@ def _run_screens(report_dir: Path) -> None:
     from veille.pathways import report as pathways_report
     from veille.pathways.run import RunSettings, run
     from veille.scan.report import write_report as scan_report
-    from veille.scan.run import read_signals, run_scan
+    from veille.scan.run import read_lags, read_signals, run_scan
     from veille.scan.settings import ScanSettings
 
     settings = ScanSettings()
     scan_id, _ = run_scan(settings, build=False)
     signals = read_signals(scan_id)
-    path = scan_report(signals, report_dir / "scan" / "scan.html", scan_id, settings.ssa_window_days)
+    path = scan_report(signals, report_dir / "scan" / "scan.html", scan_id, settings.ssa_window_days,
+                       lags=read_lags(scan_id))
     console.print(f"signal scan: {len(signals):,} drug x outcome pairs, {int(signals['is_signal'].sum())} "
                   f"signals; report {path}")
     pathways_id = run(RunSettings())  # builds what it reads: a partial build upstream may have dropped views

@@ -28,28 +28,34 @@ def scan_cmd(
     replicates: int = typer.Option(999, "--replicates", help="Monte Carlo replicates of the tree scan"),
     seed: int = typer.Option(1, "--seed", help="Monte Carlo seed"),
     fdr: float = typer.Option(0.05, "--fdr", help="false discovery rate level of a signal"),
+    conv_lags: int = typer.Option(12, "--conv-lags", help="ConvSCCS: lag buckets after an exposure start"),
+    conv_bucket_days: int = typer.Option(30, "--conv-bucket-days", help="ConvSCCS: days per lag bucket"),
+    conv_replicates: int = typer.Option(0, "--conv-replicates",
+                                        help="ConvSCCS: bootstrap replicates (0: analytic intervals)"),
     report: Path = typer.Option(Path("reports/scan/scan.html"), "--report", help="HTML report path"),
     top: int = typer.Option(20, "--top", help="signals to print"),
 ) -> None:
-    """Scan every drug (ATC7, ATC5) against every outcome (ICD-10 code, block); store and report."""
+    """Scan every drug (ATC7, ATC5) against every outcome (ICD-10 code, block) with sequence
+    symmetry, observed vs expected, tree scan and ConvSCCS; store and report."""
     if ctx.invoked_subcommand is not None:
         return
     from rich.console import Console
 
     from veille.privacy import mask_count
     from veille.scan.report import write_report
-    from veille.scan.run import read_signals, run_scan
+    from veille.scan.run import read_lags, read_signals, run_scan
 
     settings = settings_from_options(ctx, settings_file, washout_days=washout_days,
                                      ssa_window_days=ssa_window_days, risk=risk, control=control,
                                      latency_days=latency_days, min_events=min_events,
-                                     replicates=replicates, seed=seed, fdr=fdr)
+                                     replicates=replicates, seed=seed, fdr=fdr, conv_lags=conv_lags,
+                                     conv_bucket_days=conv_bucket_days, conv_replicates=conv_replicates)
     console = Console(stderr=True)
     with console.status("scanning") as status:
         run_id, _ = run_scan(settings, build=build, progress=lambda s: status.update(f"scan: {s}"))
         signals = read_signals(run_id)
         status.update("scan: report")
-        path = write_report(signals, report, run_id, settings.ssa_window_days)
+        path = write_report(signals, report, run_id, settings.ssa_window_days, lags=read_lags(run_id))
     typer.echo(f"scan run {run_id}: {len(signals)} pairs, {int(signals['is_signal'].sum())} "
                f"signals (q <= {settings.fdr}); report {path}")
     for r in signals.head(top).itertuples(index=False):

@@ -1,6 +1,7 @@
 """The scan report, drawn with the report kit (veille.report): the ranked list, the volcano view
-(BCPNN IC vs -log10 combined p), and a drill-down per top signal (new outcomes by month since
-initiation, exposed cases by age group and sex). Every count below 10 is shown as ``<10``.
+(BCPNN IC vs -log10 combined p), the ConvSCCS lag curves of the pairs it ranks highest, and a
+drill-down per top signal (new outcomes by month since initiation, exposed cases by age group
+and sex). Every count below 10 is shown as ``<10``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,11 @@ def ranked_table(signals: pd.DataFrame) -> Markup:
             lambda v: _fmt(v, 1)),
         "long-term p": m["oe_latent_p"].map(_pval),
         "tree risk/control": m["tree_risk"] + " / " + m["tree_control"],
-        "tree p": m["tree_p"].map(_pval), "combined p": m["combined_p"].map(_pval), "q": m["q_value"].map(_pval),
+        "tree p": m["tree_p"].map(_pval),
+        "ConvSCCS RI (95% CI)": [f"{_fmt(a)} ({_fmt(lo)}-{_fmt(hi)})" if pd.notna(a) else "" for a, lo, hi in
+                                 zip(m["conv_ri"], m["conv_ci_low"], m["conv_ci_high"], strict=True)],
+        "ConvSCCS p": m["conv_p"].map(_pval),
+        "combined p": m["combined_p"].map(_pval), "q": m["q_value"].map(_pval),
     })
     flags = dict(zip(df.index, m["is_signal"], strict=True))
     return table_html(df, left=["drug", "outcome"], row_class=lambda r: "hl" if flags[r.name] else "")
@@ -81,6 +86,47 @@ def volcano(signals: pd.DataFrame) -> go.Figure:
     fig.update_layout(title="Volcano: information component vs combined p-value",
                       xaxis_title="IC = log2((O + 0.5) / (E + 0.5))",
                       yaxis_title="-log10 combined p", height=480, width=820)
+    return fig
+
+
+def lag_figure(signals: pd.DataFrame, lags: pd.DataFrame, top: int = 8, cols: int = 4) -> go.Figure | None:
+    """The ConvSCCS lag curves (relative incidence per lag bucket after a start, 95% band), one
+    panel for each of the ``top`` pairs with the smallest ConvSCCS p; None when the run has no
+    curve. No count is drawn."""
+    from plotly.subplots import make_subplots
+
+    if lags is None or lags.empty or signals["conv_p"].notna().sum() == 0:
+        return None
+    best = signals[signals["conv_p"].notna()].sort_values(["conv_p", "rank"]).head(top)
+    keys = ["drug_level", "drug_code", "outcome_code"]
+    best = best.merge(lags[keys].drop_duplicates(), on=keys)
+    if best.empty:
+        return None
+    rows = -(-len(best) // cols)
+    titles = [f"{r.drug_code} x {r.outcome_code} (p {_pval(r.conv_p)})" for r in best.itertuples(index=False)]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=True,
+                        horizontal_spacing=0.05, vertical_spacing=0.14)
+    for i, r in enumerate(best.itertuples(index=False)):
+        c = lags[(lags["drug_level"] == r.drug_level) & (lags["drug_code"] == r.drug_code)
+                 & (lags["outcome_code"] == r.outcome_code)].sort_values("lag")
+        months = (c["lag_start_day"] / 30.4375).round(1)
+        at = {"row": i // cols + 1, "col": i % cols + 1}
+        fig.add_trace(go.Scatter(x=months, y=c["ci_high"], mode="lines", line={"width": 0, "shape": "hv"},
+                                 showlegend=False, hoverinfo="skip"), **at)
+        fig.add_trace(go.Scatter(x=months, y=c["ci_low"], mode="lines", line={"width": 0, "shape": "hv"},
+                                 fill="tonexty", fillcolor="rgba(192,57,43,0.18)", showlegend=False,
+                                 hoverinfo="skip"), **at)
+        fig.add_trace(go.Scatter(x=months, y=c["ri"], mode="lines", line={"color": "#c0392b", "shape": "hv"},
+                                 showlegend=False, customdata=np.stack([c["ci_low"], c["ci_high"]], axis=1),
+                                 hovertemplate="month %{x}: RI %{y:.2f} (%{customdata[0]:.2f}-"
+                                               "%{customdata[1]:.2f})<extra></extra>"), **at)
+        fig.add_hline(y=1.0, line={"color": "#888", "dash": "dot", "width": 1}, **at)
+    fig.update_yaxes(type="log")
+    fig.update_xaxes(title_text="months since a start", row=rows)
+    fig.update_yaxes(title_text="relative incidence", col=1)
+    fig.update_layout(title="ConvSCCS: relative incidence by time since an exposure start, 95% band "
+                            "(the last lag lasts until the episode ends)",
+                      height=260 * rows + 80, width=1000, margin={"t": 90})
     return fig
 
 
@@ -109,7 +155,7 @@ def _drill_section(row: pd.Series, by_month: pd.DataFrame, exposed: pd.DataFrame
 
 
 def write_report(signals: pd.DataFrame, out: Path, run_id: int, window_days: int = 365,
-                 top: int = 100, drill: int = 10) -> Path:
+                 top: int = 100, drill: int = 10, lags: pd.DataFrame | None = None) -> Path:
     """Write the HTML report of a run to ``out`` (a file) and return its path."""
     ranked = signals.sort_values("rank")
     head = ranked.head(drill)
@@ -124,6 +170,12 @@ def write_report(signals: pd.DataFrame, out: Path, run_id: int, window_days: int
     page.html(ranked_table(ranked.head(top)))
     page.heading("Volcano")
     page.figure(volcano(signals))
+    curves = lag_figure(signals, lags)
+    if curves is not None:
+        page.heading("ConvSCCS lag curves (the pairs it ranks highest)",
+                     source="results.signal_lag <- veille.scan.conv.conv_scan (veille.study.convsccs) on "
+                            "scan.scan_conv_cases, scan.scan_conv_starts")
+        page.figure(curves)
     page.heading(f"Drill-down (top {len(head)})",
                  source="scan.scan_outcome_onsets, scan.scan_drug_initiations -> veille.scan.drilldown.drilldown_counts")
     for _, r in head.iterrows():
