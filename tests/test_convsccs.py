@@ -32,6 +32,8 @@ def test_design_rows_are_exact():
     ]
     assert d.lag_time.tolist() == [[0, 1, 2], [1, 1, 1]]
     assert d.exposed_events.tolist() == [1, 1]
+    assert d.lag_events.tolist() == [[0, 0, 1], [0, 1, 0]]
+    assert d.exposed_cases.tolist() == [1, 1]
     # a drug needs min_events events within its window to get columns
     assert build_design(cases, starts, lags=3, bucket_days=30, min_events=2) is None
 

@@ -177,6 +177,8 @@ def extract_statements() -> list[str]:
         """insert into study.sccs_window (sccs_id, window_id, label, start_day, end_day) values
            ('pio_sccs', 1, 'first month', 0, 29), ('pio_sccs', 2, 'after', 30, null)""",
         "insert into study.sccs_outcome (sccs_id, outcome_id) values ('pio_sccs', 'dp:C67')",
+        # ... as a multi-drug ConvSCCS, with metformin beside pioglitazone (drug 0)
+        "insert into study.sccs_drug (sccs_id, drug_id, label, atc_prefixes) values ('pio_sccs', 1, 'metformin', '{A10BA}')",
     ]
     return out
 
@@ -422,4 +424,31 @@ def test_sccs_intervals(q):
         (11, d("2018-01-05"), d("2019-01-01"), 361, 0, 0, 2018, 0),
         (11, d("2019-01-01"), d("2020-01-01"), 365, 0, 0, 2019, 1),
         (11, d("2020-01-01"), d("2021-01-01"), 366, 0, 1, 2020, 0),
+    ]
+
+
+def test_sccs_conv_cases_and_starts(q):
+    """The multi-drug series: the same cases, days counted from each case's first day, and every
+    episode of pioglitazone (drug 0) and metformin (drug 1) that overlaps the observation."""
+    first = d("2018-01-05")
+
+    def day(text: str) -> int:
+        return (d(text) - first).days
+
+    def age(born: date) -> float:
+        return round((first - born).days / 365.25, 2)
+
+    cases = q("select patient_id, case_start, n_days, event_day, age_start from marts.fct_sccs_conv_cases "
+              "where sccs_id = 'pio_sccs' order by patient_id")
+    assert cases == [
+        (1, first, day("2021-01-01"), day("2019-05-15"), age(date(1950, 6, 1))),
+        (6, first, day("2021-01-01"), day("2019-01-20"), age(date(1950, 1, 1))),
+        (11, first, day("2021-01-01"), day("2019-05-01"), age(date(1950, 1, 1))),
+    ]
+    starts = q("select patient_id, drug_id, start_day, end_day from marts.fct_sccs_conv_starts "
+               "where sccs_id = 'pio_sccs' order by patient_id, drug_id, start_day")
+    assert starts == [
+        (1, 0, day("2019-03-01"), day("2019-05-31")),  # the episode of fct_sccs_intervals
+        (1, 1, day("2018-02-01"), day("2018-04-02")),  # metformin: two 30-day packs, the early refill carried forward
+        (6, 0, day("2019-08-01"), day("2019-08-31")),
     ]

@@ -106,3 +106,21 @@ def test_a_misspelled_key_is_named_before_the_key_it_leaves_missing(tmp_path):
     assert _error(tmp_path, data) == "x.yml: unknown key 'titel' (did you mean 'title'?)"
     data = {k: v for k, v in MINIMAL.items() if k != "title"}
     assert _error(tmp_path, data) == "x.yml: missing key 'title'"
+
+
+def test_a_multi_drug_case_series_and_its_mistakes(tmp_path):
+    sccs = load_all_by_id()["benzodiazepines_hip_fracture_sccs"].sccs
+    assert [d.label for d in sccs.convolution.drugs] == ["hypnotic benzodiazepines", "Z-drugs", "SSRIs",
+                                                         "antipsychotics"]
+    assert (sccs.convolution.lags, sccs.convolution.bucket_days, sccs.convolution.on_treatment) == (12, 30, True)
+    base = {k: v for k, v in MINIMAL.items() if k != "comparisons"}
+    series = {"exposure": {"label": "anxiolytics", "atc": ["N05BA"]}}
+    same = {"design": "sccs", "sccs": {**series, "convolution": {"drugs": [{"label": "anxiolytics", "atc": ["N05CD"]}]}}}
+    assert _error(tmp_path, {**base, **same}) == (
+        "x.yml: sccs.convolution.drugs: labels must differ from each other and from the exposure's")
+    lags = {"design": "sccs", "sccs": {**series, "convolution": {"drugs": [{"label": "b", "atc": ["N05CD"]}], "lags": 0}}}
+    assert _error(tmp_path, {**base, **lags}) == "x.yml: sccs.convolution.lags: must be >= 1, got 0"
+
+
+def load_all_by_id():
+    return {s.id: s for s in load_all()}

@@ -127,6 +127,33 @@ def test_case_series_recovers_the_injected_effect(runs):
     assert len(controls) >= 3 and all(e["ci_low"] <= 1 <= e["ci_high"] for e in controls), controls
 
 
+def test_multi_drug_case_series_recovers_every_fall_risk_drug(runs):
+    """The same series as a multi-drug ConvSCCS: the anxiolytics and four other fall-risk drugs
+    in one model, a lag curve each (lags stopping at the episode's end). In the first month
+    after a start every drug's relative incidence covers its injected effect (3 or 4 after 65;
+    measured 3.2-3.7); later lags fall towards 1, as the single-exposure series' later window
+    does (our episodes count days the generator does not; docs/sccs.md), so that each drug's
+    average over its exposed time is lower but above 1 (measured 1.22-2.09; the hypnotic
+    benzodiazepines' interval reaches 0.96). The negative controls' averages hold 1 at least 90%
+    of the time."""
+    run = next(r for r in runs["runs"] if r.study.design == "sccs")
+    s = run.study
+    drugs = [s.sccs.exposure] + list(s.sccs.convolution.drugs)
+    found = {(o.outcome_id, e["analysis"], e["term"]): e for o in run.outcomes for e in o.estimates}
+    for drug in drugs:
+        truth = injected_hr(runs["truth"], s.atc(drug.atc), None, "hip_fracture")
+        assert truth in (3.0, 4.0), drug
+        first = found[("hip_fracture", "convsccs_lag", f"{drug.label}: days 0-29")]
+        assert first["status"] == "ok" and first["ci_low"] <= truth <= first["ci_high"], (drug.label, first)
+        last = found[("hip_fracture", "convsccs_lag", f"{drug.label}: day 330 to the episode's end")]
+        assert last["hr"] < first["hr"], (drug.label, last)
+        average = found[("hip_fracture", "convsccs", drug.label)]
+        assert 1.1 < average["hr"] < truth, (drug.label, average)
+    controls = [e for (o, a, _), e in found.items() if a == "convsccs" and e["is_negative_control"] and e["status"] == "ok"]
+    assert len(controls) >= 40
+    assert sum(e["ci_low"] <= 1 <= e["ci_high"] for e in controls) >= 0.9 * len(controls)
+
+
 def test_estimates_are_calibrated_on_the_negative_controls(runs):
     """Every comparison's primary analysis has its empirical null fitted on its negative
     controls; the calibrated intervals of the controls hold 1 at least as often as the raw ones,

@@ -44,7 +44,8 @@ def conv_scan(cases: pd.DataFrame, starts: pd.DataFrame, settings: ScanSettings,
         these = cases[cases["outcome_code"] == outcome]
         for level in LEVELS:
             design = build_design(these, starts[starts["drug_level"] == level], lags=settings.conv_lags,
-                                  bucket_days=settings.conv_bucket_days, min_events=settings.min_events)
+                                  bucket_days=settings.conv_bucket_days, min_events=settings.min_events,
+                                  on_treatment=settings.conv_on_treatment)
             if design is None:
                 continue
             fit = fit_conv_sccs(design, strength_tv=settings.conv_strength_tv,

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from veille.privacy import mask_breakdown, mask_count
 from veille.report import Report, table_html
 from veille.scan.drilldown import drilldown_counts
+from veille.study.plots import lag_panels
 
 COUNT_COLUMNS = ["ssa_drug_first", "ssa_outcome_first", "oe_observed", "oe_latent_observed",
                  "tree_risk", "tree_control"]
@@ -89,12 +90,10 @@ def volcano(signals: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def lag_figure(signals: pd.DataFrame, lags: pd.DataFrame, top: int = 8, cols: int = 4) -> go.Figure | None:
+def lag_figure(signals: pd.DataFrame, lags: pd.DataFrame, top: int = 8) -> go.Figure | None:
     """The ConvSCCS lag curves (relative incidence per lag bucket after a start, 95% band), one
     panel for each of the ``top`` pairs with the smallest ConvSCCS p; None when the run has no
     curve. No count is drawn."""
-    from plotly.subplots import make_subplots
-
     if lags is None or lags.empty or signals["conv_p"].notna().sum() == 0:
         return None
     best = signals[signals["conv_p"].notna()].sort_values(["conv_p", "rank"]).head(top)
@@ -102,32 +101,16 @@ def lag_figure(signals: pd.DataFrame, lags: pd.DataFrame, top: int = 8, cols: in
     best = best.merge(lags[keys].drop_duplicates(), on=keys)
     if best.empty:
         return None
-    rows = -(-len(best) // cols)
-    titles = [f"{r.drug_code} x {r.outcome_code} (p {_pval(r.conv_p)})" for r in best.itertuples(index=False)]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=True,
-                        horizontal_spacing=0.05, vertical_spacing=0.14)
-    for i, r in enumerate(best.itertuples(index=False)):
+    panels = []
+    for r in best.itertuples(index=False):
         c = lags[(lags["drug_level"] == r.drug_level) & (lags["drug_code"] == r.drug_code)
                  & (lags["outcome_code"] == r.outcome_code)].sort_values("lag")
         months = (c["lag_start_day"] / 30.4375).round(1)
-        at = {"row": i // cols + 1, "col": i % cols + 1}
-        fig.add_trace(go.Scatter(x=months, y=c["ci_high"], mode="lines", line={"width": 0, "shape": "hv"},
-                                 showlegend=False, hoverinfo="skip"), **at)
-        fig.add_trace(go.Scatter(x=months, y=c["ci_low"], mode="lines", line={"width": 0, "shape": "hv"},
-                                 fill="tonexty", fillcolor="rgba(192,57,43,0.18)", showlegend=False,
-                                 hoverinfo="skip"), **at)
-        fig.add_trace(go.Scatter(x=months, y=c["ri"], mode="lines", line={"color": "#c0392b", "shape": "hv"},
-                                 showlegend=False, customdata=np.stack([c["ci_low"], c["ci_high"]], axis=1),
-                                 hovertemplate="month %{x}: RI %{y:.2f} (%{customdata[0]:.2f}-"
-                                               "%{customdata[1]:.2f})<extra></extra>"), **at)
-        fig.add_hline(y=1.0, line={"color": "#888", "dash": "dot", "width": 1}, **at)
-    fig.update_yaxes(type="log")
-    fig.update_xaxes(title_text="months since a start", row=rows)
-    fig.update_yaxes(title_text="relative incidence", col=1)
-    fig.update_layout(title="ConvSCCS: relative incidence by time since an exposure start, 95% band "
-                            "(the last lag lasts until the episode ends)",
-                      height=260 * rows + 80, width=1000, margin={"t": 90})
-    return fig
+        panels.append((f"{r.drug_code} x {r.outcome_code} (p {_pval(r.conv_p)})",
+                       pd.DataFrame({"x": months, "ri": c["ri"], "ci_low": c["ci_low"], "ci_high": c["ci_high"],
+                                     "label": "month " + months.astype(str)})))
+    return lag_panels(panels, "ConvSCCS: relative incidence by time since an exposure start, 95% band "
+                              "(the last lag lasts until the episode ends)", "months since a start", cols=4)
 
 
 def _drill_section(row: pd.Series, by_month: pd.DataFrame, exposed: pd.DataFrame) -> Markup:

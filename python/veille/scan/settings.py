@@ -31,6 +31,7 @@ class ScanSettings(Settings):
     conv_lags: int = Field(12, ge=1, le=60, description="ConvSCCS: lag buckets after an exposure start")
     conv_strength_tv: float = Field(2.0, ge=0, description="ConvSCCS: total-variation penalty strength")
     conv_replicates: int = Field(0, ge=0, description="ConvSCCS: bootstrap replicates (0: analytic intervals)")
+    conv_on_treatment: bool = Field(False, description="ConvSCCS: lags stop when the episode ends")
 
     @model_validator(mode="after")
     def _windows(self) -> ScanSettings:

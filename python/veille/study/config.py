@@ -182,9 +182,27 @@ class RiskWindow(_Strict):
                               else f"day {self.start} to the episode's end")
 
 
+class Convolution(_Strict):
+    """The multi-drug ConvSCCS of a case series (veille.study.convsccs): the exposure and these
+    ``drugs`` in one model, each with a lag curve of ``lags`` buckets of ``bucket_days`` after
+    every episode start (the last lasting to the episode's end), penalised by total variation
+    (``strength_tv``); intervals analytic, or from ``replicates`` bootstrap samples of cases.
+    ``on_treatment``: the lags stop when the episode ends (an effect acting only while the drug
+    is taken) rather than running out after a stop."""
+
+    drugs: list[DrugSet] = Field(min_length=1)
+    lags: int = Field(12, ge=1, le=60)
+    bucket_days: int = Field(30, ge=1, le=365)
+    strength_tv: float = Field(2.0, ge=0)
+    replicates: int = Field(0, ge=0, le=1000)
+    seed: int = 1
+    on_treatment: bool = False
+
+
 class CaseSeries(_Strict):
     """A self-controlled case series (``design: sccs``): the cases of each outcome, each
-    compared with itself, exposed time in ``risk_windows`` against the rest of its observation."""
+    compared with itself, exposed time in ``risk_windows`` against the rest of its observation;
+    with ``convolution``, also the multi-drug ConvSCCS of the exposure and other drugs."""
 
     exposure: DrugSet
     risk_windows: list[RiskWindow] = Field(default_factory=lambda: [RiskWindow()], min_length=1)
@@ -192,6 +210,7 @@ class CaseSeries(_Strict):
     grace: int = Field(30, ge=0)
     age_groups: list[int] = Field(default_factory=list)
     calendar: Literal["none", "year"] = "year"
+    convolution: Convolution | None = None
 
     @field_validator("age_groups")
     @classmethod
@@ -266,6 +285,12 @@ class Study(_Strict):
                 for code in codes:
                     _check_atc(code, f"concept_sets.{name}")
             self._resolve(self.sccs.exposure.atc, "sccs.exposure.atc")
+            if self.sccs.convolution:
+                labels = [self.sccs.exposure.label] + [d.label for d in self.sccs.convolution.drugs]
+                if len(set(labels)) != len(labels):
+                    raise ValueError("sccs.convolution.drugs: labels must differ from each other and from the exposure's")
+                for i, d in enumerate(self.sccs.convolution.drugs):
+                    self._resolve(d.atc, f"sccs.convolution.drugs[{i}].atc")
             if self.reference and self.reference.estimates:
                 raise ValueError("reference estimates name comparisons: a case series has none")
             return self

@@ -10,8 +10,11 @@ incidence of case i in bucket k is
 where x_ij(s) counts the starts of drug j in bucket s and beta_jl (l = 0 .. lags - 1) is the log
 relative incidence l buckets after a start: the convolution of the exposure starts with each
 drug's lag curve. The last lag lasts as long as the exposure episode does (when the data give
-its end), so that the years of a chronic treatment count as exposed, not as baseline; an
-effect that stops with the treatment shows as a last lag near 1. Conditioning on each case's number of events removes every time-fixed
+its end), so that the years of a chronic treatment count as exposed, not as baseline. With
+``on_treatment`` a start's lags also stop at the episode's end (the curve describes time since
+the start while the drug is taken; afterwards is baseline), for effects known to act only under
+treatment (sedation and falls); by default, as in the paper, the lags run out after a stop, so
+that an effect outliving the treatment (a cancer's latency) is kept. Conditioning on each case's number of events removes every time-fixed
 confounder, as in the SCCS: the likelihood is the multinomial of the case's events over its
 buckets (the conditional Poisson likelihood), with log(days in the bucket) as offset and 5-year
 age bands as terms.
@@ -63,6 +66,8 @@ class ConvDesign:
     bucket_days: int
     exposed_events: np.ndarray = field(default=None)  # events within a lag window, per drug
     lag_time: np.ndarray = field(default=None)        # drugs x lags: case-buckets at each lag
+    lag_events: np.ndarray = field(default=None)      # drugs x lags: events at each lag
+    exposed_cases: np.ndarray = field(default=None)   # cases with time within a drug's window
 
     @property
     def n_drugs(self) -> int:
@@ -70,11 +75,14 @@ class ConvDesign:
 
 
 def build_design(cases: pd.DataFrame, exposures: pd.DataFrame, *, lags: int = LAGS,
-                 bucket_days: int = BUCKET_DAYS, min_events: int = 1) -> ConvDesign | None:
+                 bucket_days: int = BUCKET_DAYS, min_events: int = 1,
+                 on_treatment: bool = False) -> ConvDesign | None:
     """``cases``: patient_id, n_days (observation length), event_day (0-based, < n_days),
     age_start (age in years on the first day); ``exposures``: patient_id, drug_code, start_day
     (day of an exposure start relative to the case's first day; negative = before it) and,
-    optionally, end_day (the episode's first unexposed day): the last lag then lasts until it.
+    optionally, end_day (the episode's first unexposed day): the last lag then lasts until it,
+    and with ``on_treatment`` the curve stops there (time after the episode is baseline, for
+    effects that act only while the drug is taken) instead of running its lags out.
 
     Drugs keep their columns when at least ``min_events`` events fall within ``lags`` buckets
     after one of their starts. None when no drug does."""
@@ -100,7 +108,8 @@ def build_design(cases: pd.DataFrame, exposures: pd.DataFrame, *, lags: int = LA
     last_step = np.full(len(ex), lags - 1, dtype=np.int64)
     if "end_day" in ex.columns:
         last_bucket = np.floor_divide(ex["end_day"].to_numpy(np.int64) - 1, bucket_days)
-        last_step = np.maximum(last_step, last_bucket - start_bucket)
+        last_step = (np.maximum(last_bucket - start_bucket, 0) if on_treatment
+                     else np.maximum(last_step, last_bucket - start_bucket))
     last_step = np.minimum(last_step, n_case - 1 - start_bucket)
     first_step = np.maximum(0, -start_bucket)
     per_start = np.maximum(last_step - first_step + 1, 0)
@@ -125,6 +134,8 @@ def build_design(cases: pd.DataFrame, exposures: pd.DataFrame, *, lags: int = LA
     sel = np.isin(s_drug, drugs)
     lag, row, j = lag[sel], row[sel], code.loc[s_drug[sel]].to_numpy()
     lag_time = np.bincount(j * lags + lag, minlength=len(drugs) * lags).reshape(len(drugs), lags)
+    lag_events = np.bincount(j * lags + lag, weights=y[row], minlength=len(drugs) * lags).reshape(len(drugs), lags)
+    exposed = pd.DataFrame({"j": j, "case": case_of_row[row]}).drop_duplicates().groupby("j").size()
     # cumulative columns: (j, m) is 1 for every lag l >= m, so beta_jl = sum_{m <= l} delta_jm
     m_count = lag + 1
     rep_row = np.repeat(row, m_count)
@@ -140,7 +151,8 @@ def build_design(cases: pd.DataFrame, exposures: pd.DataFrame, *, lags: int = LA
     return ConvDesign(y=y, offset=np.log(days.astype(float)), starts=starts,
                       cases=cases["patient_id"].to_numpy(), exposure=exposure, age=age, drugs=drugs,
                       lags=lags, bucket_days=bucket_days, exposed_events=per_drug.loc[drugs].to_numpy(),
-                      lag_time=lag_time.astype(float))
+                      lag_time=lag_time.astype(float), lag_events=lag_events,
+                      exposed_cases=exposed.reindex(range(len(drugs)), fill_value=0).to_numpy())
 
 
 class _Objective:
@@ -241,20 +253,25 @@ class ConvFit:
     cov: np.ndarray | None = None      # (drugs x lags) squared: analytic covariance of beta
 
     def lag_table(self, level: float = 0.95) -> pd.DataFrame:
-        """One row per drug x lag: ri, ci_low, ci_high (bootstrap percentiles), lag start day."""
+        """One row per drug x lag: ri, ci_low, ci_high and se (of the log; bootstrap percentiles
+        and spread, else analytic), events at the lag, lag start day."""
         d, (J, L) = self.design, self.beta.shape
         out = pd.DataFrame({"drug_code": np.repeat(d.drugs, L), "lag": np.tile(np.arange(L), J),
                             "ri": np.exp(self.beta.ravel())})
         out["lag_start_day"] = out["lag"] * d.bucket_days
+        out["events"] = d.lag_events.ravel().astype(int)
         if self.boot is not None and len(self.boot) > 1:
             q = np.quantile(self.boot, [(1 - level) / 2, (1 + level) / 2], axis=0)
             out["ci_low"], out["ci_high"] = np.exp(q[0].ravel()), np.exp(q[1].ravel())
+            out["se"] = self.boot.std(axis=0, ddof=1).ravel()
         elif self.cov is not None:
             z = stats.norm.isf((1 - level) / 2)
             se = np.sqrt(np.clip(np.diag(self.cov), 0, None))
-            out["ci_low"], out["ci_high"] = np.exp(self.beta.ravel() - z * se), np.exp(self.beta.ravel() + z * se)
+            with np.errstate(over="ignore"):  # a lag without information: an infinite bound
+                out["ci_low"], out["ci_high"] = np.exp(self.beta.ravel() - z * se), np.exp(self.beta.ravel() + z * se)
+            out["se"] = se
         else:
-            out["ci_low"] = out["ci_high"] = np.nan
+            out["ci_low"] = out["ci_high"] = out["se"] = np.nan
         return out
 
     def average(self, beta: np.ndarray) -> np.ndarray:
@@ -285,13 +302,15 @@ class ConvFit:
             weights[np.repeat(np.arange(J), L), np.arange(J * L)] = w.ravel()
             se = np.sqrt(np.clip(np.einsum("ik,kl,il->i", weights, self.cov, weights), 0, None))
             z = stats.norm.isf((1 - level) / 2)
-            out["conv_ci_low"], out["conv_ci_high"] = np.exp(mean - z * se), np.exp(mean + z * se)
+            with np.errstate(over="ignore"):
+                out["conv_ci_low"], out["conv_ci_high"] = np.exp(mean - z * se), np.exp(mean + z * se)
         else:
-            out["conv_ci_low"] = out["conv_ci_high"] = out["conv_p"] = np.nan
+            out["conv_ci_low"] = out["conv_ci_high"] = out["conv_p"] = out["conv_se"] = np.nan
             return out
         with np.errstate(divide="ignore", invalid="ignore"):
             zs = np.where(se > 0, mean / se, np.where(mean > 0, np.inf, 0.0))
         out["conv_p"] = stats.norm.sf(zs)
+        out["conv_se"] = se
         return out
 
 

@@ -91,3 +91,32 @@ def funnel_figure(controls: pd.DataFrame, null, title: str) -> go.Figure:
                       yaxis={"title": "standard error of the log HR", "autorange": "reversed"},
                       legend={"x": 0.01, "y": 0.01, "xanchor": "left", "yanchor": "bottom"})
     return fig
+
+
+def lag_panels(panels: list[tuple[str, pd.DataFrame]], title: str, x_title: str, cols: int = 3) -> go.Figure:
+    """ConvSCCS lag curves, one panel each: ``panels`` = (panel title, frame with x, ri, ci_low,
+    ci_high, label) where x is the time since a start and label names the lag on hover; the
+    relative incidence as steps with its 95% band, a line at 1, log axes. No count is drawn."""
+    from plotly.subplots import make_subplots
+
+    rows = -(-len(panels) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[t for t, _ in panels], shared_xaxes=True,
+                        horizontal_spacing=0.05, vertical_spacing=0.14)
+    for i, (_, c) in enumerate(panels):
+        at = {"row": i // cols + 1, "col": i % cols + 1}
+        if len(c) > 1:  # the last lag drawn as a step of the same width as the others
+            end = c.iloc[[-1]].assign(x=c["x"].iloc[-1] + (c["x"].iloc[-1] - c["x"].iloc[-2]))
+            c = pd.concat([c, end], ignore_index=True)
+        for y, extra in (("ci_high", {}), ("ci_low", {"fill": "tonexty", "fillcolor": BANDS[1]})):
+            fig.add_trace(go.Scatter(x=c["x"], y=c[y], mode="lines", line={"width": 0, "shape": "hv"},
+                                     showlegend=False, hoverinfo="skip", **extra), **at)
+        fig.add_trace(go.Scatter(x=c["x"], y=c["ri"], mode="lines", line={"color": COLORS[1], "shape": "hv"},
+                                 showlegend=False, text=c["label"], customdata=np.stack([c["ci_low"], c["ci_high"]], axis=1),
+                                 hovertemplate="%{text}: RI %{y:.2f} (%{customdata[0]:.2f}-%{customdata[1]:.2f})"
+                                               "<extra></extra>"), **at)
+        fig.add_hline(y=1.0, line={"color": "#888", "dash": "dot", "width": 1}, **at)
+    fig.update_yaxes(type="log")
+    fig.update_xaxes(title_text=x_title, row=rows)
+    fig.update_yaxes(title_text="relative incidence", col=1)
+    fig.update_layout(title=title, height=260 * rows + 90, width=1000, margin={"t": 90})
+    return fig

@@ -90,6 +90,10 @@ _SCCS_WINDOW = sa.text(
     "insert into study.sccs_window (sccs_id, window_id, label, start_day, end_day) "
     "values (:sccs_id, :window_id, :label, :start_day, :end_day)"
 )
+_SCCS_DRUG = sa.text(
+    "insert into study.sccs_drug (sccs_id, drug_id, label, atc_prefixes) "
+    "values (:sccs_id, :drug_id, :label, :atc_prefixes)"
+)
 _SCCS_OUTCOME = sa.text(
     "insert into study.sccs_outcome (sccs_id, outcome_id, is_negative_control) "
     "values (:sccs_id, :outcome_id, :is_negative_control)"
@@ -110,6 +114,11 @@ def write_sccs(conn: sa.Connection, study: Study) -> list[str]:
         {"sccs_id": study.id, "window_id": i, "label": w.name, "start_day": w.start, "end_day": w.end}
         for i, w in enumerate(cs.risk_windows, start=1)
     ])
+    if cs.convolution:
+        conn.execute(_SCCS_DRUG, [
+            {"sccs_id": study.id, "drug_id": i, "label": d.label, "atc_prefixes": study.atc(d.atc)}
+            for i, d in enumerate(cs.convolution.drugs, start=1)
+        ])
     conn.execute(_SCCS_OUTCOME, [
         {"sccs_id": study.id, "outcome_id": o.id, "is_negative_control": negative}
         for o, negative in [(o, False) for o in study.outcomes] + [(o, True) for o in study.negative_controls]

@@ -144,9 +144,14 @@ def summary_lines(run: StudyRun) -> list[str]:
     lines = [f"{s.id} (run {run.run_id}): {s.title}"]
     if s.design == "sccs":
         lines.append(f"  {s.sccs.exposure.label}: self-controlled case series (relative incidence, conditional Poisson)")
+        if s.sccs.convolution:
+            lines.append("  ConvSCCS: the average relative incidence over each drug's exposed time (lag curves in the report)")
         for o in run.outcomes:
             for e in o.estimates:
-                label = f"    {o.outcome_id + (' (NC)' if o.negative_control else ''):<24} {e['term']:<32}"
+                if e["analysis"] == "convsccs_lag" or (o.negative_control and e["analysis"] == "convsccs"):
+                    continue  # in the report
+                term = e["term"] if e["analysis"] == "sccs" else f"ConvSCCS {e['term']}"
+                label = f"    {o.outcome_id + (' (NC)' if o.negative_control else ''):<24} {term:<32}"
                 lines.append(_estimate_line(label, "RI", e))
     for comp in s.comparisons:
         cid = s.cohort_id(comp)

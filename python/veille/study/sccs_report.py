@@ -11,7 +11,7 @@ import pandas as pd
 from veille.privacy import mask_text
 from veille.report import Report
 from veille.report.index import write_index
-from veille.study.plots import forest_figure
+from veille.study.plots import forest_figure, lag_panels
 
 SOURCE = ("marts.fct_sccs_intervals (dbt: study.sccs_definition, fct_drug episodes, fct_outcome_events) "
           "-> veille.study.sccs.analyse_case_series (statsmodels ConditionalPoisson)")
@@ -39,8 +39,9 @@ def sccs_report(run) -> Report:
                   subtitle=f"run {run.run_id}, self-controlled case series")
     page.heading("Design", source=f"analyses/studies/{s.id}.yml -> veille.study.config.CaseSeries")
     page.table(_design(s), left=["setting", "value"])
-    est = [{**e, "outcome": e["outcome_id"] + (" (NC)" if e["is_negative_control"] else ""),
-            "message": mask_text(e["message"])} for o in run.outcomes for e in o.estimates]
+    every = [{**e, "outcome": e["outcome_id"] + (" (NC)" if e["is_negative_control"] else ""),
+              "message": mask_text(e["message"])} for o in run.outcomes for e in o.estimates]
+    est = [e for e in every if e["analysis"] == "sccs"]
     page.heading("Relative incidence (exposed time vs the same cases' baseline time)", source=SOURCE)
     if est:
         df = pd.DataFrame(est)
@@ -60,7 +61,7 @@ def sccs_report(run) -> Report:
                    digits={"RI": 2, "p": 4, "calibrated p": 4}, left=["outcome", "window", "note"])
         nulls = [f"{term}: " + (f"N({n.mu:+.3f}, {n.sigma:.3f}\u00b2 + SE\u00b2) on {n.n_controls} negative controls"
                                 if n.fitted else n.message)
-                 for (_, _, term), n in sorted(getattr(run, "nulls", {}).items())]
+                 for (_, analysis, term), n in sorted(getattr(run, "nulls", {}).items()) if analysis == "sccs"]
         if nulls:
             page.text("Empirical calibration on the negative controls, per window (log RI ~ "
                       "N(mu, sigma\u00b2 + SE\u00b2), Schuemie 2014): " + "; ".join(nulls) + ".")
@@ -71,10 +72,55 @@ def sccs_report(run) -> Report:
         page.figure(fig)
     else:
         page.text("No outcome to report.", css="na")
+    if s.sccs.convolution:
+        _convolution_section(page, run, [e for e in every if e["analysis"] == "convsccs"],
+                             [e for e in every if e["analysis"] == "convsccs_lag"])
     page.heading("Diagnostics")
     notes = [f"{o.outcome_id}: {mask_text(d['message'])}" for o in run.outcomes for d in o.diagnostics]
     page.table(pd.DataFrame({"diagnostic": notes or ["none"]}), left=["diagnostic"])
     return page
+
+
+def _interval(lo, hi) -> str:
+    return f"{lo:.2f}\u2013{hi:.2f}" if pd.notna(lo) else ""
+
+
+def _convolution_section(page: Report, run, averages: list[dict], lags: list[dict]) -> None:
+    conv = run.study.sccs.convolution
+    page.heading("Multi-drug ConvSCCS: every drug in one model, a lag curve each",
+                 source="marts.fct_sccs_conv_cases, marts.fct_sccs_conv_starts -> "
+                        "veille.study.sccs.analyse_convolution (veille.study.convsccs)")
+    page.text(f"The exposure and {len(conv.drugs)} other drugs enter one conditional Poisson model per outcome; each "
+              f"drug's relative incidence is piecewise constant over {conv.lags} lags of {conv.bucket_days} days "
+              f"after an episode start (the last lasting to the episode's end), smoothed by a total-variation "
+              f"penalty ({conv.strength_tv:g}); co-prescribed drugs are adjusted for each other. The average is "
+              f"over each drug's exposed time. "
+              + (f"Intervals: {conv.replicates} bootstrap replicates of the cases." if conv.replicates else
+                 "Intervals: analytic, given where the penalty put the jumps (a little narrow)."))
+    if not averages:
+        page.text("No outcome to report.", css="na")
+        return
+    df = pd.DataFrame(averages)
+    page.table(pd.DataFrame({
+        "outcome": df["outcome"], "drug": df["term"], "exposed cases": df["n_exposed"],
+        "events in the lag window": df["events_exposed"], "average RI": df["hr"],
+        "95% CI": [_interval(lo, hi) for lo, hi in zip(df["ci_low"], df["ci_high"], strict=True)],
+        "p": df["p_value"],
+        "calibrated 95% CI": [_interval(lo, hi) for lo, hi in
+                              zip(df.get("calibrated_ci_low", pd.Series([None] * len(df))),
+                                  df.get("calibrated_ci_high", pd.Series([None] * len(df))), strict=True)],
+        "note": df["message"].fillna(""),
+    }), counts=["exposed cases", "events in the lag window"], digits={"average RI": 2, "p": 4},
+        left=["outcome", "drug", "note"])
+    curves = pd.DataFrame(lags)
+    for outcome in dict.fromkeys(e["outcome"] for e in averages if not e["is_negative_control"]):
+        sel = curves[curves["outcome"] == outcome] if len(curves) else curves
+        if len(sel):
+            panels = [(drug, pd.DataFrame({"x": range(len(c)), "ri": c["hr"].to_numpy(), "ci_low": c["ci_low"].to_numpy(),
+                                           "ci_high": c["ci_high"].to_numpy(), "label": c["term"].to_numpy()}))
+                      for drug, c in sel.groupby("exposure", sort=False)]
+            page.figure(lag_panels(panels, f"{outcome}: relative incidence by time since a start (95% band)",
+                                   f"lag since an episode start ({conv.bucket_days}-day buckets)"))
 
 
 def write_sccs_report(run, report_dir: Path) -> Path:
