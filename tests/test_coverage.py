@@ -17,14 +17,21 @@ TRUTH = {"effects": [
 
 def test_each_estimate_is_paired_with_what_it_estimates():
     sccs = find_study("benzodiazepines_hip_fracture_sccs")
-    row = {"is_negative_control": False, "outcome_id": "hip_fracture", "cohort_id": sccs.id}
+    row = {"is_negative_control": False, "outcome_id": "hip_fracture", "cohort_id": sccs.id, "analysis": "sccs"}
     assert truth_of(sccs, {**row, "term": "first 30 days"}, TRUTH) == 3.0
     assert truth_of(sccs, {**row, "term": "day 30 to the end of the episode"}, TRUTH) is None
     assert truth_of(sccs, {**row, "is_negative_control": True, "outcome_id": "dp:J18", "term": "first 30 days"},
                     TRUTH) == 1.0
+    # the multi-drug ConvSCCS: each drug's first lag only
+    conv = {**row, "analysis": "convsccs_lag"}
+    assert truth_of(sccs, {**conv, "term": "benzodiazepine anxiolytics: days 0-29"}, TRUTH) == 3.0
+    assert truth_of(sccs, {**conv, "term": "benzodiazepine anxiolytics: days 30-59"}, TRUTH) is None
+    assert truth_of(sccs, {**conv, "term": "Z-drugs: days 0-29"}, TRUTH) == 1.0  # N05CF: not in TRUTH
+    assert truth_of(sccs, {**row, "analysis": "convsccs", "term": "Z-drugs"}, TRUTH) is None
     fall = find_study("fall_risk_hip_fracture")
     comp = next(c for c in fall.comparisons if c.id == "benzodiazepines_vs_non_users")
-    cohort = {"is_negative_control": False, "outcome_id": "hip_fracture", "cohort_id": fall.cohort_id(comp)}
+    cohort = {"is_negative_control": False, "outcome_id": "hip_fracture", "cohort_id": fall.cohort_id(comp),
+              "analysis": "iptw"}
     assert truth_of(fall, {**cohort, "term": "exposed"}, TRUTH) == 3.0
     assert truth_of(fall, {**cohort, "term": ">=2y"}, TRUTH) is None
 

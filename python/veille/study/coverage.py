@@ -32,8 +32,25 @@ from veille.study.truth import injected_hr
 CASE_SERIES_TRUE_WINDOWS = ("first 30 days",)  # windows inside the generator's exposure
 
 
+def _conv_drug(study, estimate: dict):
+    """The drug of a ConvSCCS estimate (the series' exposure or one of its drugs)."""
+    drugs = [study.sccs.exposure] + list(study.sccs.convolution.drugs)
+    label = estimate["term"].split(": ")[0] if estimate["analysis"] == "convsccs_lag" else estimate["term"]
+    return next(d for d in drugs if d.label == label)
+
+
 def truth_of(study, estimate: dict, truth: dict) -> float | None:
-    """The true value an estimate estimates, or None when the generator does not define it."""
+    """The true value an estimate estimates, or None when the generator does not define it.
+    ConvSCCS: its first lag (days 0 to one bucket) of each drug, inside the generator's
+    exposure; the average over the exposed time and the later lags are not defined (our
+    episodes count days the generator does not), nor, for the negative controls, kept."""
+    if estimate["analysis"] in ("convsccs", "convsccs_lag"):
+        first = f": days 0-{study.sccs.convolution.bucket_days - 1}"
+        if estimate["analysis"] == "convsccs" or not estimate["term"].endswith(first):
+            return None
+        if estimate["is_negative_control"]:
+            return 1.0
+        return injected_hr(truth, study.atc(_conv_drug(study, estimate).atc), None, estimate["outcome_id"])
     if estimate["is_negative_control"]:
         return 1.0
     if study.design == "sccs":
@@ -57,6 +74,8 @@ def pair_rows(runs: list, truth: dict, seed: int) -> list[dict[str, Any]]:
                 if e["status"] != "ok":
                     continue
                 t = truth_of(s, e, truth)
+                if t is None and e["analysis"].startswith("convsccs"):
+                    continue  # not defined, and a dozen lags per drug would swamp the table
                 rows.append({
                     "seed": seed, "study": s.id, "design": s.design, "analysis": e["analysis"],
                     "outcome": e["outcome_id"], "negative_control": bool(e["is_negative_control"]),
