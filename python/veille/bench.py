@@ -22,6 +22,24 @@ _TOP_LEVEL = {"dbt_bench", "pipeline_bench"}  # modules veille.<name>, not veill
 _NOT_IN_ALL = {"pipeline", "coverage"}  # hours at their default sizes: `make bench-pipeline`, `make bench-coverage`
 
 
+@bench_app.callback()
+def _stop_the_server_we_start(ctx: typer.Context) -> None:
+    """A benchmark that starts the embedded server stops it when it ends (even on an error); a
+    server that was already up (`veille db start`, a demo) is left running."""
+    import os
+
+    from veille import db
+
+    if os.environ.get("VEILLE_DATABASE_URL") or db.embedded_status() is not None:
+        return
+
+    def stop() -> None:
+        if db.stop_embedded():
+            typer.echo("embedded server stopped (the benchmark started it)")
+
+    ctx.call_on_close(stop)
+
+
 def _area_module(area: str) -> str:
     return f"veille.{area}" if area in _TOP_LEVEL else f"veille.{area}.bench"
 
