@@ -56,3 +56,16 @@ def test_the_summary_counts_coverage_bias_and_width():
     assert row["mean_log_error"] == pytest.approx((math.log(1.25) + math.log(2.0) + 0.0) / 3)
     assert row["mean_abs_log_error"] == pytest.approx(row["mean_log_error"])
     assert row["mean_log_width"] == pytest.approx((math.log(2) + math.log(2) + math.log(4)) / 3)
+
+
+def test_the_supply_exposure_drops_every_grace_and_keeps_the_rest():
+    from veille.study.coverage import supply_exposure
+
+    fall, sccs = find_study("fall_risk_hip_fracture"), find_study("benzodiazepines_hip_fracture_sccs")
+    assert (fall.exposure_strategy.grace, sccs.sccs.grace) == (30, 30)
+    fall0, sccs0 = supply_exposure(fall), supply_exposure(sccs)
+    assert (fall0.exposure_strategy.grace, fall0.exposure_strategy.kind) == (0, "as_treated")
+    assert sccs0.sccs.grace == 0
+    assert sccs0.sccs.risk_windows == sccs.sccs.risk_windows
+    assert [c.id for c in fall0.comparisons] == [c.id for c in fall.comparisons]
+    assert fall.exposure_strategy.grace == 30  # the study read from its file is left as it was

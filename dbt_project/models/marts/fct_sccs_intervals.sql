@@ -6,10 +6,10 @@
 
   Per series (study.sccs_definition) x outcome x case (int_sccs_cases: a patient with the
   outcome, its first event inside its observation clipped to the series' period, ages and sex):
-  * exposure episodes of the series' ATC prefixes, all drugs together (build_episodes, the
-    series' grace_days, no end delay); each risk window k is days start_day..end_day after an
-    episode starts, cut at the episode's end when end_day is null; the pre-exposure window is
-    the pre_exposure_days before an episode starts (window_id -1);
+  * exposure episodes of the series' ATC prefixes, all drugs together (int_sccs_drug_episodes,
+    drug 0: the series' grace_days, no end delay); each risk window k is days
+    start_day..end_day after an episode starts, cut at the episode's end when end_day is null;
+    the pre-exposure window is the pre_exposure_days before an episode starts (window_id -1);
   * where windows overlap, the lowest risk window wins, then the pre-exposure window; the rest
     is baseline (window_id 0);
   * age groups start at the birthdays of age_group_bounds (age_group = how many bounds are
@@ -27,43 +27,10 @@ eligible_cases as (
     select * from {{ ref('int_sccs_cases') }}
 ),
 
-exposure_drugs as (
-    select distinct
-        definitions.sccs_id,
-        definitions.grace_days,
-        drugs.cip13
-    from definitions
-    cross join lateral unnest(definitions.exposure_atc) as prefixes (atc_prefix)
-    inner join {{ ref('stg_ref__drugs') }} as drugs
-        on drugs.atc7 like upper(prefixes.atc_prefix) || '%'
+episodes as (
+    select * from {{ ref('int_sccs_drug_episodes') }}
+    where drug_id = 0
 ),
-
-dispensings as (
-    select
-        exposure_drugs.sccs_id,
-        exposure_drugs.grace_days,
-        0 as end_delay_days,
-        dispensings.patient_id,
-        dispensings.dispensing_id,
-        dispensings.dispensing_date,
-        dispensings.days_covered
-    from exposure_drugs
-    inner join {{ ref('int_drug_dispensings') }} as dispensings
-        on exposure_drugs.cip13 = dispensings.cip13
-    where exists (
-        select 1 from eligible_cases
-        where eligible_cases.sccs_id = exposure_drugs.sccs_id
-            and eligible_cases.patient_id = dispensings.patient_id
-    )
-),
-
-{{ build_episodes(
-    'dispensings',
-    ['sccs_id', 'patient_id'],
-    grace_days='grace_days',
-    end_delay_days='end_delay_days',
-    stockpiling=(var_bool('stockpiling', true) | trim == 'true'),
-) }},
 
 windows as (
     select

@@ -38,12 +38,13 @@ def conv_scan(cases: pd.DataFrame, starts: pd.DataFrame, settings: ScanSettings,
     """-> (one row per drug_level x drug_code x icd3 outcome with PAIR_COLUMNS, the lag curves)."""
     pairs, curves = [], []
     outcomes = sorted(cases["outcome_code"].unique())
+    starts_at = {level: starts[starts["drug_level"] == level] for level in LEVELS}
     for i, outcome in enumerate(outcomes, start=1):
         if progress:
             progress(f"ConvSCCS {i}/{len(outcomes)}: {outcome}")
         these = cases[cases["outcome_code"] == outcome]
         for level in LEVELS:
-            design = build_design(these, starts[starts["drug_level"] == level], lags=settings.conv_lags,
+            design = build_design(these, starts_at[level], lags=settings.conv_lags,
                                   bucket_days=settings.conv_bucket_days, min_events=settings.min_events,
                                   on_treatment=settings.conv_on_treatment)
             if design is None:

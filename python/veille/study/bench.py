@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from veille.benchkit import Bench, Column, OutFile, Table
+from veille.errors import VeilleError
 
 FOUR_ANALYSES = "total of the four analyses"
 
@@ -130,7 +131,7 @@ def coverage_plot(summary, path: Path) -> Path:
 
 
 def bench_coverage(bench: Bench, seeds: int, patients: int, years: int, scenario: str,
-                   pairs_out: Path | None) -> list[dict]:
+                   pairs_out: Path | None, exposure: str = "study") -> list[dict]:
     """Run every study on ``seeds`` generated extracts; the rows of :data:`COVERAGE_TABLE`."""
     import pandas as pd
 
@@ -139,7 +140,7 @@ def bench_coverage(bench: Bench, seeds: int, patients: int, years: int, scenario
     pairs: list[dict] = []
     for seed in range(1, seeds + 1):
         with bench.stage(f"seed {seed}: generate, load, build, run every study"):
-            pairs += run_seed(seed, patients, years, scenario, bench.echo)
+            pairs += run_seed(seed, patients, years, scenario, bench.echo, exposure)
     frame = pd.DataFrame(pairs)
     if pairs_out is not None:
         pairs_out.parent.mkdir(parents=True, exist_ok=True)
@@ -157,13 +158,19 @@ def register_coverage(bench_app: typer.Typer) -> None:
         scenario: str = typer.Option("strong", help="generator scenario ('default', 'strong' or a YAML file)"),
         plot: Path = typer.Option(None, help="draw the coverage per analysis to this SVG"),
         pairs: Path = typer.Option(None, help="write every estimate with its truth to this CSV"),
+        exposure: str = typer.Option("study", help="'study': each study file's exposure definition; 'supply': "
+                                     "the generator's (no grace, no stockpiling)"),
         out: OutFile = None,
     ) -> None:
         """Coverage of the 95% intervals (raw and calibrated), bias and width, per design x analysis."""
         import pandas as pd
 
+        from veille.study.coverage import EXPOSURES
+
+        if exposure not in EXPOSURES:
+            raise VeilleError(f"--exposure must be one of {', '.join(EXPOSURES)}, got {exposure!r}")
         bench = Bench("coverage", out=out)
-        rows = bench_coverage(bench, seeds, patients, years, scenario, pairs)
+        rows = bench_coverage(bench, seeds, patients, years, scenario, pairs, exposure)
         bench.finish(COVERAGE_TABLE, rows)
         if plot is not None:
             bench.echo(f"plot: {coverage_plot(pd.DataFrame(rows), plot)}")

@@ -177,16 +177,24 @@ class _Objective:
         out[self.jumps] = x[J:J + self.n_jumps] - x[J + self.n_jumps:J + 2 * self.n_jumps]
         return out
 
-    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+    def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The linear predictor of each row, each row's share of its case's rate (the
+        multinomial probability of the event falling in it), and each case's log total rate."""
         d, J = self.d, self.d.n_drugs
         a = x[J + 2 * self.n_jumps:]
         eta = d.offset + d.exposure @ self.delta(x) + (d.age @ a if a.size else 0.0)
         top = np.maximum.reduceat(eta, d.starts)
         e = np.exp(eta - top[self.case_of_row])
         total = np.add.reduceat(e, d.starts)
+        return eta, e / total[self.case_of_row], top + np.log(total)
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        d, J = self.d, self.d.n_drugs
+        eta, p, log_norm = self.probabilities(x)
         w = self.weights
-        loglik = float(np.sum(w[self.case_of_row] * d.y * eta) - np.sum(w * self.events * (top + np.log(total))))
-        resid = w[self.case_of_row] * (d.y - self.events[self.case_of_row] * e / total[self.case_of_row])
+        loglik = float(np.sum(w[self.case_of_row] * d.y * eta) - np.sum(w * self.events * log_norm))
+        resid = w[self.case_of_row] * (d.y - self.events[self.case_of_row] * p)
+        a = x[J + 2 * self.n_jumps:]
         g_delta = -(d.exposure.T @ resid)
         pos, neg = x[J:J + self.n_jumps], x[J + self.n_jumps:J + 2 * self.n_jumps]
         value = -loglik + self.tv * float(pos.sum() + neg.sum()) + 0.5 * self.ridge * float(x[:J] @ x[:J])
@@ -222,11 +230,7 @@ class _Objective:
         nxt = np.flatnonzero((np.arange(J * L) % L) < L - 1)
         diff = diff - sparse.csr_matrix((np.ones(len(nxt)), (nxt + 1, nxt)), shape=(J * L, J * L))
         xs = sparse.hstack([d.exposure @ diff @ to_segment, sparse.csr_matrix(d.age)]).tocsr()
-        a = x[J + 2 * self.n_jumps:]
-        eta = d.offset + d.exposure @ self.delta(x) + (d.age @ a if a.size else 0.0)
-        top = np.maximum.reduceat(eta, d.starts)
-        e = np.exp(eta - top[self.case_of_row])
-        p = e / np.add.reduceat(e, d.starts)[self.case_of_row]
+        p = self.probabilities(x)[1]
         n = self.events
         group = sparse.csr_matrix((p, (self.case_of_row, np.arange(len(p)))), shape=(len(n), len(p)))
         v = (group @ xs).toarray()

@@ -12,6 +12,12 @@ comparison (veille.study.truth.injected_hr: exposure over comparator), 1 for a n
 * calibrated coverage, the same with the calibrated intervals when the run stored them
   (empirical calibration on the negative controls, veille.study.calibration).
 
+With ``exposure="supply"`` every study is run with the generator's own exposure definition
+instead of its file's: no grace between supplies (``grace: 0``, case series too) and no
+stockpiling (dbt var ``stockpiling: false``), so the exposed days are the days the generator's
+hazard ratio applies. The difference from the default run is the exposure misclassification
+the studies' grace and stockpiling introduce (docs/studies.md, part 4).
+
 Pairs whose truth the generator does not define (a case-series window after which the injected
 effect does not hold as such, a comparison of two drugs with effects of their own on different
 populations) are left out and counted.
@@ -126,8 +132,20 @@ def _calibrated(conn, run_id: int) -> dict[tuple, tuple[float, float]]:
     return {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in rows}
 
 
-def run_seed(seed: int, patients: int, years: int, scenario: str, echo: Callable[[str], Any]) -> list[dict]:
-    """Generate (or reuse) the seed's extract, load it into a scratch database, run every study."""
+EXPOSURES = ("study", "supply")
+
+
+def supply_exposure(study):
+    """The study with the generator's exposure definition: no grace between supplies."""
+    if study.sccs is not None:
+        return study.model_copy(update={"sccs": study.sccs.model_copy(update={"grace": 0})})
+    return study.model_copy(update={"exposure_strategy": study.exposure_strategy.model_copy(update={"grace": 0})})
+
+
+def run_seed(seed: int, patients: int, years: int, scenario: str, echo: Callable[[str], Any],
+             exposure: str = "study") -> list[dict]:
+    """Generate (or reuse) the seed's extract, load it into a scratch database, run every study
+    (with its own exposure definition, or the generator's when ``exposure`` is "supply")."""
     from veille import db, migrate
     from veille.benchkit import generated_extract, scratch_database
     from veille.load import load_extract
@@ -140,7 +158,10 @@ def run_seed(seed: int, patients: int, years: int, scenario: str, echo: Callable
     with scratch_database("bench_coverage"):
         migrate.upgrade("heads")
         load_extract(extract)
-        runs = run_studies(load_all(), build=True, report_dir=None, echo=lambda _: None)
+        studies, dbt_vars = load_all(), None
+        if exposure == "supply":
+            studies, dbt_vars = [supply_exposure(s) for s in studies], {"stockpiling": False}
+        runs = run_studies(studies, build=True, report_dir=None, echo=lambda _: None, dbt_vars=dbt_vars)
         with db.engine(db.ENGINEER).connect() as conn:
             for run in runs:
                 cal = _calibrated(conn, run.run_id)

@@ -29,10 +29,13 @@ class StudyRun:
     nulls: dict = field(default_factory=dict)  # (cohort_id, analysis, term) -> calibration.Null
 
 
-def build_marts(quiet: bool = True) -> None:
+def build_marts(quiet: bool = True, dbt_vars: dict | None = None) -> None:
+    import json
+
     from veille.dbt import run_dbt
 
-    if run_dbt(DBT_SELECTION, check=False, quiet=quiet) != 0:
+    args = DBT_SELECTION + (["--vars", json.dumps(dbt_vars)] if dbt_vars else [])
+    if run_dbt(args, check=False, quiet=quiet) != 0:
         raise VeilleError("dbt could not build the study marts: run `veille dbt build --select +tag:study` to see why")
 
 
@@ -169,13 +172,15 @@ def summary_lines(run: StudyRun) -> list[str]:
     return lines
 
 
-def run_studies(studies: list[Study], *, build: bool = True, report_dir: Path | None = None, echo=print) -> list[StudyRun]:
-    """Run several studies with one dbt build (all registry rows are written first)."""
+def run_studies(studies: list[Study], *, build: bool = True, report_dir: Path | None = None, echo=print,
+                dbt_vars: dict | None = None) -> list[StudyRun]:
+    """Run several studies with one dbt build (all registry rows are written first; ``dbt_vars``
+    are passed to it, e.g. ``{"stockpiling": False}``)."""
     if build:
         with db.engine(db.ENGINEER).begin() as conn:
             for s in studies:
                 write_registry(conn, s)
-        build_marts()
+        build_marts(dbt_vars=dbt_vars)
     runs = []
     for s in studies:
         run = run_study(s, build=False, report_dir=report_dir)

@@ -33,6 +33,16 @@ def _design(study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["setting", "value"])
 
 
+def _interval(lo, hi) -> str:
+    return f"{lo:.2f}\u2013{hi:.2f}" if pd.notna(lo) else ""
+
+
+def _intervals(df: pd.DataFrame, low: str = "ci_low", high: str = "ci_high") -> list[str]:
+    """Each row's interval as text; blank where the columns (a calibrated interval) are absent."""
+    none = pd.Series([None] * len(df))
+    return [_interval(lo, hi) for lo, hi in zip(df.get(low, none), df.get(high, none), strict=True)]
+
+
 def sccs_report(run) -> Report:
     s = run.study
     page = Report(s.title, "study", s.question,
@@ -49,11 +59,8 @@ def sccs_report(run) -> Report:
             "outcome": df["outcome"], "window": df["term"], "cases": df["n_comparator"],
             "exposed cases": df["n_exposed"], "events in window": df["events_exposed"],
             "events at baseline": df["events_comparator"], "RI": df["hr"],
-            "95% CI": [f"{lo:.2f}\u2013{hi:.2f}" if pd.notna(lo) else "" for lo, hi in zip(df["ci_low"], df["ci_high"], strict=True)],
-            "p": df["p_value"],
-            "calibrated 95% CI": [f"{lo:.2f}\u2013{hi:.2f}" if pd.notna(lo) else "" for lo, hi in
-                                  zip(df.get("calibrated_ci_low", pd.Series([None] * len(df))),
-                                      df.get("calibrated_ci_high", pd.Series([None] * len(df))), strict=True)],
+            "95% CI": _intervals(df), "p": df["p_value"],
+            "calibrated 95% CI": _intervals(df, "calibrated_ci_low", "calibrated_ci_high"),
             "calibrated p": df.get("calibrated_p", pd.Series([None] * len(df))),
             "note": df["message"].fillna(""),
         })
@@ -81,10 +88,6 @@ def sccs_report(run) -> Report:
     return page
 
 
-def _interval(lo, hi) -> str:
-    return f"{lo:.2f}\u2013{hi:.2f}" if pd.notna(lo) else ""
-
-
 def _convolution_section(page: Report, run, averages: list[dict], lags: list[dict]) -> None:
     conv = run.study.sccs.convolution
     page.heading("Multi-drug ConvSCCS: every drug in one model, a lag curve each",
@@ -104,11 +107,8 @@ def _convolution_section(page: Report, run, averages: list[dict], lags: list[dic
     page.table(pd.DataFrame({
         "outcome": df["outcome"], "drug": df["term"], "exposed cases": df["n_exposed"],
         "events in the lag window": df["events_exposed"], "average RI": df["hr"],
-        "95% CI": [_interval(lo, hi) for lo, hi in zip(df["ci_low"], df["ci_high"], strict=True)],
-        "p": df["p_value"],
-        "calibrated 95% CI": [_interval(lo, hi) for lo, hi in
-                              zip(df.get("calibrated_ci_low", pd.Series([None] * len(df))),
-                                  df.get("calibrated_ci_high", pd.Series([None] * len(df))), strict=True)],
+        "95% CI": _intervals(df), "p": df["p_value"],
+        "calibrated 95% CI": _intervals(df, "calibrated_ci_low", "calibrated_ci_high"),
         "note": df["message"].fillna(""),
     }), counts=["exposed cases", "events in the lag window"], digits={"average RI": 2, "p": 4},
         left=["outcome", "drug", "note"])
