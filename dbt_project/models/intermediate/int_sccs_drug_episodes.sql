@@ -7,37 +7,15 @@
   (drug 0) and fct_sccs_conv_starts (every drug).
 -#}
 
-with definitions as (
-    select * from {{ ref('stg_study__sccs_definitions') }}
+with drug_cips as (
+    select * from {{ ref('int_sccs_drug_cips') }}
 ),
 
-series_drugs as (
-    select sccs_id, 0 as drug_id, exposure_atc as atc_prefixes from definitions
-    union all
-    select sccs_id, drug_id, atc_prefixes from {{ ref('stg_study__sccs_drugs') }}
-    where drug_id > 0
-),
-
-drug_cips as (
-    select distinct
-        series_drugs.sccs_id,
-        series_drugs.drug_id,
-        definitions.grace_days,
-        drugs.cip13
-    from series_drugs
-    inner join definitions
-        on series_drugs.sccs_id = definitions.sccs_id
-    cross join lateral unnest(series_drugs.atc_prefixes) as prefixes (atc_prefix)
-    inner join {{ ref('stg_ref__drugs') }} as drugs
-        on drugs.atc7 like upper(prefixes.atc_prefix) || '%'
-),
-
-dispensings as (
+drug_dispensings as (
     select
         drug_cips.sccs_id,
         drug_cips.drug_id,
         drug_cips.grace_days,
-        0 as end_delay_days,
         dispensings.patient_id,
         dispensings.dispensing_id,
         dispensings.dispensing_date,
@@ -45,10 +23,17 @@ dispensings as (
     from drug_cips
     inner join {{ ref('int_drug_dispensings') }} as dispensings
         on drug_cips.cip13 = dispensings.cip13
+),
+
+dispensings as (
+    select
+        drug_dispensings.*,
+        0 as end_delay_days
+    from drug_dispensings
     where exists (
         select 1 from {{ ref('int_sccs_cases') }} as cases
-        where cases.sccs_id = drug_cips.sccs_id
-            and cases.patient_id = dispensings.patient_id
+        where cases.sccs_id = drug_dispensings.sccs_id
+            and cases.patient_id = drug_dispensings.patient_id
     )
 ),
 
