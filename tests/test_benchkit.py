@@ -129,17 +129,25 @@ def test_every_benchmark_takes_out_for_bench_all():
     assert str(out.exception) == "bench all --out takes a .md file (each benchmark has its own columns), got r.csv"
 
 
-def test_a_benchmark_stops_the_embedded_server_it_started(tmp_path):
-    """`veille bench load` on a home with no server: the server it starts is stopped at the end."""
+def test_a_benchmark_stops_the_embedded_server_it_started():
+    """`veille bench load` on a home with no server: the server it starts is stopped at the end.
+    The home is not under pytest's temporary root (tests/conftest.py, pg_server, says why)."""
     import os
+    import shutil
     import subprocess
     import sys
+    import tempfile
 
+    home = Path(tempfile.mkdtemp(prefix="veille-test-bench-home-"))
     env = {k: v for k, v in os.environ.items() if k not in ("VEILLE_DATABASE_URL", "VEILLE_DATABASE")}
-    env["VEILLE_HOME"] = str(tmp_path / "home")
+    env.update(VEILLE_HOME=str(home), VEILLE_UNSAFE_FAST="1")
     veille = [sys.executable, "-m", "veille.cli"]
-    run = subprocess.run([*veille, "bench", "load", "--patients", "300", "--years", "1"],
-                         env=env, capture_output=True, text=True, check=True)
-    assert run.stdout.splitlines()[-1] == "embedded server stopped (the benchmark started it)"
-    status = subprocess.run([*veille, "db", "status"], env=env, capture_output=True, text=True, check=True)
-    assert status.stdout == "embedded server stopped\n"
+    try:
+        run = subprocess.run([*veille, "bench", "load", "--patients", "300", "--years", "1"],
+                             env=env, capture_output=True, text=True, check=True)
+        assert run.stdout.splitlines()[-1] == "embedded server stopped (the benchmark started it)"
+        status = subprocess.run([*veille, "db", "status"], env=env, capture_output=True, text=True, check=True)
+        assert status.stdout == "embedded server stopped\n"
+    finally:
+        subprocess.run([*veille, "db", "stop"], env=env, capture_output=True, check=False)
+        shutil.rmtree(home, ignore_errors=True)

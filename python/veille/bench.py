@@ -25,7 +25,9 @@ _NOT_IN_ALL = {"pipeline", "coverage"}  # hours at their default sizes: `make be
 @bench_app.callback()
 def _stop_the_server_we_start(ctx: typer.Context) -> None:
     """A benchmark that starts the embedded server stops it when it ends (even on an error); a
-    server that was already up (`veille db start`, a demo) is left running."""
+    server that was already up (`veille db start`, a demo) is left running. It decides when the
+    benchmark starts: a second command started meanwhile on the same VEILLE_HOME loses the server
+    when this one ends, so run one benchmark per home at a time."""
     import os
 
     from veille import db

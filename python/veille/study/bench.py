@@ -138,6 +138,7 @@ def bench_coverage(bench: Bench, seeds: int, patients: int, years: int, scenario
     from veille.study.coverage import run_seed, summarise
 
     pairs: list[dict] = []
+    bench.echo(f"exposure definition: {exposure} ({'each study file' if exposure == 'study' else 'no grace, no stockpiling'})")
     for seed in range(1, seeds + 1):
         with bench.stage(f"seed {seed}: generate, load, build, run every study"):
             pairs += run_seed(seed, patients, years, scenario, bench.echo, exposure)

@@ -70,8 +70,9 @@ def truth_of(study, estimate: dict, truth: dict) -> float | None:
                        estimate["outcome_id"])
 
 
-def pair_rows(runs: list, truth: dict, seed: int) -> list[dict[str, Any]]:
-    """One row per estimable estimate with a defined truth."""
+def pair_rows(runs: list, truth: dict, seed: int, exposure: str = "study") -> list[dict[str, Any]]:
+    """One row per estimable estimate with a defined truth (``exposure``: the run's exposure
+    definition, kept on each row)."""
     rows = []
     for run in runs:
         s = run.study
@@ -83,7 +84,7 @@ def pair_rows(runs: list, truth: dict, seed: int) -> list[dict[str, Any]]:
                 if t is None and e["analysis"].startswith("convsccs"):
                     continue  # not defined, and a dozen lags per drug would swamp the table
                 rows.append({
-                    "seed": seed, "study": s.id, "design": s.design, "analysis": e["analysis"],
+                    "seed": seed, "exposure": exposure, "study": s.id, "design": s.design, "analysis": e["analysis"],
                     "outcome": e["outcome_id"], "negative_control": bool(e["is_negative_control"]),
                     "truth": t, "hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"],
                     "cal_ci_low": e.get("calibrated_ci_low"), "cal_ci_high": e.get("calibrated_ci_high"),
@@ -170,4 +171,4 @@ def run_seed(seed: int, patients: int, years: int, scenario: str, echo: Callable
                         lo_hi = cal.get((e["cohort_id"], e["outcome_id"], e["analysis"], e["term"]))
                         if lo_hi:
                             e["calibrated_ci_low"], e["calibrated_ci_high"] = lo_hi
-    return pair_rows(runs, truth, seed)
+    return pair_rows(runs, truth, seed, exposure)
