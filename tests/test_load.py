@@ -149,6 +149,40 @@ def test_a_later_monthly_flow_appends(migrated_db, tmp_path):
     assert summary.dropped_by_reason["regularisation of an earlier load (netted)"] == 1
 
 
+def test_a_flow_month_already_loaded_is_refused_and_changes_nothing(migrated_db, tmp_path):
+    load_extract(MINI)
+    assert rows("select file_name, flow_month, flow_month_last from meta.load_batch "
+                "where flow_month is not null order by file_name") == [
+        ("ER_BIO_F.csv", date(2019, 2, 1), date(2019, 2, 1)),
+        ("ER_CAM_F.csv", date(2019, 2, 1), date(2019, 2, 1)),
+        ("ER_ETE_F_2019_02.csv", date(2019, 3, 1), date(2019, 3, 1)),
+        ("ER_PHA_F_2019_01.csv", date(2019, 2, 1), date(2019, 2, 1)),
+        ("ER_PHA_F_2019_02.csv", date(2019, 3, 1), date(2019, 3, 1)),
+        ("ER_PRS_F_2019_01.csv", date(2019, 2, 1), date(2019, 2, 1)),
+        ("ER_PRS_F_2019_02.csv", date(2019, 3, 1), date(2019, 3, 1)),
+    ]
+    before, batches = snapshot(), rows("select count(*) from meta.load_batch")
+    (batch,) = rows("select batch_id from meta.load_batch where file_name = 'ER_PRS_F_2019_02.csv'")[0]
+    again = tmp_path / "again"
+    again.mkdir()
+    lines = (MINI / "ER_PRS_F_2019_02.csv").read_text().splitlines(keepends=True)
+    (again / "ER_PRS_F_2019_02_resent.csv").write_text("".join(lines[:2]))  # the same month, other content
+    with pytest.raises(LoadError) as err:
+        load_extract(again, append=True)
+    assert str(err.value) == (
+        f"ER_PRS_F_2019_02_resent.csv: flow month 2019-03 of ER_PRS_F is already loaded "
+        f"(ER_PRS_F_2019_02.csv, batch {batch}); a flow month is loaded once, its corrections come in "
+        "later flow months")
+    assert snapshot() == before and rows("select count(*) from meta.load_batch") == batches
+    assert rows("select status from meta.load_run order by run_id desc limit 1") == [("failed",)]
+    # the CLI says it in one line; without --append the file is another part of the month
+    proc = subprocess.run([sys.executable, "-m", "veille.cli", "load", "--quiet", "--append", str(again)],
+                          capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stderr.strip()) == (2, f"error: {err.value}")
+    load_extract(again)
+    assert rows("select count(*) from meta.load_batch") == [(batches[0][0] + 1,)]
+
+
 def test_a_duplicated_service_line_key_keeps_the_first_usable_line(migrated_db, tmp_path):
     d = tmp_path / "dup"
     shutil.copytree(MINI, d)

@@ -61,11 +61,13 @@ def register(app: typer.Typer) -> None:
         directory: Path = typer.Argument(..., help="folder of the SNDS extract (CSV files)"),
         migrate: bool = typer.Option(True, help="apply pending migrations first"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+        append: bool = typer.Option(False, "--append", help="later flow months of the extract already loaded: "
+                                    "a flow month loaded before is refused"),
     ) -> None:
         """Load an SNDS extract folder into the claims schema (all of it or nothing)."""
         if migrate:
             from veille import migrate as m
 
             m.upgrade()
-        summary = load_extract(directory, show_progress=not quiet)
+        summary = load_extract(directory, show_progress=not quiet, append=append)
         print_summary(summary)

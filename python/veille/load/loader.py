@@ -290,8 +290,10 @@ def _rebuild_indexes(cur: psycopg.Cursor, statements: list[str]) -> None:
 
 
 def _check_schema(conn: psycopg.Connection) -> None:
-    ok, current = conn.execute("select to_regclass('claims.dispensing') is not null, "
-                               "to_regclass('meta.load_run') is not null").fetchone()
+    ok, current = conn.execute(
+        "select to_regclass('claims.dispensing') is not null, to_regclass('meta.load_run') is not null "
+        "and exists (select 1 from information_schema.columns where table_schema = 'meta' "
+        "and table_name = 'load_batch' and column_name = 'flow_month_last')").fetchone()
     if not ok:
         raise LoadError("the database has no claims schema: run `veille migrate` first")
     if not current:
@@ -339,9 +341,12 @@ def _end_run(conn: psycopg.Connection, run_id: int, status: str, message: str | 
         conn.commit()
 
 
-def load_extract(directory: Path | str, *, show_progress: bool = False, sessions: int | None = None) -> LoadSummary:
+def load_extract(directory: Path | str, *, show_progress: bool = False, sessions: int | None = None,
+                 append: bool = False) -> LoadSummary:
     """Load one extract folder. Raises LoadError (database unchanged) on a bad file.
-    ``sessions``: how many connections COPY the files at once (default: one per core, at most 4)."""
+    ``sessions``: how many connections COPY the files at once (default: one per core, at most 4).
+    ``append``: the folder holds later flow months of the extract already loaded; a DCIR file
+    whose flow months were loaded before (same table) stops the load."""
     directory = Path(directory)
     started = time.perf_counter()
     files, ignored = discover(directory)
@@ -353,7 +358,8 @@ def load_extract(directory: Path | str, *, show_progress: bool = False, sessions
         _wait_for_other_loads(conn)
         run_id = _start_run(conn, directory)
         try:
-            _load_new_files(conn, directory, files, summary, sessions or default_sessions(), show_progress, run_id)
+            _load_new_files(conn, directory, files, summary, sessions or default_sessions(), show_progress, run_id,
+                            append)
         except BaseException as exc:
             conn.rollback()
             status = "failed" if isinstance(exc, Exception) else "interrupted"
@@ -367,7 +373,8 @@ def load_extract(directory: Path | str, *, show_progress: bool = False, sessions
 
 
 def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[ExtractFile],
-                    summary: LoadSummary, sessions: int, show_progress: bool, run_id: int) -> None:
+                    summary: LoadSummary, sessions: int, show_progress: bool, run_id: int,
+                    append: bool = False) -> None:
     done = {
         r[0]: r[1]
         for r in conn.execute(
@@ -470,16 +477,18 @@ def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[Extra
             dict(cur.execute("select reason, count(*) from drp group by 1").fetchall()))
         finished = datetime.now(UTC)
         months = _flow_months(cur, new)
+        if append:
+            _refuse_loaded_flow_months(cur, new, months)
         for fr in summary.loaded_files:
             fr.rows_rejected = rejected.get(fr.batch_id, 0)
             fr.rows_dropped = dropped.get(fr.batch_id, 0)
             fr.rows_loaded = fr.rows_read - fr.rows_rejected - fr.rows_dropped
-            flow = months.get(fr.batch_id)
+            first, last = months.get(fr.batch_id, (None, None))
             cur.execute(
                 "update meta.load_batch set rows_read = %s, rows_loaded = %s, rows_rejected = %s, "
-                "rows_dropped = %s, flow_month = %s, finished_at = %s, seconds = %s "
+                "rows_dropped = %s, flow_month = %s, flow_month_last = %s, finished_at = %s, seconds = %s "
                 "where batch_id = %s",
-                (fr.rows_read, fr.rows_loaded, fr.rows_rejected, fr.rows_dropped, flow,
+                (fr.rows_read, fr.rows_loaded, fr.rows_rejected, fr.rows_dropped, first, last,
                  finished, (finished - now).total_seconds(), fr.batch_id),
             )
         cur.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(WORK_SCHEMA)))
@@ -499,16 +508,39 @@ _FLOW_TABLES = {"ER_PRS_F": "n_prs", "ER_PHA_F": "n_pha", "ER_CAM_F": "n_cam", "
                 "ER_ETE_F": "n_ete"}  # the work table of each DCIR table, with its parsed FLX_DIS_DTD
 
 
-def _flow_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> dict[int, date]:
-    """The first flow month (FLX_DIS_DTD) of every new DCIR file, from the work tables that
-    already hold it parsed (column flx), rather than from the landed text again."""
+def _flow_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> dict[int, tuple[date, date]]:
+    """The first and last flow months (FLX_DIS_DTD) of every new DCIR file, from the work tables
+    that already hold them parsed (column flx), rather than from the landed text again."""
     tables = sorted({_FLOW_TABLES[f.table] for f, _ in new if f.table in _FLOW_TABLES})
     if not tables:
         return {}
     cur.execute(sql.SQL(" union all ").join(
-        sql.SQL("select _batch, date_trunc('month', min(flx))::date from {} group by _batch").format(
-            sql.Identifier(t)) for t in tables))
-    return {b: m for b, m in cur.fetchall() if m is not None}
+        sql.SQL("select _batch, date_trunc('month', min(flx))::date, date_trunc('month', max(flx))::date "
+                "from {} group by _batch").format(sql.Identifier(t)) for t in tables))
+    return {b: (first, last) for b, first, last in cur.fetchall() if first is not None}
+
+
+def _refuse_loaded_flow_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]],
+                               months: dict[int, tuple[date, date]]) -> None:
+    """A flow month is delivered once (its corrections come in later flow months): a new DCIR
+    file whose flow months overlap those of a file loaded by an earlier load, for the same
+    table, stops the load (nothing of it is kept). Files of one load may share a flow month (a
+    month split into parts)."""
+    ids = [b for _, b in new]
+    for f, batch in new:
+        if batch not in months:
+            continue
+        first, last = months[batch]
+        clash = cur.execute(
+            "select file_name, batch_id, flow_month from meta.load_batch "
+            "where table_name = %s and batch_id <> all(%s) and flow_month is not null "
+            "and flow_month <= %s and coalesce(flow_month_last, flow_month) >= %s "
+            "order by batch_id limit 1", (f.table, ids, last, first)).fetchone()
+        if clash:
+            span = f"{first:%Y-%m}" if first == last else f"{first:%Y-%m} to {last:%Y-%m}"
+            raise LoadError(f"{f.name}: flow month {span} of {f.table} is already loaded "
+                            f"({clash[0]}, batch {clash[1]}); a flow month is loaded once, its "
+                            "corrections come in later flow months")
 
 
 class _Progress:
