@@ -161,6 +161,11 @@ def test_a_flow_month_already_loaded_is_refused_and_changes_nothing(migrated_db,
         ("ER_PRS_F_2019_01.csv", date(2019, 2, 1), date(2019, 2, 1)),
         ("ER_PRS_F_2019_02.csv", date(2019, 3, 1), date(2019, 3, 1)),
     ]
+    assert rows("select file_name, care_month_first, care_month_last from meta.load_batch "
+                "where care_month_first is not null order by file_name") == [
+        ("ER_PRS_F_2019_01.csv", date(2019, 1, 1), date(2019, 1, 1)),  # its 32JAN2019 line is rejected
+        ("ER_PRS_F_2019_02.csv", date(2019, 1, 1), date(2019, 2, 1)),  # a late line for 2019-01-14
+    ]
     before, batches = snapshot(), rows("select count(*) from meta.load_batch")
     (batch,) = rows("select batch_id from meta.load_batch where file_name = 'ER_PRS_F_2019_02.csv'")[0]
     again = tmp_path / "again"
@@ -179,7 +184,9 @@ def test_a_flow_month_already_loaded_is_refused_and_changes_nothing(migrated_db,
     proc = subprocess.run([sys.executable, "-m", "veille.cli", "load", "--quiet", "--append", str(again)],
                           capture_output=True, text=True, check=False)
     assert (proc.returncode, proc.stderr.strip()) == (2, f"error: {err.value}")
-    load_extract(again)
+    proc = subprocess.run([sys.executable, "-m", "veille.cli", "load", "--quiet", str(again)],
+                          capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines()[-3:-1] == ["flow months: 2019-03", "care months touched: 2019-02"]
     assert rows("select count(*) from meta.load_batch") == [(batches[0][0] + 1,)]
 
 

@@ -1,7 +1,8 @@
 """The last flow month of each loaded DCIR file (meta.load_batch.flow_month_last), beside its
-first (flow_month): a later load whose files overlap a flow month already loaded for the same
-table is refused (veille.load.loader), since a flow month is delivered once and its corrections
-come in later flow months.
+first (flow_month): `veille load --append` refuses a file whose flow months overlap those of
+a file of the same table loaded before, since a flow month is delivered once and its
+corrections come in later flow months. And the care months each service-line file (ER_PRS_F)
+touched (care_month_first, care_month_last: the months of EXE_SOI_DTD of its kept lines).
 
 Revision ID: 0016_flow_month_last
 Revises: 0015_sccs_convolution
@@ -22,9 +23,15 @@ alter table meta.load_batch add constraint load_batch_flow_months_check
     check (flow_month_last >= flow_month);
 comment on column meta.load_batch.flow_month_last is
   'Last flow month (FLX_DIS_DTD) of a DCIR file; flow_month is its first. Null for other tables.';
+alter table meta.load_batch add column care_month_first date, add column care_month_last date,
+    add constraint load_batch_care_months_check check (care_month_last >= care_month_first);
+comment on column meta.load_batch.care_month_first is
+  'First care month (EXE_SOI_DTD) of the kept lines of a service-line file (ER_PRS_F); care_month_last its last.';
 """
 
 DOWNGRADE = """
+alter table meta.load_batch drop constraint load_batch_care_months_check;
+alter table meta.load_batch drop column care_month_first, drop column care_month_last;
 alter table meta.load_batch drop constraint load_batch_flow_months_check;
 alter table meta.load_batch drop column flow_month_last;
 """

@@ -52,6 +52,11 @@ def print_summary(summary: LoadSummary, console: Console | None = None) -> None:
             for reason, n in counter.most_common():
                 t.add_row(reason, f"{n:,}")
             console.print(t)
+    for label, spans in (("flow months", [f.flow_months for f in summary.loaded_files if f.flow_months]),
+                         ("care months touched", [f.care_months for f in summary.loaded_files if f.care_months])):
+        if spans:
+            first, last = min(a for a, _ in spans), max(b for _, b in spans)
+            console.print(f"{label}: {first:%Y-%m}" + (f" to {last:%Y-%m}" if last != first else ""))
     console.print(f"done in {summary.seconds:.1f} s")
 
 

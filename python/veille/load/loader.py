@@ -56,6 +56,8 @@ class FileResult:
     rows_dropped: int = 0
     copy_seconds: float = 0.0
     skipped: bool = False
+    flow_months: tuple[date, date] | None = None  # first and last FLX_DIS_DTD month (DCIR files)
+    care_months: tuple[date, date] | None = None  # first and last EXE_SOI_DTD month (ER_PRS_F files)
 
 
 @dataclass
@@ -479,17 +481,20 @@ def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[Extra
         months = _flow_months(cur, new)
         if append:
             _refuse_loaded_flow_months(cur, new, months)
+        care = _care_months(cur, new)
         for fr in summary.loaded_files:
             fr.rows_rejected = rejected.get(fr.batch_id, 0)
             fr.rows_dropped = dropped.get(fr.batch_id, 0)
             fr.rows_loaded = fr.rows_read - fr.rows_rejected - fr.rows_dropped
             first, last = months.get(fr.batch_id, (None, None))
+            fr.flow_months, fr.care_months = months.get(fr.batch_id), care.get(fr.batch_id)
+            care_first, care_last = care.get(fr.batch_id, (None, None))
             cur.execute(
                 "update meta.load_batch set rows_read = %s, rows_loaded = %s, rows_rejected = %s, "
-                "rows_dropped = %s, flow_month = %s, flow_month_last = %s, finished_at = %s, seconds = %s "
-                "where batch_id = %s",
-                (fr.rows_read, fr.rows_loaded, fr.rows_rejected, fr.rows_dropped, first, last,
-                 finished, (finished - now).total_seconds(), fr.batch_id),
+                "rows_dropped = %s, flow_month = %s, flow_month_last = %s, care_month_first = %s, "
+                "care_month_last = %s, finished_at = %s, seconds = %s where batch_id = %s",
+                (fr.rows_read, fr.rows_loaded, fr.rows_rejected, fr.rows_dropped, first, last, care_first,
+                 care_last, finished, (finished - now).total_seconds(), fr.batch_id),
             )
         cur.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(WORK_SCHEMA)))
         _end_run(conn, run_id, "done", None, len(todo), len(files) - len(todo))
@@ -517,6 +522,16 @@ def _flow_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> dic
     cur.execute(sql.SQL(" union all ").join(
         sql.SQL("select _batch, date_trunc('month', min(flx))::date, date_trunc('month', max(flx))::date "
                 "from {} group by _batch").format(sql.Identifier(t)) for t in tables))
+    return {b: (first, last) for b, first, last in cur.fetchall() if first is not None}
+
+
+def _care_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> dict[int, tuple[date, date]]:
+    """The first and last care months (EXE_SOI_DTD) of the kept lines of every new service-line
+    file (ER_PRS_F): the care months a monthly flow touched, late corrections included."""
+    if not any(f.table == "ER_PRS_F" for f, _ in new):
+        return {}
+    cur.execute("select _batch, date_trunc('month', min(date_start))::date, date_trunc('month', max(date_start))::date "
+                "from n_prs where rej is null and drop_reason is null group by _batch")
     return {b: (first, last) for b, first, last in cur.fetchall() if first is not None}
 
 
