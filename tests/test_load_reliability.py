@@ -167,3 +167,29 @@ def test_the_load_log_records_a_load_refused_for_bad_input(migrated_db, tmp_path
     load_extract(MINI)
     assert rows("select status, message, files_loaded, files_skipped from meta.load_run "
                 "order by run_id desc limit 1") == [("done", "nothing new to load", 0, 14)]
+
+
+def test_appending_the_last_flow_month_gives_what_loading_everything_at_once_gives(migrated_db, extract, tmp_path):
+    """`veille load --append`: the extract without its last flow month, then that month (its
+    DCIR files only, late corrections of earlier months included), equals one load of all."""
+    import re
+
+    months = sorted({m.group(1) for f in extract.iterdir() if (m := re.match(r"ER_\w+_F_(\d{4}_\d{2})\.csv$", f.name))})
+    first, later = tmp_path / "first", tmp_path / "later"
+    first.mkdir()
+    later.mkdir()
+    for f in extract.glob("*.csv"):
+        shutil.copy(f, later if f.name.endswith(f"_{months[-1]}.csv") else first)
+    assert len(list(later.iterdir())) >= 3  # service lines, dispensings and more
+    load_extract(first)
+    appended = load_extract(later, append=True)
+    assert {f.table for f in appended.loaded_files} >= {"ER_PRS_F", "ER_PHA_F"}
+    assert {f.flow_months for f in appended.loaded_files} == {
+        (date(int(months[-1][:4]), int(months[-1][5:]), 1),) * 2}
+    stepwise = _everything()
+    with scratch_database(f"{migrated_db}_once", migrated=True):
+        load_extract(extract)
+        once = _everything()
+    os.environ["VEILLE_DATABASE"] = migrated_db
+    db.reset_cache()
+    assert stepwise == once
