@@ -486,15 +486,13 @@ def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[Extra
             fr.rows_rejected = rejected.get(fr.batch_id, 0)
             fr.rows_dropped = dropped.get(fr.batch_id, 0)
             fr.rows_loaded = fr.rows_read - fr.rows_rejected - fr.rows_dropped
-            first, last = months.get(fr.batch_id, (None, None))
             fr.flow_months, fr.care_months = months.get(fr.batch_id), care.get(fr.batch_id)
-            care_first, care_last = care.get(fr.batch_id, (None, None))
             cur.execute(
                 "update meta.load_batch set rows_read = %s, rows_loaded = %s, rows_rejected = %s, "
                 "rows_dropped = %s, flow_month = %s, flow_month_last = %s, care_month_first = %s, "
                 "care_month_last = %s, finished_at = %s, seconds = %s where batch_id = %s",
-                (fr.rows_read, fr.rows_loaded, fr.rows_rejected, fr.rows_dropped, first, last, care_first,
-                 care_last, finished, (finished - now).total_seconds(), fr.batch_id),
+                (fr.rows_read, fr.rows_loaded, fr.rows_rejected, fr.rows_dropped, *(fr.flow_months or (None, None)),
+                 *(fr.care_months or (None, None)), finished, (finished - now).total_seconds(), fr.batch_id),
             )
         cur.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(WORK_SCHEMA)))
         _end_run(conn, run_id, "done", None, len(todo), len(files) - len(todo))
@@ -541,21 +539,22 @@ def _refuse_loaded_flow_months(cur: psycopg.Cursor, new: list[tuple[ExtractFile,
     file whose flow months overlap those of a file loaded by an earlier load, for the same
     table, stops the load (nothing of it is kept). Files of one load may share a flow month (a
     month split into parts)."""
-    ids = [b for _, b in new]
-    for f, batch in new:
-        if batch not in months:
-            continue
-        first, last = months[batch]
-        clash = cur.execute(
-            "select file_name, batch_id, flow_month from meta.load_batch "
-            "where table_name = %s and batch_id <> all(%s) and flow_month is not null "
-            "and flow_month <= %s and coalesce(flow_month_last, flow_month) >= %s "
-            "order by batch_id limit 1", (f.table, ids, last, first)).fetchone()
-        if clash:
-            span = f"{first:%Y-%m}" if first == last else f"{first:%Y-%m} to {last:%Y-%m}"
-            raise LoadError(f"{f.name}: flow month {span} of {f.table} is already loaded "
-                            f"({clash[0]}, batch {clash[1]}); a flow month is loaded once, its "
-                            "corrections come in later flow months")
+    dcir = [(f, b) for f, b in new if b in months]
+    if not dcir:
+        return
+    clash = cur.execute(
+        "select n.name, n.first, n.last, n.tab, old.file_name, old.batch_id "
+        "from unnest(%s::text[], %s::text[], %s::date[], %s::date[]) as n (name, tab, first, last) "
+        "join meta.load_batch old on old.table_name = n.tab and old.batch_id <> all(%s) "
+        "and old.flow_month <= n.last and coalesce(old.flow_month_last, old.flow_month) >= n.first "
+        "order by n.name, old.batch_id limit 1",
+        ([f.name for f, _ in dcir], [f.table for f, _ in dcir], [months[b][0] for _, b in dcir],
+         [months[b][1] for _, b in dcir], [b for _, b in new])).fetchone()
+    if clash:
+        name, first, last, table, old_file, old_batch = clash
+        span = f"{first:%Y-%m}" if first == last else f"{first:%Y-%m} to {last:%Y-%m}"
+        raise LoadError(f"{name}: flow month {span} of {table} is already loaded ({old_file}, batch {old_batch}); "
+                        "a flow month is loaded once, its corrections come in later flow months")
 
 
 class _Progress:
