@@ -27,7 +27,7 @@
   first episode).
 
   Output: the partition columns, episode_number, episode_start, episode_end (covered end + end
-  delay), covered_end, first_dispensing_date, n_dispensings.
+  delay), covered_end, first_dispensing_date, last_dispensing_date, n_dispensings.
 -#}
 {% macro build_episodes(source, partition_by, grace_days, end_delay_days, stockpiling, min_purchases=1, purchase_window_days=0) %}
 {%- set keys = partition_by | join(', ') -%}
@@ -79,6 +79,7 @@ episode_closing_rows as (
         end_delay_days,
         row_number() over ({{ w }}) as episode_number,
         coalesce(lag(next_date) over ({{ w }}), partition_first_date) as first_dispensing_date,
+        dispensing_date as last_dispensing_date,
         {%- if n > 1 %}
         case
             when lag(row_number) over ({{ w }}) is null then partition_nth_date
@@ -102,6 +103,7 @@ episodes as (
         covered_end + end_delay_days as episode_end,
         covered_end,
         first_dispensing_date,
+        last_dispensing_date,
         n_dispensings::int as n_dispensings
     from episode_closing_rows
     {%- if n > 1 %}

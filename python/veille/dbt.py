@@ -74,7 +74,7 @@ class CompiledModel:
 
 def planner_settings(materialized: str, meta: dict) -> dict[str, str]:
     """The `set local` settings the model's pre-hook applies (macros/planner_settings.sql)."""
-    settings = {"enable_nestloop": "off"} if materialized == "table" else {}
+    settings = {"enable_nestloop": "off"} if materialized in ("table", "incremental") else {}
     settings.update({str(k): str(v) for k, v in (meta.get("planner") or {}).items()})
     return settings
 
@@ -89,11 +89,14 @@ def _dbt_error(output: str) -> str:
 
 
 def compile_model(model: str, dbt_vars: str | None = None) -> CompiledModel:
-    """`dbt compile --select MODEL`: the model's SQL with refs resolved, and its parents."""
+    """`dbt compile --select MODEL`: the model's SQL with refs resolved, and its parents. An
+    incremental model is compiled as its full build (--full-refresh): its incremental runs read
+    scope tables that exist only inside their own transaction."""
     if not re.fullmatch(r"[A-Za-z0-9_]+", model):
         raise VeilleError(f"not a model name: {model!r} (a name such as int_observation_periods)")
     target = dbt_project_dir() / EXPLAIN_TARGET
-    args = [dbt_executable(), "compile", "--select", model, "--target-path", str(target), "--quiet"]
+    args = [dbt_executable(), "compile", "--select", model, "--target-path", str(target), "--quiet",
+            "--full-refresh"]
     if dbt_vars:
         args += ["--vars", dbt_vars]
     proc = subprocess.run(args, cwd=dbt_project_dir(), env=dbt_env(), capture_output=True, text=True,

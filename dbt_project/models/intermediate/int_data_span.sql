@@ -1,19 +1,20 @@
 {{ config(tags=['study']) }}
-{#- First and last claim day of the extract (var data_end_date overrides the end). -#}
+{#- First and last claim day of the extract (var data_end_date overrides the end), read from the
+    spans of claims (their first and last days are the extreme claim days). -#}
 
-with activity as (
-    select * from {{ ref('int_patient_activity_dates') }}
+with spans as (
+    select * from {{ ref('int_observation_spans') }}
 ),
 
 final as (
     select
-        min(activity_date) as data_start,
+        min(observation_start) as data_start,
         {%- if var('data_end_date', none) %}
         '{{ var("data_end_date") }}'::date as data_end
         {%- else %}
-        max(activity_date) as data_end
+        max(last_claim_date) as data_end
         {%- endif %}
-    from activity
+    from spans
 )
 
 select * from final

@@ -295,7 +295,8 @@ def _check_schema(conn: psycopg.Connection) -> None:
     ok, current = conn.execute(
         "select to_regclass('claims.dispensing') is not null, to_regclass('meta.load_run') is not null "
         "and exists (select 1 from information_schema.columns where table_schema = 'meta' "
-        "and table_name = 'load_batch' and column_name = 'flow_month_last')").fetchone()
+        "and table_name = 'load_batch' and column_name = 'flow_month_last') "
+        "and to_regclass('meta.load_change') is not null").fetchone()
     if not ok:
         raise LoadError("the database has no claims schema: run `veille migrate` first")
     if not current:
@@ -466,6 +467,9 @@ def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[Extra
         t0 = time.perf_counter()
         if bulk:
             _check_foreign_keys(cur)
+        cur.execute(
+            "insert into meta.load_change (run_id, patient_id, source, first_date) "
+            "select %s, patient_id, source, min(first_date) from chg group by patient_id, source", (run_id,))
         cur.execute(
             "insert into meta.rejected_row (batch_id, file_name, line_number, column_name, value, reason) "
             "select r._batch, b.file_name, r._line, r.col, left(r.val, 200), r.reason "

@@ -23,6 +23,12 @@ where btrim(coalesce(pha_cip_c13, '')) ~ '^\d{13}$'
   and btrim(coalesce(pha_atc_c07, '')) <> ''
   and upper(btrim(pha_atc_c07)) !~ '^[A-Z]\d{2}[A-Z]{2}\d{2}$';
 
+-- what the drug referential was for the packs this load brings (its changes, below, make every
+-- patient's exposure be recomputed by the next incremental dbt build)
+create unlogged table drug_before as
+select cip13, atc7, pack_type, units_per_pack from ref.drug
+where cip13 in (select btrim(pha_cip_c13) from src_ir_pha_r);
+
 insert into ref.drug (cip13, atc7, molecule, product_name, pack_type, units_per_pack)
 select distinct on (btrim(pha_cip_c13))
     btrim(pha_cip_c13),
@@ -90,6 +96,11 @@ analyze n_ben;
 
 insert into rej select _batch, _line, rej[1], rej[2], rej[3] from n_ben where rej is not null;
 
+-- the patients' rows before this load (their changes are logged at the end)
+create unlogged table ben_before as
+select p.* from claims.patient p
+join (select distinct nir, rng from n_ben where rej is null) b on p.ben_nir_psa = b.nir and p.ben_rng_gem = b.rng;
+
 insert into claims.patient (ben_nir_psa, ben_rng_gem, sex, birth_year, birth_month, death_date,
                             residence_dpt, rights_date)
 select distinct on (nir, rng) nir, rng, sex, birth_year, birth_month, death_date, dpt, rights_date
@@ -142,7 +153,7 @@ where s.imb_ald_dtd__d is not null
         and a.icd10 is not distinct from nullif(left(upper(replace(btrim(s.med_mtf_cod), '.', '')), 6), ''))
 order by p.patient_id, s.imb_ald_num__i, upper(btrim(s.med_mtf_cod)), s.imb_ald_dtd__d,
          s._batch desc, s._line desc
-returning patient_id, batch_id
+returning patient_id, batch_id, start_date
 )
 select * from i;
 
@@ -351,7 +362,7 @@ insert into claims.dispensing (patient_id, dispensing_date, cip13, packs, prescr
 select patient_id, date, cip, packs, prescriber, pharmacy, paid, reimbursed, flow_month, batch
 from g_pha where packs > 0
 order by patient_id, date
-returning patient_id, cip13, prescriber_id, pharmacy_id, batch_id
+returning patient_id, cip13, prescriber_id, pharmacy_id, batch_id, dispensing_date
 )
 select * from i;
 
@@ -360,7 +371,7 @@ with i as (
 insert into claims.medical_act (patient_id, act_date, ccam_code, provider_id, flow_month, batch_id)
 select patient_id, date, code, exe, flow_month, _batch
 from n_cam where rej is null and drop_reason is null order by patient_id, date
-returning patient_id, provider_id, batch_id
+returning patient_id, provider_id, batch_id, act_date
 )
 select * from i;
 
@@ -370,7 +381,7 @@ insert into claims.lab_test (patient_id, test_date, nabm_code, quantity, provide
                              flow_month, batch_id)
 select patient_id, date, code, qty, exe, pre, flow_month, _batch
 from n_bio where rej is null and drop_reason is null order by patient_id, date
-returning patient_id, provider_id, prescriber_id, batch_id
+returning patient_id, provider_id, prescriber_id, batch_id, test_date
 )
 select * from i;
 
@@ -386,7 +397,7 @@ left join (select k, max(facility) as facility from n_ete group by k) e on e.k =
 where p.rej is null and p.drop_reason is null
   and not exists (select 1 from detail_keys x where x.k = p.k)
 order by p.patient_id, p.date_start
-returning patient_id, provider_id, prescriber_id, batch_id
+returning patient_id, provider_id, prescriber_id, batch_id, service_date
 )
 select * from i;
 
@@ -524,6 +535,45 @@ select distinct eta, 'facility' from new_stay where eta is not null and length(e
 on conflict (provider_id) do nothing;
 
 -- an in-hospital death (exit mode 9) dates a death the referential does not have
+create unlogged table death_from_stay as
+with u as (
 update claims.patient p set death_date = d.dis
 from (select patient_id, min(dis) as dis from new_stay where sor_mod = '9' group by patient_id) d
-where p.patient_id = d.patient_id and p.death_date is null;
+where p.patient_id = d.patient_id and p.death_date is null
+returning p.patient_id, p.death_date
+)
+select * from u;
+
+-- step: change log
+-- What this load changed, per patient and source: the earliest care date touched (rows inserted,
+-- dispensings netted against a later regularisation), a death date that changed, another
+-- referential field that changed (the whole history), a drug pack whose ATC, pack type or units
+-- changed (every patient). The loader writes it to meta.load_change under the load's run: the
+-- incremental dbt models recompute each patient from that date on (docs/refresh.md).
+create unlogged table chg as
+select patient_id, 'dispensing'::text as source, min(dispensing_date) as first_date from ins_dispensing group by 1
+union all select patient_id, 'dispensing', min(date) from g_neg where target is not null group by 1
+union all select patient_id, 'service_line', min(service_date) from ins_service_line group by 1
+union all select patient_id, 'medical_act', min(act_date) from ins_medical_act group by 1
+union all select patient_id, 'lab_test', min(test_date) from ins_lab_test group by 1
+union all select patient_id, 'hospital_stay', min(adm) from new_stay group by 1
+union all select patient_id, 'ald', min(start_date) from ins_ald group by 1
+union all
+select p.patient_id, 'patient', '-infinity'::date
+from claims.patient p
+join (select distinct nir, rng from n_ben where rej is null) b on p.ben_nir_psa = b.nir and p.ben_rng_gem = b.rng
+left join ben_before o on o.patient_id = p.patient_id
+where o.patient_id is null
+   or (o.sex, o.birth_year, o.birth_month, o.residence_dpt, o.rights_date)
+      is distinct from (p.sex, p.birth_year, p.birth_month, p.residence_dpt, p.rights_date)
+union all
+select p.patient_id, 'death', least(o.death_date, p.death_date)
+from ben_before o
+join claims.patient p on p.patient_id = o.patient_id
+where o.death_date is distinct from p.death_date
+union all select patient_id, 'death', death_date from death_from_stay
+union all
+select null, 'drug', '-infinity'::date
+where exists (
+    select 1 from drug_before o join ref.drug d on d.cip13 = o.cip13
+    where (o.atc7, o.pack_type, o.units_per_pack) is distinct from (d.atc7, d.pack_type, d.units_per_pack));

@@ -1,0 +1,251 @@
+{#-
+  Incremental refresh (docs/refresh.md). Each load writes meta.load_change: per run, patient
+  and source, the earliest care date it changed. An incremental model keeps in
+  intermediate.refresh_watermark the last load run it has consumed (with a fingerprint of its
+  code and settings); its next build recomputes, for each patient changed by a later run, only
+  what lies from that patient's first changed date on (the model's "tail"), and replaces it:
+
+    pre-hook   refresh_lock(): a shared lock against loads (a load holds it exclusively), so
+               that no load commits between what the model reads and the run it records;
+               then the model's scope, a temporary table built from refresh_changes();
+    body       when is_incremental(), only the scoped patients' tails;
+    strategy   `tail` (get_incremental_tail_sql): delete the target's rows of the scope from
+               the scope's tail_from on, insert the body's rows;
+    post-hook  refresh_mark(): record the last load run.
+
+  A model whose fingerprint changed (its SQL or its settings) sees every load run again: every
+  patient is recomputed from his first date, i.e. a full rebuild through the same path.
+-#}
+
+{% macro refresh_setup() -%}
+    {%- if target.type == 'postgres' -%}
+    create schema if not exists intermediate;
+    create table if not exists intermediate.refresh_watermark (
+        model       text primary key,
+        run_id      bigint      not null,
+        fingerprint text        not null,
+        built_at    timestamptz not null
+    );
+    comment on table intermediate.refresh_watermark is
+      'veille: the last load run (meta.load_run) each incremental model has consumed (docs/refresh.md)';
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro refresh_lock() -%}
+    select pg_advisory_xact_lock_shared(4242001)
+{%- endmacro %}
+
+
+{#- What a model's result depends on besides the claims: its SQL and the vars it names. -#}
+{% macro refresh_fingerprint(vars=[]) -%}
+    {%- set parts = [model.checksum.checksum] -%}
+    {%- for v in vars -%}
+        {%- do parts.append(v ~ '=' ~ (var(v, none) | string)) -%}
+    {%- endfor -%}
+    {{- local_md5(parts | join('|')) -}}
+{%- endmacro %}
+
+
+{#-
+  Per patient, the earliest date changed by the load runs this model has not consumed, over
+  `sources` (meta.load_change.source). A change of the drug referential (source drug) counts
+  for every patient, from -infinity, when 'drug' is among the sources.
+-#}
+{% macro refresh_changes(sources, vars=[]) -%}
+    select patient_id, min(first_date) as changed_from
+    from (
+        select c.patient_id, c.first_date
+        from meta.load_change as c
+        where c.run_id > (
+                select coalesce(max(w.run_id), -1)
+                from intermediate.refresh_watermark as w
+                where w.model = '{{ this.identifier }}'
+                    and w.fingerprint = '{{ refresh_fingerprint(vars) }}'
+            )
+            and c.source in ('{{ sources | join("', '") }}')
+            and c.patient_id is not null
+        {%- if 'drug' in sources %}
+        union all
+        select p.patient_id, '-infinity'::date
+        from claims.patient as p
+        where exists (
+            select 1
+            from meta.load_change as c
+            where c.source = 'drug'
+                and c.run_id > (
+                    select coalesce(max(w.run_id), -1)
+                    from intermediate.refresh_watermark as w
+                    where w.model = '{{ this.identifier }}'
+                        and w.fingerprint = '{{ refresh_fingerprint(vars) }}'
+                )
+        )
+        {%- endif %}
+    ) as changes
+    group by patient_id
+{%- endmacro %}
+
+
+{% macro refresh_mark(vars=[]) -%}
+    insert into intermediate.refresh_watermark (model, run_id, fingerprint, built_at)
+    select '{{ this.identifier }}', coalesce(max(run_id), 0), '{{ refresh_fingerprint(vars) }}', now()
+    from meta.load_run
+    on conflict (model) do update set
+        run_id = excluded.run_id, fingerprint = excluded.fingerprint, built_at = excluded.built_at
+{%- endmacro %}
+
+
+{#-
+  Custom incremental strategy `tail`: config tail_scope (a temporary table made by the model's
+  pre-hook), tail_key (columns the target and the scope share) and tail_column (the target's
+  rows with tail_column >= scope.tail_from are replaced).
+-#}
+{% macro get_incremental_tail_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ target }} as t
+    using {{ config.get('tail_scope') }} as s
+    where {% for key in config.get('tail_key') %}t.{{ key }} = s.{{ key }} and {% endfor -%}
+        t.{{ config.get('tail_column') }} >= s.tail_from;
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+
+{#- int_patient_activity_dates: the changed patients and the day their activity is rebuilt from. -#}
+{% macro activity_scope() -%}
+    {%- if not is_incremental() %}select 1{% else -%}
+    create temporary table activity_scope on commit drop as
+    select patient_id, changed_from as tail_from
+    from ({{ refresh_changes(['dispensing', 'service_line', 'medical_act', 'lab_test', 'hospital_stay']) }}) as changes;
+    analyze activity_scope
+    {%- endif %}
+{%- endmacro %}
+
+{% macro activity_tail(alias, date_column) -%}
+    {%- if is_incremental() %}
+    inner join activity_scope as scope
+        on {{ alias }}.patient_id = scope.patient_id and {{ alias }}.{{ date_column }} >= scope.tail_from
+    {%- endif %}
+{%- endmacro %}
+
+
+{#-
+  int_observation_spans: per changed patient (changed from day d), the span still open at d
+  (its last claim at most trackloss_empty_months months before d; open_start when it started
+  before d), the day its rows are replaced from (tail_from) and the day the claims are read from
+  (read_from: the open span's claims of the gap before d, enough to carry it on).
+-#}
+{% macro span_scope() -%}
+    {%- if not is_incremental() %}select 1{% else -%}
+    {%- set empty_months = var_int('trackloss_empty_months', 4, 1) | int -%}
+    create temporary table span_scope on commit drop as
+    with changes as (
+        {{ refresh_changes(['dispensing', 'service_line', 'medical_act', 'lab_test', 'hospital_stay'], ['trackloss_empty_months']) }}
+    ),
+
+    open_spans as (
+        select spans.patient_id, min(spans.observation_start) as open_start
+        from {{ this }} as spans
+        inner join changes
+            on spans.patient_id = changes.patient_id
+        where {{ dbt.dateadd('month', empty_months, 'spans.last_claim_date') }} >= changes.changed_from
+        group by spans.patient_id
+    )
+
+    select
+        changes.patient_id,
+        case when open_spans.open_start < changes.changed_from then open_spans.open_start end as open_start,
+        least(open_spans.open_start, changes.changed_from) as tail_from,
+        case
+            when open_spans.open_start < changes.changed_from
+                then greatest(
+                    open_spans.open_start,
+                    {{ dbt.cast(dbt.dateadd('month', -empty_months, 'changes.changed_from'), 'date') }} - 31
+                )
+            else changes.changed_from
+        end as read_from
+    from changes
+    left join open_spans
+        on changes.patient_id = open_spans.patient_id;
+    analyze span_scope
+    {%- endif %}
+{%- endmacro %}
+
+
+{#-
+  int_drug_episodes_built: episode_changes (patient, d) and, for each drug the changed patient
+  has episodes of, episode_scope: how many episodes stay (kept_episodes: closed before d, grace
+  and end delay included; the target's rows after them are replaced: tail_from), and the episode
+  open at d: carried on from a seed row when all its dispensings are before d (seed_date,
+  seed_days, seed_dispensings, seed_last_date), else re-read from its first dispensing (read_from).
+-#}
+{% macro episode_scope() -%}
+    {%- if not is_incremental() %}select 1{% else -%}
+    {%- set vars = ['episode_level', 'days_covered_mode', 'fixed_days_ngc', 'fixed_days_gc', 'grace_days',
+                    'stockpiling', 'end_delay_days', 'min_purchases', 'purchase_window_days'] -%}
+    {%- set exact = (var_int('min_purchases', 1, 1) | int) == 1 -%}
+    {%- set margin = [var_int('grace_days', 30) | int, var_int('end_delay_days', 0) | int] | max -%}
+    create temporary table episode_changes on commit drop as
+    {%- if exact %}
+    {{ refresh_changes(['dispensing', 'death', 'drug'], vars) }};
+    {%- else %}
+    select patient_id, '-infinity'::date as changed_from
+    from ({{ refresh_changes(['dispensing', 'death', 'drug'], vars) }}) as changes;
+    {%- endif %}
+    analyze episode_changes;
+
+    create temporary table episode_scope on commit drop as
+    with episodes as (
+        select
+            episodes.patient_id,
+            episodes.drug_code,
+            episodes.episode_number,
+            episodes.first_dispensing_date,
+            episodes.last_dispensing_date,
+            episodes.covered_end,
+            episodes.n_dispensings,
+            episodes.covered_end + {{ margin }} >= changes.changed_from as is_open,
+            changes.changed_from
+        from {{ this }} as episodes
+        inner join episode_changes as changes
+            on episodes.patient_id = changes.patient_id
+    ),
+
+    per_drug as (
+        select
+            patient_id,
+            drug_code,
+            changed_from,
+            count(*) filter (where not is_open) as kept_episodes,
+            min(episode_number) filter (where is_open) as open_number
+        from episodes
+        group by patient_id, drug_code, changed_from
+    )
+
+    select
+        per_drug.patient_id,
+        per_drug.drug_code,
+        per_drug.kept_episodes,
+        per_drug.kept_episodes + 1 as tail_from,
+        case when open.last_dispensing_date < per_drug.changed_from then open.first_dispensing_date end as seed_date,
+        case when open.last_dispensing_date < per_drug.changed_from then open.covered_end - open.first_dispensing_date end as seed_days,
+        case when open.last_dispensing_date < per_drug.changed_from then open.n_dispensings end as seed_dispensings,
+        case when open.last_dispensing_date < per_drug.changed_from then open.last_dispensing_date end as seed_last_date,
+        {%- if exact %}
+        case
+            when open.last_dispensing_date >= per_drug.changed_from
+                then least(open.first_dispensing_date, per_drug.changed_from)
+            else per_drug.changed_from
+        end as read_from
+        {%- else %}
+        per_drug.changed_from as read_from
+        {%- endif %}
+    from per_drug
+    left join episodes as open
+        on per_drug.patient_id = open.patient_id
+        and per_drug.drug_code = open.drug_code
+        and per_drug.open_number = open.episode_number;
+    analyze episode_scope
+    {%- endif %}
+{%- endmacro %}

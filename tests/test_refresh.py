@@ -1,0 +1,247 @@
+"""Incremental refresh (issue 21): the flow months of an extract but the last two are loaded and
+built, then the last two are appended one at a time (their late corrections of earlier care
+months, and a re-delivery of hospital stays of earlier months, included), each followed by an
+incremental build. Every table the warehouse builds then equals, row by row, a full build of a
+database that loaded the same months at once."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+from veille import db
+from veille.dbt import run_dbt
+from veille.load import load_extract
+from veille.refresh import refresh
+
+from tests.conftest import scratch_database
+
+FIRST_APPEND, LAST_APPEND = "2019_11", "2019_12"  # the flow months appended; later flows are left out
+GENERATED_IDS = {"dispensing_id", "stay_id"}  # identity values: they follow the order of the loads
+
+
+def _flow_month(name: str) -> str | None:
+    m = re.match(r"ER_\w+_F_(\d{4}_\d{2})\.csv$", name)
+    return m.group(1) if m else None
+
+
+def _split_pmsi(src, parts: dict, chosen) -> None:
+    """Write each PMSI file of ``src`` into the folders of ``parts`` (key -> folder): a stay (its
+    rows of the B, C, D, A files) goes to the folder chosen(stay's C row) returns."""
+    for c_file in sorted(src.glob("T_MCO*C.csv")):
+        year = c_file.stem[5:7]
+        with c_file.open(newline="") as f:
+            stays = list(csv.DictReader(f, delimiter=";"))
+        where = {(s["ETA_NUM"], s["RSA_NUM"]): chosen(s) for s in stays}
+        for letter in "CBDA":
+            path = src / f"T_MCO{year}{letter}.csv"
+            with path.open(newline="") as f:
+                reader = csv.DictReader(f, delimiter=";")
+                rows, header = list(reader), reader.fieldnames
+            for key, folder in parts.items():
+                keep = [r for r in rows if where.get((r["ETA_NUM"], r["RSA_NUM"])) == key]
+                if keep:
+                    suffix = "" if key == "first" else f"_{key}"
+                    with (folder / f"T_MCO{year}{letter}{suffix}.csv").open("w", newline="") as out:
+                        writer = csv.DictWriter(out, fieldnames=header, delimiter=";", lineterminator="\n")
+                        writer.writeheader()
+                        writer.writerows(keep)
+
+
+def _admitted(stay: dict) -> str:
+    """The month a stay (its T_MCOaaC row) was admitted, as YYYY_MM."""
+    admitted = stay["EXE_SOI_DTD"]  # DDMMYYYY
+    return admitted[4:] + "_" + admitted[2:4]
+
+
+def _redelivered_are_bladder_cancers(src, redelivered) -> None:
+    """The re-delivered stays get a bladder cancer as main diagnosis (outcome events, many of
+    them before exposures the first load already had)."""
+    for c_file in sorted(src.glob("T_MCO*C.csv")):
+        with c_file.open(newline="") as f:
+            keys = {(s["ETA_NUM"], s["RSA_NUM"]) for s in csv.DictReader(f, delimiter=";") if redelivered(s)}
+        b_file = c_file.with_name(c_file.name.replace("C.csv", "B.csv"))
+        with b_file.open(newline="") as f:
+            reader = csv.DictReader(f, delimiter=";")
+            rows, header = list(reader), reader.fieldnames
+        for r in rows:
+            if (r["ETA_NUM"], r["RSA_NUM"]) in keys:
+                r["DGN_PAL"] = "C679"
+        with b_file.open("w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=header, delimiter=";", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """first: flows up to 2019_10 and the stays admitted before November 2019 but one in three
+    (those come back in the last append, as a PMSI re-delivery); append1: flow 2019_11 and
+    the November stays; append2: flow 2019_12, the December stays and the re-delivered ones;
+    once: all of it in one folder."""
+    from veille.synth import generate
+
+    root = tmp_path_factory.mktemp("refresh")
+    src = root / "extract"
+    generate(src, patients=800, years=2, start=date(2018, 1, 1), seed=5, scenario="default")
+    parts = {k: root / k for k in ("first", "append1", "append2", "once")}
+    for p in parts.values():
+        p.mkdir()
+    for f in src.glob("*.csv"):
+        month = _flow_month(f.name)
+        if f.name.startswith("T_MCO") or (month and month > LAST_APPEND):
+            continue
+        target = {FIRST_APPEND: "append1", LAST_APPEND: "append2"}.get(month, "first")
+        shutil.copy(f, parts[target])
+        shutil.copy(f, parts["once"])
+
+    def chosen(stay: dict) -> str:
+        ym = _admitted(stay)
+        if ym > LAST_APPEND:
+            return "later"
+        if ym == LAST_APPEND:
+            return "append2"
+        if ym == FIRST_APPEND:
+            return "append1"
+        if int(stay["RSA_NUM"]) % 3 == 0:
+            return "append2"
+        return "first"
+
+    _redelivered_are_bladder_cancers(src, lambda stay: chosen(stay) == "append2" and _admitted(stay) < FIRST_APPEND)
+    _split_pmsi(src, {k: parts[k] for k in ("first", "append1", "append2")}, chosen)
+    _split_pmsi(src, {"once": parts["once"]}, lambda s: "once" if chosen(s) != "later" else None)
+    # _split_pmsi names a part's files T_MCOyyX_<part>; the one-load folder keeps the plain names
+    for f in parts["once"].glob("T_MCO*_once.csv"):
+        f.rename(f.with_name(f.name.replace("_once", "")))
+    return parts
+
+
+def _warehouse() -> dict[str, list[tuple]]:
+    """Every table dbt built in the intermediate and marts schemas, rows in one total order
+    (generated ids left out)."""
+    with db.raw_connection() as conn:
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' "
+            "and table_name <> 'refresh_watermark' order by 1, 2").fetchall()
+        out = {}
+        for schema, table in tables:
+            columns = [c for (c,) in conn.execute(
+                "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
+                "order by ordinal_position", (schema, table)).fetchall() if c not in GENERATED_IDS]
+            rows = conn.execute(f'select {", ".join(columns)} from "{schema}"."{table}"').fetchall()
+            out[f"{schema}.{table}"] = sorted(rows, key=repr)
+        return out
+
+
+def _build() -> None:
+    run_dbt(["build", "--quiet", "--selector", "warehouse", "--exclude-resource-type", "test",
+             "--exclude-resource-type", "unit_test"])
+
+
+def _rows(sql: str) -> list[tuple]:
+    with db.raw_connection() as conn:
+        return conn.execute(sql).fetchall()
+
+
+_EPISODES = "select patient_id, drug_code, episode_number, episode_start, episode_end, n_dispensings from intermediate.int_drug_episodes_built"
+_OUTCOMES = "select outcome_id, patient_id, event_date from intermediate.int_outcome_events"
+
+
+@pytest.fixture(scope="module")
+def refreshed(pg_server, folders):
+    """The stepwise warehouse (with what each build held) and the one-load warehouse."""
+    with scratch_database("refresh_steps", migrated=True):
+        load_extract(folders["first"])
+        _build()
+        before = {"episodes": _rows(_EPISODES), "outcomes": _rows(_OUTCOMES)}
+        load_extract(folders["append1"], append=True)
+        _build()
+        summary = refresh(folders["append2"], test=False, fraud=False, show_progress=False)
+        steps = _warehouse()
+        marks = _rows("select model, run_id from intermediate.refresh_watermark order by 1")
+        # the same folder again, from the command line: nothing new, nothing rebuilt
+        again = subprocess.run([sys.executable, "-m", "veille.cli", "refresh", str(folders["append2"]), "--no-test",
+                                "--no-fraud", "--no-migrate", "--quiet"], capture_output=True, text=True,
+                               env=dict(os.environ), check=False)
+        assert _warehouse() == steps
+    with scratch_database("refresh_once", migrated=True):
+        load_extract(folders["once"])
+        _build()
+        once = _warehouse()
+    return before, steps, once, marks, summary, again
+
+
+def test_an_incremental_build_after_each_appended_month_equals_a_full_build(refreshed):
+    _, steps, once, *_ = refreshed
+    assert sorted(steps) == sorted(once)
+    assert len(steps) >= 20
+    for table in once:
+        assert steps[table] == once[table], table
+    assert len(once["intermediate.int_drug_episodes_built"]) > 400
+
+
+def test_each_incremental_model_recorded_the_last_load_it_consumed(refreshed):
+    marks = refreshed[3]
+    assert marks == [("int_drug_episodes_built", 3), ("int_observation_spans", 3),
+                     ("int_patient_activity_dates", 3)]
+
+
+def test_the_appended_months_moved_first_exposures_closed_gaps_and_added_earlier_outcomes(refreshed):
+    """The cases an incremental build gets wrong first all happen in the appended months."""
+    before, steps, *_ = refreshed
+    old = {(p, d, n): (s, e, k) for p, d, n, s, e, k in before["episodes"]}
+    new_first = {(p, d): s for p, d, n, s, *_ in steps_episodes(steps) if n == 1}
+    old_first = {(p, d): s for (p, d, n), (s, *_) in old.items() if n == 1}
+    earlier_start = [k for k in old_first if k in new_first and new_first[k] < old_first[k]]
+    assert earlier_start, "no late dispensing moved a first exposure earlier"
+    old_count = _count_by_pair(before["episodes"])
+    new_count = _count_by_pair([(p, d) for p, d, *_ in steps_episodes(steps)])
+    assert any(new_count.get(k, 0) < c for k, c in old_count.items()), "no gap between two episodes was closed"
+    first_start = {}
+    for (p, _d), s in old_first.items():
+        first_start[p] = min(first_start.get(p, s), s)
+    old_outcomes = set(before["outcomes"])
+    added = [r for r in _outcome_rows(steps) if r not in old_outcomes]
+    assert any(p in first_start and day < first_start[p] for _o, p, day in added), \
+        "no outcome was added before an existing exposure"
+
+
+def steps_episodes(steps) -> list[tuple]:
+    rows = steps["intermediate.int_drug_episodes_built"]
+    return [(r[0], r[1], r[2], r[3], r[4], r[6]) for r in rows]
+
+
+def _outcome_rows(steps) -> list[tuple]:
+    return [(r[0], r[1], r[2]) for r in steps["intermediate.int_outcome_events"]]
+
+
+def _count_by_pair(rows) -> dict:
+    out: dict = {}
+    for r in rows:
+        out[(r[0], r[1])] = out.get((r[0], r[1]), 0) + 1
+    return out
+
+
+def test_refresh_summarises_what_the_month_changed_and_a_rerun_changes_nothing(refreshed):
+    _, _, once, _, summary, again = refreshed
+    assert summary.loaded_files >= 5  # the month's DCIR files and the re-delivered PMSI ones
+    assert summary.flow_months == [date(2019, 12, 1)]
+    touched = summary.changed_patients
+    assert set(touched) == {"any", "dispensing", "hospital_stay", "lab_test", "medical_act", "service_line"}
+    assert touched["any"] >= max(n for s, n in touched.items() if s != "any") > 10
+    assert summary.after["episodes"] == len(once["intermediate.int_drug_episodes_built"])
+    assert summary.after["outcome events"] > summary.before["outcome events"]
+    assert summary.after["patients"] == summary.before["patients"] == 800
+    assert summary.data_end[0] < summary.data_end[1] == max(r[1] for r in once["intermediate.int_observation_spans"])
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.splitlines()
+    assert lines[:3] == ["what changed", "  flow months loaded: none (nothing new in the folder)",
+                         "  patients touched by the load: <10"]
+    assert "  patients: 800 (+<10)" in lines
