@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 DEMO_PATIENTS ?= 20000
 
-.PHONY: demo test docs bench bench-pipeline bench-coverage lint clean venv
+.PHONY: demo test docs bench bench-pipeline bench-coverage bench-refresh lint clean venv
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ bench: $(STAMP)
 # every stage at 50,000, 200,000 and 1,000,000 patients x 5 years, both profiles: hours, ~100 GB
 bench-pipeline: $(STAMP)
 	$(BIN)/veille bench pipeline
+
+# one flow month appended and built incrementally vs a full load and build, 200,000 patients x 5 years
+bench-refresh: $(STAMP)
+	$(BIN)/veille bench refresh
 
 # every shipped study on 20 generator seeds: coverage of the 95% intervals (docs/studies.md), ~1 h
 bench-coverage: $(STAMP)

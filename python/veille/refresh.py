@@ -14,6 +14,9 @@ is tested against: tests/test_refresh.py).
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,6 +47,37 @@ class RefreshSummary:
     data_end: tuple[date | None, date | None] = (None, None)
     alerts: dict[str, int] = field(default_factory=dict)  # per flow month swept
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+_FLOW_FILE = re.compile(r"^ER_[A-Z]{3}_F_(\d{4})_(\d{2})\.csv$", re.IGNORECASE)
+
+
+def split_flows(extract: Path, out: Path, first_month: date) -> list[Path]:
+    """Arrange an extract as successive deliveries: ``out/base`` holds the referentials, the PMSI
+    and every DCIR flow month before ``first_month``; ``out/flow_YYYY_MM`` each later flow month's
+    DCIR files (late lines of earlier care months included). Files are hard-linked when the file
+    system allows (else copied). Returns the flow folders in order: load ``base``, then
+    ``veille refresh`` each of them."""
+    if not extract.is_dir():
+        raise VeilleError(f"{extract}: no such extract folder")
+    out.mkdir(parents=True, exist_ok=True)
+    folders: dict[str, Path] = {}
+    for f in sorted(extract.glob("*.csv")):
+        m = _FLOW_FILE.match(f.name)
+        month = date(int(m.group(1)), int(m.group(2)), 1) if m else None
+        target = out / ("base" if month is None or month < first_month else f"flow_{month:%Y_%m}")
+        target.mkdir(exist_ok=True)
+        if month is not None and month >= first_month:
+            folders[target.name] = target
+        link = target / f.name
+        if not link.exists():
+            try:
+                os.link(f, link)
+            except OSError:
+                shutil.copy2(f, link)
+    if not folders:
+        raise VeilleError(f"{extract}: no DCIR flow month from {first_month:%Y-%m} on")
+    return [folders[k] for k in sorted(folders)]
 
 
 def _state(conn) -> tuple[dict[str, int | None], date | None]:

@@ -31,6 +31,10 @@ def synth_cmd(
                                      "code frequencies, long stays, another calendar; same truth)"),
     force: bool = typer.Option(False, "--force", help="replace an existing extract in --out"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    flows_from: str = typer.Option(None, "--flows", metavar="YYYY-MM",
+                                   help="also arrange the extract as successive deliveries in OUT/deliveries: "
+                                        "base (referentials, PMSI, flows before YYYY-MM), then one folder per "
+                                        "later flow month, for `veille load` then `veille refresh`"),
 ) -> None:
     """Write a synthetic SNDS extract (DCIR flows, PMSI, referentials) plus truth.json."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -38,6 +42,11 @@ def synth_cmd(
     from veille.synth import generate
 
     first_day = _parse_date(start)
+    if flows_from:
+        try:
+            first = datetime.strptime(flows_from, "%Y-%m").date()
+        except ValueError:
+            raise VeilleError(f"--flows must be a month as YYYY-MM, got {flows_from!r}") from None
     t0 = time.perf_counter()
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), disable=quiet or patients < 50_000) as bar:
@@ -54,6 +63,12 @@ def synth_cmd(
         f"({doc['counts']['rows'].get('ER_PRS_F', 0)} ER_PRS_F rows) in {secs:.1f} s; "
         f"truth in {truth}"
     )
+    if flows_from:
+        from veille.refresh import split_flows
+
+        flows = split_flows(out, out / "deliveries", first)
+        typer.echo(f"deliveries in {out / 'deliveries'}: base, then {len(flows)} flow month(s) "
+                   f"({flows[0].name} to {flows[-1].name})")
 
 
 def register(app: typer.Typer) -> None:
