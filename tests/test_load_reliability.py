@@ -187,6 +187,20 @@ def test_appending_the_last_flow_month_gives_what_loading_everything_at_once_giv
     assert {f.flow_months for f in appended.loaded_files} == {
         (date(int(months[-1][:4]), int(months[-1][5:]), 1),) * 2}
     stepwise = _everything()
+    # the change log of the appended load: per patient and source, its earliest care date
+    logged = rows("select source, patient_id, first_date from meta.load_change where run_id = 2 order by 1, 2")
+    batches = "(select batch_id from meta.load_batch where run_id = 2)"
+    inserted = rows(" union all ".join(
+        f"(select '{source}', patient_id, min({day}) from claims.{source} where batch_id in {batches} group by 2)"
+        for source, day in (("lab_test", "test_date"), ("medical_act", "act_date"), ("service_line", "service_date")))
+        + " order by 1, 2")
+    assert [r for r in logged if r[0] != "dispensing"] == inserted
+    dispensed = dict(rows(f"select patient_id, min(dispensing_date) from claims.dispensing where batch_id in {batches} "
+                          "group by 1"))
+    logged_dispensing = {p: d for s, p, d in logged if s == "dispensing"}
+    assert len(dispensed) >= 5 and set(dispensed) <= set(logged_dispensing)
+    # a regularisation of an earlier dispensing dates the change to that dispensing's day
+    assert all(logged_dispensing[p] <= d for p, d in dispensed.items())
     with scratch_database(f"{migrated_db}_once", migrated=True):
         load_extract(extract)
         once = _everything()

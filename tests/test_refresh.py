@@ -245,3 +245,31 @@ def test_refresh_summarises_what_the_month_changed_and_a_rerun_changes_nothing(r
     assert lines[:3] == ["what changed", "  flow months loaded: none (nothing new in the folder)",
                          "  patients touched by the load: <10"]
     assert "  patients: 800 (+<10)" in lines
+
+
+def test_synth_flows_arranges_an_extract_as_successive_deliveries(tmp_path):
+    out = tmp_path / "x"
+    done = subprocess.run([sys.executable, "-m", "veille.cli", "synth", "--out", str(out), "--patients", "200",
+                           "--years", "1", "--start", "2019-01-01", "--quiet", "--flows", "2019-11"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (f"deliveries in {out / 'deliveries'}: base, then 5 flow month(s) "
+                                            "(flow_2019_11 to flow_2020_03)")
+    folders = sorted(p.name for p in (out / "deliveries").iterdir())
+    assert folders == ["base", "flow_2019_11", "flow_2019_12", "flow_2020_01", "flow_2020_02", "flow_2020_03"]
+    for name in folders[1:]:
+        assert {_flow_month(f.name) for f in (out / "deliveries" / name).iterdir()} == {name[5:]}
+    base = {f.name for f in (out / "deliveries" / "base").iterdir()}
+    assert max(m for f in base if (m := _flow_month(f)) is not None) == "2019_10"
+    assert {"IR_BEN_R.csv", "IR_PHA_R.csv", "T_MCO19C.csv"} <= base
+    # every file of the extract is in exactly one delivery
+    delivered = sorted(f.name for p in (out / "deliveries").iterdir() for f in p.iterdir())
+    assert delivered == sorted(f.name for f in out.glob("*.csv"))
+
+
+def test_synth_flows_refuses_a_month_it_cannot_read_before_writing_anything(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "veille.cli", "synth", "--out", str(tmp_path / "x"), "--patients",
+                           "200", "--years", "1", "--quiet", "--flows", "2019-13"],
+                          capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stderr.strip()) == (2, "error: --flows must be a month as YYYY-MM, got '2019-13'")
+    assert not (tmp_path / "x").exists()
