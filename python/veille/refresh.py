@@ -100,6 +100,20 @@ def _changes(conn, run_ids: list[int]) -> dict[str, int]:
     return {source: n for source, n in rows}
 
 
+INCREMENTAL_MODELS = ("int_patient_activity_dates", "int_observation_spans", "int_drug_episodes_built")
+
+
+def _needs_full_refresh(conn) -> list[str]:
+    """Incremental models built before they kept a watermark (a warehouse built by an older
+    veille, where they were plain tables): their first refresh must rebuild them."""
+    has_marks = conn.execute("select to_regclass('intermediate.refresh_watermark') is not null").fetchone()[0]
+    marked = {m for (m,) in conn.execute("select model from intermediate.refresh_watermark").fetchall()} \
+        if has_marks else set()
+    return [m for m in INCREMENTAL_MODELS
+            if m not in marked
+            and conn.execute("select to_regclass(%s) is not null", (f"intermediate.{m}",)).fetchone()[0]]
+
+
 def _swept_before(conn) -> bool:
     exists = conn.execute("select to_regclass('results.fraud_sweep') is not null").fetchone()[0]
     return bool(exists and conn.execute("select exists (select 1 from results.fraud_sweep)").fetchone()[0])
@@ -118,6 +132,7 @@ def refresh(directory: Path, *, full_refresh: bool = False, test: bool = True, f
         summary.before, end_before = _state(conn)
         last_run = conn.execute("select coalesce(max(run_id), 0) from meta.load_run").fetchone()[0]
         swept = _swept_before(conn)
+        unmarked = _needs_full_refresh(conn)
 
     started = time.perf_counter()
     if show_progress:
@@ -134,10 +149,14 @@ def refresh(directory: Path, *, full_refresh: bool = False, test: bool = True, f
                                if first <= date(y, m, 1) <= last]
 
     started = time.perf_counter()
+    args = ["build", "--selector", "warehouse"]
+    if unmarked and not full_refresh:
+        full_refresh = True
+        console.print(f"  {', '.join(unmarked)}: built before they were incremental, so this build is a "
+                      "full refresh (once)")
     if show_progress:
         console.print("[bold]2/3 build[/bold] the warehouse (dbt build --selector warehouse"
                       + (", --full-refresh" if full_refresh else ", incremental") + ")")
-    args = ["build", "--selector", "warehouse"]
     if full_refresh:
         args.append("--full-refresh")
     if not test:
