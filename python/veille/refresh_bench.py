@@ -3,6 +3,9 @@
 On a synthetic extract (cached under $VEILLE_HOME/bench), with the flow months after the month
 appended left out of both sides:
 
+The shipped studies are written to the study registry of both databases first (--no-studies:
+an empty registry), so that the study models build real cohorts, as in a user's warehouse.
+
 * **full**: one database loads every flow month up to and including the month at once
   (`veille load`), then builds the warehouse from scratch (`dbt build --selector warehouse
   --full-refresh`, tests included);
@@ -51,9 +54,22 @@ def _checksums() -> dict[str, tuple[int, int]]:
     return out
 
 
-def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: int) -> dict:
+def _register_studies() -> int:
+    """Write every shipped study (analyses/studies/*.yml) to the registry, as `veille study run`
+    does before its build: the study models then build real cohorts."""
+    from veille.study.config import load_all
+    from veille.study.registry import write_registry
+
+    studies = load_all()
+    with db.engine(db.ENGINEER).begin() as conn:
+        for study in studies:
+            write_registry(conn, study)
+    return len(studies)
+
+
+def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: int, studies: bool = True) -> dict:
     from veille import migrate
-    from veille.dbt import run_dbt
+    from veille.dbt import run_dbt, run_results_path, timing_lines
     from veille.load import load_extract
     from veille.refresh import split_flows
 
@@ -73,6 +89,7 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
     try:
         with scratch_database("bench_refresh_full"):
             migrate.upgrade()
+            registered = _register_studies() if studies else 0
             with bench.stage("full load", files=len(list(once.iterdir()))):
                 load_extract(once)
             with bench.stage("full build"):
@@ -80,6 +97,8 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
             full = _checksums()
         with scratch_database("bench_refresh_steps"):
             migrate.upgrade()
+            if studies:
+                _register_studies()
             bench.echo(f"loading and building {work / 'base'} (the months before {month:%Y-%m}; not timed)")
             load_extract(work / "base")
             run_dbt(BUILD)
@@ -88,6 +107,8 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
                 st.note = f"{summary.totals()['loaded']:,} rows"
             with bench.stage("incremental build"):
                 run_dbt(BUILD)
+            for line in timing_lines(run_results_path(BUILD), limit=8):
+                bench.echo("    " + line)
             with db.raw_connection() as conn:
                 touched = conn.execute("select count(distinct patient_id) from meta.load_change "
                                        "where run_id = (select max(run_id) from meta.load_run)").fetchone()[0]
@@ -100,7 +121,7 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
     total_full = bench["full load"].seconds + bench["full build"].seconds
     total_refresh = bench["append load"].seconds + bench["incremental build"].seconds
     return {"patients": patients, "years": years, "profile": profile, "month": f"{month:%Y-%m}",
-            "tables_equal": len(full), "patients_touched": touched,
+            "tables_equal": len(full), "studies": registered, "patients_touched": touched,
             "full_seconds": total_full, "refresh_seconds": total_refresh, "ratio": total_refresh / total_full}
 
 
@@ -110,6 +131,7 @@ def _share(r: dict) -> str:
 
 SUMMARY = Table((
     Column("extract", lambda r: f"{r['profile']}, {r['patients']:,} x {r['years']} y"),
+    Column("studies registered", lambda r: str(r["studies"]), right=True),
     Column("month appended", lambda r: r["month"]),
     Column("patients touched", lambda r: f"{r['patients_touched']:,}", right=True),
     Column("full load + build", lambda r: f"{r['full_seconds']:.1f} s", right=True),
@@ -126,12 +148,14 @@ def register(bench_app: typer.Typer) -> None:
         years: int = typer.Option(5, "--years", min=1),
         profile: str = typer.Option("default", "--profile", help="default or stress"),
         seed: int = typer.Option(7, "--seed"),
+        studies: bool = typer.Option(True, "--studies/--no-studies",
+                                     help="register the shipped studies first (their cohort models then build)"),
         out: OutFile = None,
     ) -> None:
         """Append one flow month and build incrementally, against a full load and build; checks
         that both warehouses hold the same rows."""
         bench = Bench("refresh", out=out, server=True)
-        result = bench_refresh(bench, patients, years, profile, seed)
+        result = bench_refresh(bench, patients, years, profile, seed, studies)
         from veille.benchkit import STAGE_TABLE
 
         bench.finish_tables([(STAGE_TABLE, bench.rows()), (SUMMARY, [result])])
