@@ -19,6 +19,7 @@ from veille import db
 from veille.dbt import run_dbt
 from veille.load import load_extract
 from veille.refresh import refresh
+from veille.refresh_bench import register_studies
 
 from tests.conftest import scratch_database
 
@@ -158,6 +159,7 @@ _OUTCOMES = "select outcome_id, patient_id, event_date from intermediate.int_out
 def refreshed(pg_server, folders):
     """The stepwise warehouse (with what each build held) and the one-load warehouse."""
     with scratch_database("refresh_steps", migrated=True):
+        register_studies()
         load_extract(folders["first"])
         _build()
         before = {"episodes": _rows(_EPISODES), "outcomes": _rows(_OUTCOMES)}
@@ -172,6 +174,7 @@ def refreshed(pg_server, folders):
                                env=dict(os.environ), check=False)
         assert _warehouse() == steps
     with scratch_database("refresh_once", migrated=True):
+        register_studies()
         load_extract(folders["once"])
         _build()
         once = _warehouse()
@@ -185,6 +188,8 @@ def test_an_incremental_build_after_each_appended_month_equals_a_full_build(refr
     for table in once:
         assert steps[table] == once[table], table
     assert len(once["intermediate.int_drug_episodes_built"]) > 400
+    # the shipped studies are registered: their cohorts are compared too
+    assert len(once["marts.fct_study_cohort"]) > 100 and len(once["marts.fct_sccs_intervals"]) > 0
 
 
 def test_each_incremental_model_recorded_the_last_load_it_consumed(refreshed):

@@ -54,7 +54,7 @@ def _checksums() -> dict[str, tuple[int, int]]:
     return out
 
 
-def _register_studies() -> int:
+def register_studies() -> int:
     """Write every shipped study (analyses/studies/*.yml) to the registry, as `veille study run`
     does before its build: the study models then build real cohorts."""
     from veille.study.config import load_all
@@ -89,7 +89,7 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
     try:
         with scratch_database("bench_refresh_full"):
             migrate.upgrade()
-            registered = _register_studies() if studies else 0
+            registered = register_studies() if studies else 0
             with bench.stage("full load", files=len(list(once.iterdir()))):
                 load_extract(once)
             with bench.stage("full build"):
@@ -98,7 +98,7 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
         with scratch_database("bench_refresh_steps"):
             migrate.upgrade()
             if studies:
-                _register_studies()
+                register_studies()
             bench.echo(f"loading and building {work / 'base'} (the months before {month:%Y-%m}; not timed)")
             load_extract(work / "base")
             run_dbt(BUILD)
