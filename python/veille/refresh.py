@@ -5,6 +5,7 @@
 2. build the warehouse (`dbt build --selector warehouse`): the incremental models recompute
    only the changed patients' tails (meta.load_change), the others are rebuilt;
 3. sweep each new flow month for fraud alerts (`veille fraud scan`), when a sweep exists;
+   with --scan / --pathways, rerun those (in full: they are not incremental);
 4. print what changed: patients touched, new patients, episodes, outcome events, observation
    periods, the end of the data, new alerts (counts under 10 masked).
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -120,8 +123,9 @@ def _swept_before(conn) -> bool:
 
 
 def refresh(directory: Path, *, full_refresh: bool = False, test: bool = True, fraud: bool | None = None,
-            show_progress: bool = True, console: Console | None = None) -> RefreshSummary:
-    """Append DIR's flow months, build the warehouse, sweep the new months; what changed."""
+            areas: tuple[str, ...] = (), show_progress: bool = True, console: Console | None = None) -> RefreshSummary:
+    """Append DIR's flow months, build the warehouse, sweep the new months, rerun ``areas``
+    (scan, pathways: in full, they are not incremental); what changed."""
     from veille.dbt import run_dbt
     from veille.load import load_extract
     from veille.load.cli import print_summary
@@ -182,6 +186,17 @@ def refresh(directory: Path, *, full_refresh: bool = False, test: bool = True, f
                       + ("" if do_fraud else " (no sweep yet: run `veille fraud sweep` once, then refresh sweeps each new month)"))
     summary.seconds["fraud"] = time.perf_counter() - started
 
+    for area in areas:
+        started = time.perf_counter()
+        command = {"scan": ["scan"], "pathways": ["pathways", "run"]}[area]
+        if show_progress:
+            console.print(f"[bold]then {area}[/bold] (`veille {' '.join(command)}`, recomputed in full)")
+        done = subprocess.run([sys.executable, "-m", "veille.cli", *command], check=False)
+        if done.returncode != 0:
+            raise VeilleError(f"`veille {' '.join(command)}` failed (its messages above); the load and the "
+                              "warehouse build are kept")
+        summary.seconds[area] = time.perf_counter() - started
+
     with db.raw_connection() as conn:
         summary.after, end_after = _state(conn)
         runs = [r for (r,) in conn.execute("select run_id from meta.load_run where run_id > %s and status = 'done'",
@@ -227,6 +242,9 @@ def register(app: typer.Typer) -> None:
         test: bool = typer.Option(True, "--test/--no-test", help="run the warehouse's dbt tests"),
         fraud: bool = typer.Option(None, "--fraud/--no-fraud",
                                    help="sweep the new flow months for fraud alerts (default: when a sweep exists)"),
+        scan: bool = typer.Option(False, "--scan", help="then rerun `veille scan` (in full: not incremental)"),
+        pathways: bool = typer.Option(False, "--pathways",
+                                      help="then rerun `veille pathways run` (in full: not incremental)"),
         migrate: bool = typer.Option(True, help="apply pending migrations first"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
     ) -> None:
@@ -236,6 +254,7 @@ def register(app: typer.Typer) -> None:
 
             m.upgrade()
         console = Console(stderr=True)
-        summary = refresh(directory, full_refresh=full_refresh, test=test, fraud=fraud,
+        areas = tuple(a for a, wanted in (("scan", scan), ("pathways", pathways)) if wanted)
+        summary = refresh(directory, full_refresh=full_refresh, test=test, fraud=fraud, areas=areas,
                           show_progress=not quiet, console=console)
         print_refresh(summary, Console())
