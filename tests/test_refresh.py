@@ -141,9 +141,12 @@ def _warehouse() -> dict[str, list[tuple]]:
         return out
 
 
-def _build() -> None:
+OTHER_VARS = ["--vars", "{grace_days: 60, trackloss_empty_months: 6}"]
+
+
+def _build(*extra: str) -> None:
     run_dbt(["build", "--quiet", "--selector", "warehouse", "--exclude-resource-type", "test",
-             "--exclude-resource-type", "unit_test"])
+             "--exclude-resource-type", "unit_test", *extra])
 
 
 def _rows(sql: str) -> list[tuple]:
@@ -173,12 +176,17 @@ def refreshed(pg_server, folders):
                                 "--no-fraud", "--no-migrate", "--quiet"], capture_output=True, text=True,
                                env=dict(os.environ), check=False)
         assert _warehouse() == steps
+        # other settings, no new load: the incremental models see their fingerprint change
+        _build(*OTHER_VARS)
+        steps_other = _warehouse()
     with scratch_database("refresh_once", migrated=True):
         register_studies()
         load_extract(folders["once"])
         _build()
         once = _warehouse()
-    return before, steps, once, marks, summary, again
+        _build(*OTHER_VARS, "--full-refresh")
+        once_other = _warehouse()
+    return before, steps, once, marks, summary, again, steps_other, once_other
 
 
 def test_an_incremental_build_after_each_appended_month_equals_a_full_build(refreshed):
@@ -235,7 +243,7 @@ def _count_by_pair(rows) -> dict:
 
 
 def test_refresh_summarises_what_the_month_changed_and_a_rerun_changes_nothing(refreshed):
-    _, _, once, _, summary, again = refreshed
+    _, _, once, _, summary, again, *_ = refreshed
     assert summary.loaded_files >= 5  # the month's DCIR files and the re-delivered PMSI ones
     assert summary.flow_months == [date(2019, 12, 1)]
     touched = summary.changed_patients
@@ -278,3 +286,13 @@ def test_synth_flows_refuses_a_month_it_cannot_read_before_writing_anything(tmp_
                           capture_output=True, text=True, check=False)
     assert (done.returncode, done.stderr.strip()) == (2, "error: --flows must be a month as YYYY-MM, got '2019-13'")
     assert not (tmp_path / "x").exists()
+
+
+def test_changing_a_setting_rebuilds_the_incremental_models_as_a_full_refresh_would(refreshed):
+    """A model's watermark holds a fingerprint of its SQL and vars: with another grace period and
+    trackloss gap, the incremental build recomputes every patient, without --full-refresh."""
+    once, steps_other, once_other = refreshed[2], refreshed[6], refreshed[7]
+    for table in once_other:
+        assert steps_other[table] == once_other[table], table
+    for table in ("intermediate.int_drug_episodes_built", "intermediate.int_observation_spans"):
+        assert once_other[table] != once[table], table
