@@ -122,11 +122,26 @@
     {%- endif %}
 {%- endmacro %}
 
-{% macro activity_tail(alias, date_column) -%}
-    {%- if is_incremental() %}
-    inner join activity_scope as scope
-        on {{ alias }}.patient_id = scope.patient_id and {{ alias }}.{{ date_column }} >= scope.tail_from
-    {%- endif %}
+{#-
+  One source of int_patient_activity_dates: (patient_id, activity_date). Incremental runs read,
+  for each changed patient, the index range of his days from tail_from on (LATERAL with OFFSET 0,
+  so that the planner keeps one index range scan a patient rather than hashing the whole table:
+  0.29 s against 0.83 s for the dispensings of one flow month on the stress extract, and the
+  gap grows with the table).
+-#}
+{% macro activity_rows(relation, date_column) -%}
+    {%- if is_incremental() -%}
+    select scope.patient_id, claims.activity_date
+    from activity_scope as scope
+    cross join lateral (
+        select source.{{ date_column }} as activity_date
+        from {{ relation }} as source
+        where source.patient_id = scope.patient_id and source.{{ date_column }} >= scope.tail_from
+        offset 0
+    ) as claims
+    {%- else -%}
+    select patient_id, {{ date_column }} as activity_date from {{ relation }}
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -19,22 +19,23 @@
   200,000-patient extract.
 
   Incremental (macros/refresh.sql): a patient changed by a new load gets his days from the
-  first changed date on replaced (a day is only ever the day of its claims).
+  first changed date on replaced (a day is only ever the day of its claims), read through each
+  source's (patient_id, date) index, one range per changed patient: the cost follows the
+  changed tails, not the size of the claims tables.
 -#}
 
 with activity as (
-    select x.patient_id, x.dispensing_date as activity_date
-    from {{ ref('stg_claims__dispensings') }} as x {{ activity_tail('x', 'dispensing_date') }}
+    {{ activity_rows(ref('stg_claims__dispensings'), 'dispensing_date') }}
     union
-    select x.patient_id, x.service_date from {{ ref('stg_claims__service_lines') }} as x {{ activity_tail('x', 'service_date') }}
+    {{ activity_rows(ref('stg_claims__service_lines'), 'service_date') }}
     union
-    select x.patient_id, x.act_date from {{ ref('stg_claims__medical_acts') }} as x {{ activity_tail('x', 'act_date') }}
+    {{ activity_rows(ref('stg_claims__medical_acts'), 'act_date') }}
     union
-    select x.patient_id, x.test_date from {{ ref('stg_claims__lab_tests') }} as x {{ activity_tail('x', 'test_date') }}
+    {{ activity_rows(ref('stg_claims__lab_tests'), 'test_date') }}
     union
-    select x.patient_id, x.admission_date from {{ ref('stg_claims__hospital_stays') }} as x {{ activity_tail('x', 'admission_date') }}
+    {{ activity_rows(ref('stg_claims__hospital_stays'), 'admission_date') }}
     union
-    select x.patient_id, x.discharge_date from {{ ref('stg_claims__hospital_stays') }} as x {{ activity_tail('x', 'discharge_date') }}
+    {{ activity_rows(ref('stg_claims__hospital_stays'), 'discharge_date') }}
 ),
 
 final as (
