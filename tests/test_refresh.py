@@ -15,13 +15,12 @@ import sys
 from datetime import date
 
 import pytest
+from conftest import scratch_database
 from veille import db
 from veille.dbt import run_dbt
 from veille.load import load_extract
 from veille.refresh import refresh
 from veille.refresh_bench import register_studies
-
-from tests.conftest import scratch_database
 
 FIRST_APPEND, LAST_APPEND = "2019_11", "2019_12"  # the flow months appended; later flows are left out
 GENERATED_IDS = {"dispensing_id", "stay_id"}  # identity values: they follow the order of the loads
