@@ -79,12 +79,28 @@ def _redelivered_are_bladder_cancers(src, redelivered) -> None:
             writer.writerows(rows)
 
 
+def _late_deaths(referential, into: list) -> None:
+    """The patient referential again, with one living patient in twenty now dead on 2019-08-15
+    (a death reported late: the exposures and periods after it are cut)."""
+    with referential.open(newline="") as f:
+        reader = csv.DictReader(f, delimiter=";")
+        rows, header = list(reader), reader.fieldnames
+    for i, r in enumerate(rows):
+        if i % 20 == 0 and r["BEN_DCD_DTE"] in ("", "1600-01-01"):
+            r["BEN_DCD_DTE"] = "2019-08-15"
+    for folder in into:
+        with (folder / referential.name).open("w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=header, delimiter=";", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+
+
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """first: flows up to 2019_10 and the stays admitted before November 2019 but one in three
     (those come back in the last append, as a PMSI re-delivery); append1: flow 2019_11 and
-    the November stays; append2: flow 2019_12, the December stays and the re-delivered ones;
-    once: all of it in one folder."""
+    the November stays; append2: flow 2019_12, the December stays, the re-delivered ones and
+    the patient referential with late deaths; once: all of it in one folder."""
     from veille.synth import generate
 
     root = tmp_path_factory.mktemp("refresh")
@@ -100,6 +116,8 @@ def folders(tmp_path_factory):
         target = {FIRST_APPEND: "append1", LAST_APPEND: "append2"}.get(month, "first")
         shutil.copy(f, parts[target])
         shutil.copy(f, parts["once"])
+
+    _late_deaths(src / "IR_BEN_R.csv", [parts["append2"], parts["once"]])
 
     def chosen(stay: dict) -> str:
         ym = _admitted(stay)
@@ -223,6 +241,11 @@ def test_the_appended_months_moved_first_exposures_closed_gaps_and_added_earlier
     added = [r for r in _outcome_rows(steps) if r not in old_outcomes]
     assert any(p in first_start and day < first_start[p] for _o, p, day in added), \
         "no outcome was added before an existing exposure"
+    # a late death cut episodes the first builds had running past it
+    cut = {(r[0], r[1], r[2]) for r in steps["intermediate.int_drug_episodes_built"]
+           if r[5] == "death" and r[4] == date(2019, 8, 15)}
+    assert any(old.get(k, (None, None))[1] and old[k][1] > date(2019, 8, 15) for k in cut), \
+        "no late death cut an existing episode"
 
 
 def steps_episodes(steps) -> list[tuple]:
@@ -243,10 +266,11 @@ def _count_by_pair(rows) -> dict:
 
 def test_refresh_summarises_what_the_month_changed_and_a_rerun_changes_nothing(refreshed):
     _, _, once, _, summary, again, *_ = refreshed
-    assert summary.loaded_files >= 5  # the month's DCIR files and the re-delivered PMSI ones
+    assert summary.loaded_files >= 6  # the month's DCIR files, the re-delivered PMSI ones, the referential
     assert summary.flow_months == [date(2019, 12, 1)]
     touched = summary.changed_patients
-    assert set(touched) == {"any", "dispensing", "hospital_stay", "lab_test", "medical_act", "service_line"}
+    assert set(touched) == {"any", "death", "dispensing", "hospital_stay", "lab_test", "medical_act", "service_line"}
+    assert touched["death"] >= 20  # one living patient in twenty
     assert touched["any"] >= max(n for s, n in touched.items() if s != "any") > 10
     assert summary.after["episodes"] == len(once["intermediate.int_drug_episodes_built"])
     assert summary.after["outcome events"] > summary.before["outcome events"]
