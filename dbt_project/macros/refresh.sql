@@ -18,16 +18,26 @@
 -#}
 
 {% macro refresh_setup() -%}
+    {#- only what is missing: a role that may build in the schemas but not create one (a
+        pathways or fraud run) must not need the database's CREATE right -#}
     {%- if target.type == 'postgres' -%}
-    create schema if not exists intermediate;
-    create table if not exists intermediate.refresh_watermark (
-        model       text primary key,
-        run_id      bigint      not null,
-        fingerprint text        not null,
-        built_at    timestamptz not null
-    );
-    comment on table intermediate.refresh_watermark is
-      'veille: the last load run (meta.load_run) each incremental model has consumed (docs/refresh.md)';
+    do $refresh_setup$
+    begin
+        if to_regnamespace('intermediate') is null then
+            create schema intermediate;
+        end if;
+        if to_regclass('intermediate.refresh_watermark') is null then
+            create table intermediate.refresh_watermark (
+                model       text primary key,
+                run_id      bigint      not null,
+                fingerprint text        not null,
+                built_at    timestamptz not null
+            );
+            comment on table intermediate.refresh_watermark is
+              'veille: the last load run (meta.load_run) each incremental model has consumed (docs/refresh.md)';
+        end if;
+    end
+    $refresh_setup$
     {%- endif -%}
 {%- endmacro %}
 
