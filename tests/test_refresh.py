@@ -20,10 +20,9 @@ from veille import db
 from veille.dbt import run_dbt
 from veille.load import load_extract
 from veille.refresh import refresh
-from veille.refresh_bench import register_studies
+from veille.refresh_bench import register_studies, warehouse_tables
 
 FIRST_APPEND, LAST_APPEND = "2019_11", "2019_12"  # the flow months appended; later flows are left out
-GENERATED_IDS = {"dispensing_id", "stay_id"}  # identity values: they follow the order of the loads
 
 
 def _flow_month(name: str) -> str | None:
@@ -144,18 +143,8 @@ def _warehouse() -> dict[str, list[tuple]]:
     """Every table dbt built in the intermediate and marts schemas, rows in one total order
     (generated ids left out)."""
     with db.raw_connection() as conn:
-        tables = conn.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' "
-            "and table_name <> 'refresh_watermark' order by 1, 2").fetchall()
-        out = {}
-        for schema, table in tables:
-            columns = [c for (c,) in conn.execute(
-                "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
-                "order by ordinal_position", (schema, table)).fetchall() if c not in GENERATED_IDS]
-            rows = conn.execute(f'select {", ".join(columns)} from "{schema}"."{table}"').fetchall()
-            out[f"{schema}.{table}"] = sorted(rows, key=repr)
-        return out
+        return {name: sorted(conn.execute(f"select {cols} from {relation}").fetchall(), key=repr)
+                for relation, name, cols in warehouse_tables(conn)}
 
 
 OTHER_VARS = ["--vars", "{grace_days: 60, trackloss_empty_months: 6}"]

@@ -2,7 +2,8 @@
   Incremental refresh (docs/refresh.md). Each load writes meta.load_change: per run, patient
   and source, the earliest care date it changed. An incremental model keeps in
   intermediate.refresh_watermark the last load run it has consumed (with a fingerprint of its
-  code and settings); its next build recomputes, for each patient changed by a later run, only
+  code and of the vars in its config refresh_vars); its next build recomputes, for each patient
+  changed by a later run, only
   what lies from that patient's first changed date on (the model's "tail"), and replaces it:
 
     pre-hook   refresh_lock(): a shared lock against loads (a load holds it exclusively), so
@@ -47,13 +48,31 @@
 {%- endmacro %}
 
 
-{#- What a model's result depends on besides the claims: its SQL and the vars it names. -#}
-{% macro refresh_fingerprint(vars=[]) -%}
+{#- What a model's result depends on besides the claims: its SQL and the vars named in its
+    config refresh_vars (declared once, read here by both the scope and the mark). -#}
+{% macro refresh_fingerprint() -%}
     {%- set parts = [model.checksum.checksum] -%}
-    {%- for v in vars -%}
+    {%- for v in model.config.get('refresh_vars', []) -%}
         {%- do parts.append(v ~ '=' ~ (var(v, none) | string)) -%}
     {%- endfor -%}
     {{- local_md5(parts | join('|')) -}}
+{%- endmacro %}
+
+
+{#- The last load run this model consumed with its current fingerprint (-1: none, all runs). -#}
+{% macro refresh_consumed_run() -%}
+    (
+        select coalesce(max(w.run_id), -1)
+        from intermediate.refresh_watermark as w
+        where w.model = '{{ this.identifier }}'
+            and w.fingerprint = '{{ refresh_fingerprint() }}'
+    )
+{%- endmacro %}
+
+
+{#- The sources of claim days (int_patient_activity_dates, int_observation_spans). -#}
+{% macro activity_sources() -%}
+    {{- return(['dispensing', 'service_line', 'medical_act', 'lab_test', 'hospital_stay']) -}}
 {%- endmacro %}
 
 
@@ -62,17 +81,12 @@
   `sources` (meta.load_change.source). A change of the drug referential (source drug) counts
   for every patient, from -infinity, when 'drug' is among the sources.
 -#}
-{% macro refresh_changes(sources, vars=[]) -%}
+{% macro refresh_changes(sources) -%}
     select patient_id, min(first_date) as changed_from
     from (
         select c.patient_id, c.first_date
         from meta.load_change as c
-        where c.run_id > (
-                select coalesce(max(w.run_id), -1)
-                from intermediate.refresh_watermark as w
-                where w.model = '{{ this.identifier }}'
-                    and w.fingerprint = '{{ refresh_fingerprint(vars) }}'
-            )
+        where c.run_id > {{ refresh_consumed_run() }}
             and c.source in ('{{ sources | join("', '") }}')
             and c.patient_id is not null
         {%- if 'drug' in sources %}
@@ -82,13 +96,7 @@
         where exists (
             select 1
             from meta.load_change as c
-            where c.source = 'drug'
-                and c.run_id > (
-                    select coalesce(max(w.run_id), -1)
-                    from intermediate.refresh_watermark as w
-                    where w.model = '{{ this.identifier }}'
-                        and w.fingerprint = '{{ refresh_fingerprint(vars) }}'
-                )
+            where c.source = 'drug' and c.run_id > {{ refresh_consumed_run() }}
         )
         {%- endif %}
     ) as changes
@@ -96,9 +104,9 @@
 {%- endmacro %}
 
 
-{% macro refresh_mark(vars=[]) -%}
+{% macro refresh_mark() -%}
     insert into intermediate.refresh_watermark (model, run_id, fingerprint, built_at)
-    select '{{ this.identifier }}', coalesce(max(run_id), 0), '{{ refresh_fingerprint(vars) }}', now()
+    select '{{ this.identifier }}', coalesce(max(run_id), 0), '{{ refresh_fingerprint() }}', now()
     from meta.load_run
     on conflict (model) do update set
         run_id = excluded.run_id, fingerprint = excluded.fingerprint, built_at = excluded.built_at
@@ -127,7 +135,7 @@
     {%- if not is_incremental() %}select 1{% else -%}
     create temporary table activity_scope on commit drop as
     select patient_id, changed_from as tail_from
-    from ({{ refresh_changes(['dispensing', 'service_line', 'medical_act', 'lab_test', 'hospital_stay']) }}) as changes;
+    from ({{ refresh_changes(activity_sources()) }}) as changes;
     analyze activity_scope
     {%- endif %}
 {%- endmacro %}
@@ -166,7 +174,7 @@
     {%- set empty_months = var_int('trackloss_empty_months', 4, 1) | int -%}
     create temporary table span_scope on commit drop as
     with changes as (
-        {{ refresh_changes(['dispensing', 'service_line', 'medical_act', 'lab_test', 'hospital_stay'], ['trackloss_empty_months']) }}
+        {{ refresh_changes(activity_sources()) }}
     ),
 
     open_spans as (
@@ -207,16 +215,14 @@
 -#}
 {% macro episode_scope() -%}
     {%- if not is_incremental() %}select 1{% else -%}
-    {%- set vars = ['episode_level', 'days_covered_mode', 'fixed_days_ngc', 'fixed_days_gc', 'grace_days',
-                    'stockpiling', 'end_delay_days', 'min_purchases', 'purchase_window_days'] -%}
     {%- set exact = (var_int('min_purchases', 1, 1) | int) == 1 -%}
     {%- set margin = [var_int('grace_days', 30) | int, var_int('end_delay_days', 0) | int] | max -%}
     create temporary table episode_changes on commit drop as
     {%- if exact %}
-    {{ refresh_changes(['dispensing', 'death', 'drug'], vars) }};
+    {{ refresh_changes(['dispensing', 'death', 'drug']) }};
     {%- else %}
     select patient_id, '-infinity'::date as changed_from
-    from ({{ refresh_changes(['dispensing', 'death', 'drug'], vars) }}) as changes;
+    from ({{ refresh_changes(['dispensing', 'death', 'drug']) }}) as changes;
     {%- endif %}
     analyze episode_changes;
 

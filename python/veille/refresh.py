@@ -32,11 +32,11 @@ from veille import db
 from veille.errors import VeilleError
 from veille.privacy import mask_count
 
-_COUNTS = {
-    "patients": "select count(*) from claims.patient",
-    "episodes": "select count(*) from intermediate.int_drug_episodes_built",
-    "outcome events": "select count(*) from intermediate.int_outcome_events",
-    "observation periods": "select count(*) from intermediate.int_observation_periods",
+_COUNTS = {  # what the summary counts before and after: name -> relation
+    "patients": "claims.patient",
+    "episodes": "intermediate.int_drug_episodes_built",
+    "outcome events": "intermediate.int_outcome_events",
+    "observation periods": "intermediate.int_observation_periods",
 }
 
 
@@ -85,10 +85,9 @@ def split_flows(extract: Path, out: Path, first_month: date) -> list[Path]:
 
 def _state(conn) -> tuple[dict[str, int | None], date | None]:
     out: dict[str, int | None] = {}
-    for name, sql in _COUNTS.items():
-        relation = sql.rsplit(" ", 1)[-1]
+    for name, relation in _COUNTS.items():
         exists = conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
-        out[name] = conn.execute(sql).fetchone()[0] if exists else None
+        out[name] = conn.execute(f"select count(*) from {relation}").fetchone()[0] if exists else None
     end = None
     if conn.execute("select to_regclass('intermediate.int_data_span') is not null").fetchone()[0]:
         end = conn.execute("select data_end from intermediate.int_data_span").fetchone()[0]
@@ -146,11 +145,12 @@ def refresh(directory: Path, *, full_refresh: bool = False, test: bool = True, f
         print_summary(loaded)
     summary.seconds["load"] = time.perf_counter() - started
     summary.loaded_files = len(loaded.loaded_files)
-    months = sorted({m for f in loaded.loaded_files if f.flow_months for m in f.flow_months})
-    if months:
-        first, last = months[0], months[-1]
-        summary.flow_months = [date(y, m, 1) for y in range(first.year, last.year + 1) for m in range(1, 13)
-                               if first <= date(y, m, 1) <= last]
+    spans = [f.flow_months for f in loaded.loaded_files if f.flow_months]
+    if spans:
+        month, last = min(first for first, _ in spans), max(last for _, last in spans)
+        while month <= last:
+            summary.flow_months.append(month)
+            month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
     started = time.perf_counter()
     args = ["build", "--selector", "warehouse"]

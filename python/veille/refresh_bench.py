@@ -33,24 +33,31 @@ GENERATED_IDS = ("dispensing_id", "stay_id")
 BUILD = ["build", "--selector", "warehouse", "--quiet"]
 
 
+def warehouse_tables(conn) -> list[tuple[str, str, str]]:
+    """Every table dbt built in the intermediate and marts schemas: (quoted relation,
+    schema.table, its columns as SQL), generated ids left out (they follow the order of the loads)."""
+    tables = conn.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' "
+        "and table_name <> 'refresh_watermark' order by 1, 2").fetchall()
+    out = []
+    for schema, table in tables:
+        columns = [c for (c,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema = %s "
+            "and table_name = %s order by ordinal_position", (schema, table)).fetchall()
+            if c not in GENERATED_IDS]
+        out.append((f'"{schema}"."{table}"', f"{schema}.{table}", ", ".join(f'"{c}"' for c in columns)))
+    return out
+
+
 def _checksums() -> dict[str, tuple[int, int]]:
-    """Per table of intermediate and marts: (rows, sum of a hash of each row), ids left out."""
-    out = {}
+    """Per warehouse table: (rows, sum of a hash of each row), ids left out."""
     with db.raw_connection() as conn:
-        tables = conn.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' "
-            "and table_name <> 'refresh_watermark' order by 1, 2").fetchall()
-        for schema, table in tables:
-            columns = [c for (c,) in conn.execute(
-                "select column_name from information_schema.columns where table_schema = %s "
-                "and table_name = %s order by ordinal_position", (schema, table)).fetchall()
-                if c not in GENERATED_IDS]
-            cols = ", ".join(f'"{c}"' for c in columns)
-            n, h = conn.execute(
-                f'select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) '
-                f'from (select {cols} from "{schema}"."{table}") as t').fetchone()
-            out[f"{schema}.{table}"] = (n, int(h))
+        out = {}
+        for relation, name, cols in warehouse_tables(conn):
+            n, h = conn.execute(f"select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) "
+                                f"from (select {cols} from {relation}) as t").fetchone()
+            out[name] = (n, int(h))
     return out
 
 

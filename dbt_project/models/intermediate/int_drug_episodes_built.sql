@@ -1,5 +1,3 @@
-{%- set episode_vars = ['episode_level', 'days_covered_mode', 'fixed_days_ngc', 'fixed_days_gc', 'grace_days',
-                        'stockpiling', 'end_delay_days', 'min_purchases', 'purchase_window_days'] %}
 {{ config(
     tags=['study'],
     materialized='incremental',
@@ -8,7 +6,9 @@
     tail_key=['patient_id', 'drug_code'],
     tail_column='episode_number',
     pre_hook=['{{ refresh_lock() }}', '{{ episode_scope() }}'],
-    post_hook=["{{ refresh_mark(" ~ episode_vars ~ ") }}"],
+    post_hook=['{{ refresh_mark() }}'],
+    refresh_vars=['episode_level', 'days_covered_mode', 'fixed_days_ngc', 'fixed_days_gc', 'grace_days',
+                  'stockpiling', 'end_delay_days', 'min_purchases', 'purchase_window_days'],
 ) }}
 {#-
   Exposure episodes per patient x drug (drug = ATC code cut at var episode_level).

@@ -7,7 +7,8 @@
     tail_key=['patient_id'],
     tail_column='observation_start',
     pre_hook=['{{ refresh_lock() }}', '{{ span_scope() }}'],
-    post_hook=["{{ refresh_mark(['trackloss_empty_months']) }}"],
+    post_hook=['{{ refresh_mark() }}'],
+    refresh_vars=['trackloss_empty_months'],
 ) }}
 {#-
   The spans of claims of each patient: from a first claim to the last one before a gap of more
