@@ -48,14 +48,52 @@
 {%- endmacro %}
 
 
-{#- What a model's result depends on besides the claims: its SQL and the vars named in its
-    config refresh_vars (declared once, read here by both the scope and the mark). -#}
+{#- What a model's result depends on besides the claims: its SQL and that of every node upstream
+    of it (models, seeds), the vars named in their config refresh_vars (each model declares the
+    vars its own SQL reads), and, with config refresh_registry, the study registry's rows (the
+    cohort definitions with their resolved study start; not the moving end of the data). -#}
 {% macro refresh_fingerprint() -%}
     {%- set parts = [model.checksum.checksum] -%}
-    {%- for v in model.config.get('refresh_vars', []) -%}
+    {%- set vars_used = model.config.get('refresh_vars', []) | list -%}
+    {%- set seen = [] -%}
+    {%- set queue = model.depends_on.nodes | list -%}
+    {%- for node_id in queue -%}
+        {%- if node_id not in seen and node_id in graph.nodes -%}
+            {%- do seen.append(node_id) -%}
+            {%- set node = graph.nodes[node_id] -%}
+            {%- do parts.append(node_id ~ ':' ~ node.checksum.checksum) -%}
+            {%- do vars_used.extend(node.config.get('refresh_vars', [])) -%}
+            {%- do queue.extend(node.depends_on.nodes) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for v in vars_used | unique | sort -%}
         {%- do parts.append(v ~ '=' ~ (var(v, none) | string)) -%}
     {%- endfor -%}
-    {{- local_md5(parts | join('|')) -}}
+    {%- if model.config.get('refresh_registry') and execute -%}
+        {%- do parts.append(study_registry_hash()) -%}
+    {%- endif -%}
+    {{- local_md5(parts | sort | join('|')) -}}
+{%- endmacro %}
+
+
+{#- md5 of the study registry as the study models read it: the resolved cohorts (their study
+    start included, their period end excluded: it follows the data monthly, and the models whose
+    rows depend on it compare their inputs instead, study_scope), the cohort outcomes and the
+    SCCS definitions. -#}
+{% macro study_registry_hash() -%}
+    {%- set rel = {} -%}
+    {%- for name in ['int_study_cohorts', 'stg_study__cohort_outcomes'] -%}
+        {%- do rel.update({name: graph.nodes['model.' ~ project_name ~ '.' ~ name].relation_name}) -%}
+    {%- endfor -%}
+    {%- set query -%}
+        select coalesce(md5(string_agg(row_text, '|' order by row_text)), '')
+        from (
+            select 'c' || (to_jsonb(c) - 'period_end')::text as row_text from {{ rel['int_study_cohorts'] }} as c
+            union all
+            select 'o' || to_jsonb(o)::text from {{ rel['stg_study__cohort_outcomes'] }} as o
+        ) as registry
+    {%- endset -%}
+    {{- return(run_query(query).columns[0].values()[0]) -}}
 {%- endmacro %}
 
 
@@ -130,14 +168,20 @@
 {%- endmacro %}
 
 
-{#- int_patient_activity_dates: the changed patients and the day their activity is rebuilt from. -#}
-{% macro activity_scope() -%}
+{#- A tail scope `name`: the patients changed over `sources` and the day their rows are rebuilt
+    from (int_patient_activity_dates, int_study_group_dispensings: a row is only ever its day's). -#}
+{% macro changes_scope(name, sources) -%}
     {%- if not is_incremental() %}select 1{% else -%}
-    create temporary table activity_scope on commit drop as
+    create temporary table {{ name }} on commit drop as
     select patient_id, changed_from as tail_from
-    from ({{ refresh_changes(activity_sources()) }}) as changes;
-    analyze activity_scope
+    from ({{ refresh_changes(sources) }}) as changes;
+    analyze {{ name }}
     {%- endif %}
+{%- endmacro %}
+
+
+{% macro activity_scope() -%}
+    {{- changes_scope('activity_scope', activity_sources()) -}}
 {%- endmacro %}
 
 {#-
@@ -280,3 +324,4 @@
     analyze episode_scope
     {%- endif %}
 {%- endmacro %}
+

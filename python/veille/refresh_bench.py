@@ -114,7 +114,7 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
                 st.note = f"{summary.totals()['loaded']:,} rows"
             with bench.stage("incremental build"):
                 run_dbt(BUILD)
-            for line in timing_lines(run_results_path(BUILD), limit=8):
+            for line in timing_lines(run_results_path(BUILD), limit=14):
                 bench.echo("    " + line)
             with db.raw_connection() as conn:
                 touched = conn.execute("select count(distinct patient_id) from meta.load_change "

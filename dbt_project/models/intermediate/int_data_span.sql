@@ -1,4 +1,4 @@
-{{ config(tags=['study']) }}
+{{ config(tags=['study'], refresh_vars=['data_end_date']) }}
 {#- First and last claim day of the extract (var data_end_date overrides the end), read from the
     spans of claims (their first and last days are the extreme claim days). -#}
 

@@ -1,4 +1,4 @@
-{{ config(tags=['study']) }}
+{{ config(tags=['study'], refresh_vars=['trackloss_empty_months', 'trackloss_end_months']) }}
 {#-
   Observation periods: from a patient's first claim to the last one, cut at trackloss (no claim
   during var trackloss_empty_months months: the period ends var trackloss_end_months months after

@@ -1,4 +1,12 @@
-{{ config(tags=['study']) }}
+{{ config(
+    tags=['study'],
+    materialized='incremental',
+    incremental_strategy='subjects',
+    on_schema_change='append_new_columns',
+    pre_hook=['{{ refresh_lock() }}', '{{ subject_scope() }}'],
+    post_hook=['{{ refresh_mark() }}'],
+    refresh_registry=true,
+) }}
 {#-
   Baseline covariates of each cohort subject at index: ALD registrations open at index (all, and
   diabetes: ALD 8 or ICD-10 E10-E14), stays admitted and distinct ATC7 dispensed in the 365 days
@@ -7,6 +15,7 @@
 
 with subjects as (
     select cohort_id, patient_id, index_date from {{ ref('int_study_followup') }}
+    where {{ in_study_scope() }}
 ),
 
 ald_at_index as (

@@ -1,4 +1,13 @@
-{{ config(tags=['study']) }}
+{{ config(
+    tags=['study'],
+    materialized='incremental',
+    incremental_strategy='subjects',
+    on_schema_change='append_new_columns',
+    pre_hook=['{{ refresh_lock() }}', '{{ study_scope() }}'],
+    post_hook=['{{ refresh_mark() }}'],
+    refresh_registry=true,
+    refresh_vars=['stockpiling'],
+) }}
 {#-
   Treatment episodes per cohort x group (exposure, comparator) x patient, all drugs of the
   group's ATC prefixes together, built by the same macro as int_drug_episodes_built with the
@@ -19,6 +28,7 @@ with dispensings as (
     inner join {{ ref('int_study_cohorts') }} as cohorts
         on group_dispensings.cohort_id = cohorts.cohort_id
     where group_dispensings.drug_group in ('exposure', 'comparator')
+        and {{ in_study_scope('group_dispensings.cohort_id', 'group_dispensings.patient_id') }}
 ),
 
 {{ build_episodes(

@@ -1,9 +1,24 @@
-{{ config(tags=['study']) }}
+{{ config(
+    tags=['study'],
+    materialized='incremental',
+    incremental_strategy='tail',
+    on_schema_change='append_new_columns',
+    tail_scope='group_scope',
+    tail_key=['patient_id'],
+    tail_column='dispensing_date',
+    pre_hook=['{{ refresh_lock() }}', "{{ changes_scope('group_scope', ['dispensing', 'drug']) }}"],
+    post_hook=['{{ refresh_mark() }}'],
+    refresh_registry=true,
+) }}
 {#-
   Dispensings of each cohort's drug groups: exposure, comparator (active designs), base
   population (base_atc) and drugs non-user comparators must never have used (exclude: those
   prefixes minus the exposure's own drugs, so that an exclude dispensing is always another
   drug), matched on ATC prefixes; one row per cohort x group x dispensing.
+
+  Incremental (macros/refresh.sql): a row is its dispensing's alone, so a patient changed from
+  day d gets his rows from d on replaced, read through the dispensings' (patient_id, date) index
+  (a change of the drug referential or of the registry: every row).
 -#}
 
 with cohorts as (
@@ -53,7 +68,20 @@ final as (
         dispensings.atc7,
         dispensings.days_covered
     from kept_drugs as group_drugs
-    inner join {{ ref('int_drug_dispensings') }} as dispensings
+    inner join (
+        {%- if is_incremental() %}
+        select changed.*
+        from group_scope as scope
+        cross join lateral (
+            select *
+            from {{ ref('int_drug_dispensings') }} as source
+            where source.patient_id = scope.patient_id and source.dispensing_date >= scope.tail_from
+            offset 0
+        ) as changed
+        {%- else %}
+        select * from {{ ref('int_drug_dispensings') }}
+        {%- endif %}
+    ) as dispensings
         on group_drugs.cip13 = dispensings.cip13
 )
 

@@ -1,8 +1,8 @@
 {{ config(tags=['study']) }}
 {#- Subjects left after each criterion, in order (steps 8-10 per outcome). -#}
 
-with candidates as (
-    select * from {{ ref('int_study_candidates') }}
+with new_users as (
+    select * from {{ ref('int_study_new_users') }}
 ),
 
 outcome_followup as (
@@ -11,6 +11,31 @@ outcome_followup as (
 
 cohorts as (
     select cohort_id from {{ ref('int_study_cohorts') }}
+),
+
+-- one pass over the subjects, then a few rows a cohort: a subject counts at every step up to
+-- the last it passed
+by_last_step as (
+    select
+        cohort_id,
+        last_step_passed,
+        count(*) filter (where exposed = 1) as n_exposed,
+        count(*) filter (where exposed = 0) as n_comparator
+    from new_users
+    group by cohort_id, last_step_passed
+),
+
+by_outcome_flags as (
+    select
+        cohort_id,
+        outcome_id,
+        passes_lookback,
+        passes_latency,
+        passes_followup,
+        count(*) filter (where exposed = 1) as n_exposed,
+        count(*) filter (where exposed = 0) as n_comparator
+    from outcome_followup
+    group by cohort_id, outcome_id, passes_lookback, passes_latency, passes_followup
 ),
 
 cohort_steps as (
@@ -37,12 +62,12 @@ cohort_counts as (
         null::text as outcome_id,
         cohort_steps.step,
         cohort_steps.criterion,
-        count(candidates.patient_id) filter (where candidates.exposed = 1)::int as n_exposed,
-        count(candidates.patient_id) filter (where candidates.exposed = 0)::int as n_comparator
+        coalesce(sum(by_last_step.n_exposed), 0)::int as n_exposed,
+        coalesce(sum(by_last_step.n_comparator), 0)::int as n_comparator
     from cohort_steps
-    left join candidates
-        on cohort_steps.cohort_id = candidates.cohort_id
-        and candidates.last_step_passed >= cohort_steps.step
+    left join by_last_step
+        on cohort_steps.cohort_id = by_last_step.cohort_id
+        and by_last_step.last_step_passed >= cohort_steps.step
     group by cohort_steps.cohort_id, cohort_steps.step, cohort_steps.criterion
 ),
 
@@ -67,15 +92,15 @@ outcome_counts as (
         outcome_steps.outcome_id,
         outcome_steps.step,
         outcome_steps.criterion,
-        count(outcome_followup.patient_id) filter (where outcome_followup.exposed = 1)::int as n_exposed,
-        count(outcome_followup.patient_id) filter (where outcome_followup.exposed = 0)::int as n_comparator
+        coalesce(sum(flags.n_exposed), 0)::int as n_exposed,
+        coalesce(sum(flags.n_comparator), 0)::int as n_comparator
     from outcome_steps
-    left join outcome_followup
-        on outcome_steps.cohort_id = outcome_followup.cohort_id
-        and outcome_steps.outcome_id = outcome_followup.outcome_id
-        and outcome_followup.passes_lookback
-        and (outcome_steps.step < 9 or outcome_followup.passes_latency)
-        and (outcome_steps.step < 10 or outcome_followup.passes_followup)
+    left join by_outcome_flags as flags
+        on outcome_steps.cohort_id = flags.cohort_id
+        and outcome_steps.outcome_id = flags.outcome_id
+        and flags.passes_lookback
+        and (outcome_steps.step < 9 or flags.passes_latency)
+        and (outcome_steps.step < 10 or flags.passes_followup)
     group by outcome_steps.cohort_id, outcome_steps.outcome_id, outcome_steps.step, outcome_steps.criterion
 ),
 

@@ -7,18 +7,24 @@
 -#}
 
 with survival as (
-    select * from {{ ref('fct_study_survival') }}
+    select cohort_id, outcome_id, patient_id, exposed, index_date, entry_date, exit_date, time_days, event
+    from {{ ref('fct_study_survival') }}
 ),
 
 episodes as (
     select * from {{ ref('int_study_episodes') }}
 ),
 
+-- Only the subjects with own-group exposure during follow-up have more than one interval (most
+-- subjects of a non-user design have none): the spans, their crossings and the windows below
+-- run over them alone, and the other subjects get their single row by a hash join.
 exposure_spans as (
     select
         survival.cohort_id,
         survival.outcome_id,
         survival.patient_id,
+        survival.entry_date,
+        survival.time_days,
         greatest(episodes.episode_start, survival.index_date) as span_start,
         least(episodes.episode_end, survival.exit_date) as span_end
     from survival
@@ -46,84 +52,81 @@ spans_cumulated as (
 
 exposure_at_entry as (
     select
-        spans.cohort_id,
-        spans.outcome_id,
-        spans.patient_id,
-        sum(greatest(0, least(spans.span_end, survival.entry_date) - spans.span_start))::int as cum_days
-    from spans_cumulated as spans
-    inner join survival
-        on spans.cohort_id = survival.cohort_id
-        and spans.outcome_id = survival.outcome_id
-        and spans.patient_id = survival.patient_id
-    group by spans.cohort_id, spans.outcome_id, spans.patient_id
+        cohort_id,
+        outcome_id,
+        patient_id,
+        sum(greatest(0, least(span_end, entry_date) - span_start))::int as cum_days
+    from spans_cumulated
+    group by cohort_id, outcome_id, patient_id
 ),
 
+-- the days (since entry) where cumulative exposure reaches 365 and 730 days, inside follow-up
 crossings as (
     select
-        spans.cohort_id,
-        spans.outcome_id,
-        spans.patient_id,
-        thresholds.threshold as cum_days,
-        (spans.span_start + (thresholds.threshold - spans.prior_days)::int) - survival.entry_date as start_day
-    from spans_cumulated as spans
-    cross join (values (365), (730)) as thresholds (threshold)
-    inner join survival
-        on spans.cohort_id = survival.cohort_id
-        and spans.outcome_id = survival.outcome_id
-        and spans.patient_id = survival.patient_id
-    where spans.prior_days < thresholds.threshold
-        and spans.prior_days + (spans.span_end - spans.span_start) >= thresholds.threshold
+        cohort_id,
+        outcome_id,
+        patient_id,
+        cum_days,
+        start_day,
+        lead(start_day) over (partition by cohort_id, outcome_id, patient_id order by start_day) as next_start_day,
+        time_days
+    from (
+        select
+            spans.cohort_id,
+            spans.outcome_id,
+            spans.patient_id,
+            thresholds.threshold as cum_days,
+            (spans.span_start + (thresholds.threshold - spans.prior_days)::int) - spans.entry_date as start_day,
+            spans.time_days
+        from spans_cumulated as spans
+        cross join (values (365), (730)) as thresholds (threshold)
+        where spans.prior_days < thresholds.threshold
+            and spans.prior_days + (spans.span_end - spans.span_start) >= thresholds.threshold
+    ) as reached
+    where start_day > 0
+        and start_day < time_days
 ),
 
-boundaries as (
+first_crossings as (
+    select cohort_id, outcome_id, patient_id, min(start_day) as start_day
+    from crossings
+    group by cohort_id, outcome_id, patient_id
+),
+
+intervals as (
     select
         survival.cohort_id,
         survival.outcome_id,
         survival.patient_id,
+        survival.exposed,
         0 as start_day,
+        coalesce(first_crossings.start_day, survival.time_days) as stop_day,
+        case when first_crossings.start_day is null then survival.event else 0 end as event,
         coalesce(exposure_at_entry.cum_days, 0) as cum_days
     from survival
     left join exposure_at_entry
         on survival.cohort_id = exposure_at_entry.cohort_id
         and survival.outcome_id = exposure_at_entry.outcome_id
         and survival.patient_id = exposure_at_entry.patient_id
+    left join first_crossings
+        on survival.cohort_id = first_crossings.cohort_id
+        and survival.outcome_id = first_crossings.outcome_id
+        and survival.patient_id = first_crossings.patient_id
     union all
     select
         crossings.cohort_id,
         crossings.outcome_id,
         crossings.patient_id,
+        survival.exposed,
         crossings.start_day,
+        coalesce(crossings.next_start_day, crossings.time_days) as stop_day,
+        case when crossings.next_start_day is null then survival.event else 0 end as event,
         crossings.cum_days
     from crossings
     inner join survival
         on crossings.cohort_id = survival.cohort_id
         and crossings.outcome_id = survival.outcome_id
         and crossings.patient_id = survival.patient_id
-    where crossings.start_day > 0
-        and crossings.start_day < survival.time_days
-),
-
-intervals as (
-    select
-        boundaries.cohort_id,
-        boundaries.outcome_id,
-        boundaries.patient_id,
-        survival.exposed,
-        boundaries.start_day,
-        coalesce(
-            lead(boundaries.start_day) over (
-                partition by boundaries.cohort_id, boundaries.outcome_id, boundaries.patient_id
-                order by boundaries.start_day
-            ),
-            survival.time_days
-        ) as stop_day,
-        boundaries.cum_days,
-        survival.event
-    from boundaries
-    inner join survival
-        on boundaries.cohort_id = survival.cohort_id
-        and boundaries.outcome_id = survival.outcome_id
-        and boundaries.patient_id = survival.patient_id
 ),
 
 final as (
@@ -134,11 +137,7 @@ final as (
         exposed,
         start_day::int as start_day,
         stop_day::int as stop_day,
-        case
-            when lead(start_day) over (partition by cohort_id, outcome_id, patient_id order by start_day) is null
-                then event
-            else 0
-        end as event,
+        event,
         cum_days::int as cum_exposure_days,
         case
             when cum_days < 365 then '<1y'

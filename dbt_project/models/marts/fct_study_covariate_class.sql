@@ -1,8 +1,17 @@
-{{ config(tags=['study']) }}
+{{ config(
+    tags=['study'],
+    materialized='incremental',
+    incremental_strategy='subjects',
+    on_schema_change='append_new_columns',
+    pre_hook=['{{ refresh_lock() }}', '{{ subject_scope() }}'],
+    post_hook=['{{ refresh_mark() }}'],
+    refresh_registry=true,
+) }}
 {#- Prior use (365 days before index, index day excluded) of each class listed in covariate_atc. -#}
 
 with cohort as (
     select * from {{ ref('int_study_followup') }}
+    where {{ in_study_scope() }}
 ),
 
 classes as (
