@@ -275,6 +275,53 @@ def test_the_appended_months_moved_first_exposures_closed_gaps_and_added_earlier
         "no late death cut an existing episode"
 
 
+_FOLLOWUP = "select cohort_id, patient_id, exposed, index_date from intermediate.int_study_followup"
+
+# Every exposure dispensing of the exposed subjects of non-user cohorts: netted away the way the
+# loader nets a regularisation (the dispensing deleted, the change logged at its date).
+_EXPOSURES = """
+    select distinct d.dispensing_id, d.patient_id, d.dispensing_date
+    from claims.dispensing as d
+    inner join intermediate.int_study_group_dispensings as g
+        on g.dispensing_id = d.dispensing_id and g.drug_group = 'exposure'
+    inner join intermediate.int_study_followup as f
+        on f.cohort_id = g.cohort_id and f.patient_id = g.patient_id and f.exposed = 1
+    inner join intermediate.int_study_cohorts as c
+        on c.cohort_id = f.cohort_id and c.comparator_kind = 'non_user'
+"""
+
+
+def test_a_cancelled_exposure_turns_a_subject_into_a_comparator_indexed_before_the_change(pg_server, folders):
+    """A non-user comparator must never have used the exposure, even after his index. Cancelling
+    an exposed subject's exposure dispensings makes him a comparator whose pseudo-index (his first
+    other dispensing after the washout) precedes the change: the models that recompute subjects
+    changed on or before their index must see him too."""
+    with scratch_database("refresh_cancel", migrated=True):
+        register_studies()
+        load_extract(folders["once"])
+        _build()
+        before = {(c, p): (e, i) for c, p, e, i in _rows(_FOLLOWUP)}
+        with db.raw_connection() as conn:
+            conn.execute(f"create temporary table gone as {_EXPOSURES}")
+            run = conn.execute("insert into meta.load_run (extract_dir, status, finished_at) "
+                               "values ('cancelled exposures', 'done', now()) returning run_id").fetchone()[0]
+            conn.execute("insert into meta.load_change (run_id, patient_id, source, first_date) "
+                         "select %s, patient_id, 'dispensing', min(dispensing_date) from gone group by patient_id",
+                         (run,))
+            conn.execute("delete from claims.dispensing where dispensing_id in (select dispensing_id from gone)")
+            conn.commit()
+        _build()
+        steps = _warehouse()
+        _build("--full-refresh")
+        full = _warehouse()
+        after = {(c, p): (e, i) for c, p, e, i in _rows(_FOLLOWUP)}
+    turned = [k for k, (e, i) in after.items() if k in before and before[k][0] == 1 and e == 0 and i < before[k][1]]
+    assert turned, "no exposed subject became a comparator indexed before his cancelled exposure"
+    assert sorted(steps) == sorted(full)
+    for table in full:
+        assert steps[table] == full[table], table
+
+
 def steps_episodes(steps) -> list[tuple]:
     rows = steps["intermediate.int_drug_episodes_built"]
     return [(r[0], r[1], r[2], r[3], r[4], r[6]) for r in rows]

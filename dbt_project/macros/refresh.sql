@@ -76,22 +76,15 @@
 {%- endmacro %}
 
 
-{#- md5 of the study registry as the study models read it: the resolved cohorts (their study
-    start included, their period end excluded: it follows the data monthly, and the models whose
-    rows depend on it compare their inputs instead, study_scope), the cohort outcomes and the
-    SCCS definitions. -#}
+{#- md5 of the study registry as the incremental study models read it: the resolved cohorts,
+    their study start included (the start of the data when the study has none) and their period
+    end excluded (it follows the data monthly; no incremental study model's rows depend on it).
+    Each of those models is downstream of int_study_cohorts; none reads the cohort outcomes. -#}
 {% macro study_registry_hash() -%}
-    {%- set rel = {} -%}
-    {%- for name in ['int_study_cohorts', 'stg_study__cohort_outcomes'] -%}
-        {%- do rel.update({name: graph.nodes['model.' ~ project_name ~ '.' ~ name].relation_name}) -%}
-    {%- endfor -%}
+    {%- set cohorts = graph.nodes['model.' ~ project_name ~ '.int_study_cohorts'].relation_name -%}
     {%- set query -%}
-        select coalesce(md5(string_agg(row_text, '|' order by row_text)), '')
-        from (
-            select 'c' || (to_jsonb(c) - 'period_end')::text as row_text from {{ rel['int_study_cohorts'] }} as c
-            union all
-            select 'o' || to_jsonb(o)::text from {{ rel['stg_study__cohort_outcomes'] }} as o
-        ) as registry
+        select coalesce(md5(string_agg((to_jsonb(c) - 'period_end')::text, '|' order by c.cohort_id)), '')
+        from {{ cohorts }} as c
     {%- endset -%}
     {{- return(run_query(query).columns[0].values()[0]) -}}
 {%- endmacro %}

@@ -30,18 +30,23 @@
 
 {#-
   For the models of a subject's state at index (int_study_baseline_covariates,
-  fct_study_covariate_class: what happened before the index): the subjects of
-  int_study_followup changed on or before their index, and those that entered or left it. An
-  index is decided by the data up to it (first uses, the observation period's start), so a
-  subject whose index moved was changed on or before its new index.
+  fct_study_covariate_class: what happened before the index, stored with the index): the
+  subjects of int_study_followup changed on or before their index, those whose index is not the
+  stored one or that entered it, and those that left it. The stored index is needed: a non-user
+  comparator must never have used the exposure, even after his index, so an exposed subject whose
+  exposure is cancelled becomes a comparator indexed (first other dispensing after the washout)
+  before the change. with_classes: only cohorts with covariate_atc classes have rows.
 -#}
-{% macro subject_scope() -%}
+{% macro subject_scope(with_classes=false) -%}
     {%- if not is_incremental() %}select 1{% else -%}
     create temporary table scope_patients on commit drop as
     select 0::bigint as patient_id where false;
     create temporary table scope_subjects on commit drop as
     with followup as (
         select cohort_id, patient_id, index_date from {{ ref('int_study_followup') }}
+        {%- if with_classes %}
+        where cohort_id in (select cohort_id from {{ ref('int_study_cohorts') }} where cardinality(covariate_atc) > 0)
+        {%- endif %}
     ),
 
     changes as (
@@ -58,7 +63,9 @@
     from followup
     where not exists (
         select 1 from {{ this }} as stored
-        where stored.cohort_id = followup.cohort_id and stored.patient_id = followup.patient_id
+        where stored.cohort_id = followup.cohort_id
+            and stored.patient_id = followup.patient_id
+            and stored.index_date = followup.index_date
     )
     union
     select stored.cohort_id, stored.patient_id

@@ -1,4 +1,4 @@
-{{ config(materialized='view', tags=['study'], refresh_vars=['days_covered_mode', 'fixed_days_gc', 'fixed_days_ngc']) }}
+{{ config(materialized='view', tags=['study'], refresh_vars=['days_covered_mode', 'fixed_days_gc', 'fixed_days_ngc', 'episode_level']) }}
 {#- Dispensings with their ATC code, drug code at the episode level and days covered. -#}
 {%- set mode = days_covered_mode() | trim %}
 

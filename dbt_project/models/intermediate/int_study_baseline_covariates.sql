@@ -62,6 +62,7 @@ final as (
     select
         subjects.cohort_id,
         subjects.patient_id,
+        subjects.index_date,
         coalesce(ald_at_index.ald_count, 0) as ald_count,
         coalesce(ald_at_index.ald_diabetes, 0) as ald_diabetes,
         coalesce(stays_prior_year.n_stays, 0) as n_stays_prior_year,

@@ -3,7 +3,7 @@
     materialized='incremental',
     incremental_strategy='subjects',
     on_schema_change='append_new_columns',
-    pre_hook=['{{ refresh_lock() }}', '{{ subject_scope() }}'],
+    pre_hook=['{{ refresh_lock() }}', '{{ subject_scope(with_classes=true) }}'],
     post_hook=['{{ refresh_mark() }}'],
     refresh_registry=true,
 ) }}
@@ -38,6 +38,7 @@ final as (
     select
         cohort.cohort_id,
         cohort.patient_id,
+        cohort.index_date,
         classes.atc_class,
         case when prior_use.patient_id is null then 0 else 1 end as used
     from cohort
