@@ -69,18 +69,7 @@ final as (
         dispensings.days_covered
     from kept_drugs as group_drugs
     inner join (
-        {%- if is_incremental() %}
-        select changed.*
-        from group_scope as scope
-        cross join lateral (
-            select *
-            from {{ ref('int_drug_dispensings') }} as source
-            where source.patient_id = scope.patient_id and source.dispensing_date >= scope.tail_from
-            offset 0
-        ) as changed
-        {%- else %}
-        select * from {{ ref('int_drug_dispensings') }}
-        {%- endif %}
+        {{ tail_rows(ref('int_drug_dispensings'), 'dispensing_date', 'group_scope') }}
     ) as dispensings
         on group_drugs.cip13 = dispensings.cip13
 )
