@@ -14,8 +14,9 @@
                the scope's tail_from on, insert the body's rows;
     post-hook  refresh_mark(): record the last load run.
 
-  A model whose fingerprint changed (its SQL or its settings) sees every load run again: every
-  patient is recomputed from his first date, i.e. a full rebuild through the same path.
+  A model whose fingerprint changed (its SQL, its settings or, for the study models, the study
+  registry), or that has no watermark, is rebuilt from scratch like `--full-refresh`
+  (should_full_refresh below): its stored rows may not even have the columns its new SQL reads.
 -#}
 
 {% macro refresh_setup() -%}
@@ -40,6 +41,31 @@
     end
     $refresh_setup$
     {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+  dbt's should_full_refresh(), extended: a refreshed model (strategy tail or subjects) is built
+  in full when its watermark is missing or holds another fingerprint. is_incremental() and the
+  incremental materialization both ask this macro, so the model's body, its scope pre-hook and
+  its strategy agree.
+-#}
+{% macro should_full_refresh() -%}
+    {%- set configured = config.get('full_refresh') -%}
+    {%- if configured is none -%}
+        {%- set configured = flags.FULL_REFRESH -%}
+    {%- endif -%}
+    {%- if configured or not execute or config.get('incremental_strategy') not in ('tail', 'subjects') -%}
+        {{- return(configured) -}}
+    {%- endif -%}
+    {%- set query -%}
+        select exists (
+            select 1
+            from intermediate.refresh_watermark as w
+            where w.model = '{{ this.identifier }}' and w.fingerprint = '{{ refresh_fingerprint() }}'
+        )
+    {%- endset -%}
+    {{- return(not run_query(query).columns[0].values()[0]) -}}
 {%- endmacro %}
 
 
