@@ -34,11 +34,11 @@ BUILD = ["build", "--selector", "warehouse", "--quiet"]
 
 
 def warehouse_tables(conn) -> list[tuple[str, str, str]]:
-    """Every table dbt built in the intermediate and marts schemas: (quoted relation,
+    """Every table dbt built in the intermediate, marts and pathways schemas: (quoted relation,
     schema.table, its columns as SQL), generated ids left out (they follow the order of the loads)."""
     tables = conn.execute(
         "select table_schema, table_name from information_schema.tables "
-        "where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' "
+        "where table_schema in ('intermediate', 'marts', 'pathways') and table_type = 'BASE TABLE' "
         "and table_name <> 'refresh_watermark' order by 1, 2").fetchall()
     out = []
     for schema, table in tables:

@@ -1,4 +1,16 @@
-{{ config(materialized='table', schema='pathways', tags=['pathways'], post_hook="create index if not exists {{ this.name }}_patient_date_idx on {{ this }} (patient_id, event_date)") }}
+{{ config(
+    materialized='incremental',
+    schema='pathways',
+    tags=['pathways'],
+    incremental_strategy='tail',
+    tail_scope='care_scope',
+    tail_key=['patient_id'],
+    tail_column='event_date',
+    refresh_vars=['pathways_visit_natures', 'pathways_gp_specialties'],
+    pre_hook=['{{ refresh_lock() }}', "{{ changes_scope('care_scope', activity_sources() + ['drug']) }}"],
+    indexes=[{'columns': ['patient_id', 'event_date']}],
+    post_hook=['{{ refresh_mark() }}'],
+) }}
 {#-
   One row per care contact of a patient, from the claims tables: consultations and visits
   (service lines whose nature code is a visit: gp_visit when the executing professional is a GP,
@@ -7,6 +19,10 @@
   `code` holds the specialty (visits), NABM, CCAM or ATC7 code; other service lines only carry
   amounts. NABM codes lose their leading zeros ('0592' = '592'). Vars: pathways_visit_natures (PRS_NAT_REF codes of visits, default C, CS, V, VS),
   pathways_gp_specialties (default 1, 22, 23).
+
+  Incremental (macros/refresh.sql, strategy tail): a row is its claim's alone, so a patient
+  changed from day d gets his rows from d on replaced, read through each claims table's
+  (patient_id, date) index (a change of the drug referential: every row).
 -#}
 {%- set visit_natures = var('pathways_visit_natures', [1111, 1112, 1211, 1212]) %}
 {%- set gp_specialties = var('pathways_gp_specialties', ['1', '22', '23']) %}
@@ -20,7 +36,7 @@ with service_lines as (
         coalesce(prescriber_id, provider_id) as professional_id,
         provider_id,
         amount_reimbursed
-    from {{ source('claims', 'service_line') }}
+    from ({{ tail_rows(source('claims', 'service_line'), 'service_date', 'care_scope') }}) as service_line
 ),
 
 visits as (
@@ -49,7 +65,7 @@ lab_tests as (
         prescriber_id as professional_id,
         0::numeric as amount_reimbursed,
         0 as stay_days
-    from {{ source('claims', 'lab_test') }}
+    from ({{ tail_rows(source('claims', 'lab_test'), 'test_date', 'care_scope') }}) as lab_test
 ),
 
 medical_acts as (
@@ -61,7 +77,7 @@ medical_acts as (
         provider_id as professional_id,
         0::numeric as amount_reimbursed,
         0 as stay_days
-    from {{ source('claims', 'medical_act') }}
+    from ({{ tail_rows(source('claims', 'medical_act'), 'act_date', 'care_scope') }}) as medical_act
 ),
 
 dispensings as (
@@ -73,7 +89,7 @@ dispensings as (
         dispensing.prescriber_id as professional_id,
         coalesce(dispensing.amount_reimbursed, 0) as amount_reimbursed,
         0 as stay_days
-    from {{ source('claims', 'dispensing') }} as dispensing
+    from ({{ tail_rows(source('claims', 'dispensing'), 'dispensing_date', 'care_scope') }}) as dispensing
     left join {{ source('ref', 'drug') }} as drug
         on dispensing.cip13 = drug.cip13
 ),
@@ -87,7 +103,7 @@ hospital_stays as (
         facility_id::text as professional_id,
         0::numeric as amount_reimbursed,
         discharge_date - admission_date as stay_days
-    from {{ source('claims', 'hospital_stay') }}
+    from ({{ tail_rows(source('claims', 'hospital_stay'), 'admission_date', 'care_scope') }}) as hospital_stay
 ),
 
 final as (
