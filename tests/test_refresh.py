@@ -153,12 +153,13 @@ OTHER_VARS = ["--vars", "{grace_days: 60, trackloss_empty_months: 6}"]
 def _build(*extra: str) -> None:
     run_dbt(["build", "--quiet", "--selector", "warehouse", "--exclude-resource-type", "test",
              "--exclude-resource-type", "unit_test", *extra])
-    _build_pathways(*extra)
+    _build_areas(*extra)
 
 
-def _build_pathways(*extra: str) -> None:
-    """The pathways models (their care events are incremental), as `veille pathways run` builds them."""
-    run_dbt(["run", "--quiet", "--select", "tag:pathways", *extra])
+def _build_areas(*extra: str) -> None:
+    """The pathways and scan models (their care events and episodes are incremental), as
+    `veille pathways run` and `veille scan` build them."""
+    run_dbt(["run", "--quiet", "--select", "tag:pathways", "tag:scan", *extra])
 
 
 def _rows(sql: str) -> list[tuple]:
@@ -182,7 +183,7 @@ def refreshed(pg_server, folders):
         _rewrite_a_study()  # the registry changed too: the study models see their fingerprint change
         _build()
         summary = refresh(folders["append2"], test=False, fraud=False, show_progress=False)
-        _build_pathways()
+        _build_areas()
         steps = _warehouse()
         marks = _rows("select model, run_id from intermediate.refresh_watermark order by 1")
         kept = _kept_shares([m for m, _ in marks])
@@ -236,14 +237,15 @@ def test_an_incremental_build_after_each_appended_month_equals_a_full_build(refr
     assert len(once["intermediate.int_drug_episodes_built"]) > 400
     # the shipped studies are registered: their cohorts are compared too
     assert len(once["marts.fct_study_cohort"]) > 100 and len(once["marts.fct_sccs_intervals"]) > 0
-    # and the pathways models, whose care events are incremental
+    # and the pathways and scan models, whose care events and episodes are incremental
     assert len(once["pathways.int_pathways__care_events"]) > 10_000 and len(once["pathways.fct_pathways_care_use"]) > 1000
+    assert len(once["scan.scan_drug_episodes_built"]) > 500 and len(once["scan.scan_drug_initiations"]) > 20
 
 
 INCREMENTAL = ["fct_study_covariate_class",
                "int_drug_episodes_built", "int_observation_spans", "int_pathways__care_events", "int_patient_activity_dates",
                "int_study_baseline_covariates", "int_study_episodes", "int_study_group_dispensings",
-               "int_study_new_users"]
+               "int_study_new_users", "scan_drug_episodes_built"]
 
 
 def test_each_incremental_model_recorded_the_last_load_it_consumed(refreshed):

@@ -114,3 +114,18 @@ episodes as (
     {%- endif %}
 )
 {% endmacro %}
+
+
+{#- build_episodes with the project's episode vars (grace_days, end_delay_days, stockpiling and,
+    when `purchases`, min_purchases and purchase_window_days). -#}
+{% macro build_project_episodes(source, partition_by, purchases=false) %}
+{{- build_episodes(
+    source,
+    partition_by,
+    grace_days=var_int('grace_days', 30),
+    end_delay_days=var_int('end_delay_days', 0),
+    stockpiling=(var_bool('stockpiling', true) | trim == 'true'),
+    min_purchases=(var_int('min_purchases', 1, 1) | int) if purchases else 1,
+    purchase_window_days=(var_int('purchase_window_days', 0) | int) if purchases else 0,
+) -}}
+{% endmacro %}

@@ -13,11 +13,11 @@ an empty registry), so that the study models build real cohorts, as in a user's 
   (`veille load --append`) and builds incrementally (the same `dbt build`, without
   --full-refresh), as `veille refresh` does.
 
-With --pathways (the default), each side then runs the pathways models (`dbt run --select
-tag:pathways`, as `veille refresh --pathways` does; --full-refresh on the full side), timed apart:
-their care events are incremental.
+With --areas (the default), each side then runs the pathways and scan models (`dbt run --select
+tag:pathways tag:scan`, the dbt part of `veille refresh --pathways --scan`; --full-refresh on the
+full side), timed apart: their care events and episodes are incremental.
 
-Every table of the intermediate, marts and pathways schemas must then hold the same rows in both (a count
+Every table of the intermediate, marts, pathways and scan schemas must then hold the same rows in both (a count
 and an order-free checksum of each table, generated ids left out); the benchmark stops
 otherwise. The ratio refresh / full is issue 21's target (<= 10 % at 200,000 patients x 5 years).
 """
@@ -35,15 +35,15 @@ from veille.errors import VeilleError
 
 GENERATED_IDS = ("dispensing_id", "stay_id")
 BUILD = ["build", "--selector", "warehouse", "--quiet"]
-PATHWAYS = ["run", "--select", "tag:pathways", "--quiet"]
+AREAS = ["run", "--select", "tag:pathways", "tag:scan", "--quiet"]
 
 
 def warehouse_tables(conn) -> list[tuple[str, str, str]]:
-    """Every table dbt built in the intermediate, marts and pathways schemas: (quoted relation,
+    """Every table dbt built in the intermediate, marts, pathways and scan schemas: (quoted relation,
     schema.table, its columns as SQL), generated ids left out (they follow the order of the loads)."""
     tables = conn.execute(
         "select table_schema, table_name from information_schema.tables "
-        "where table_schema in ('intermediate', 'marts', 'pathways') and table_type = 'BASE TABLE' "
+        "where table_schema in ('intermediate', 'marts', 'pathways', 'scan') and table_type = 'BASE TABLE' "
         "and table_name <> 'refresh_watermark' order by 1, 2").fetchall()
     out = []
     for schema, table in tables:
@@ -80,7 +80,7 @@ def register_studies() -> int:
 
 
 def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: int, studies: bool = True,
-                  pathways: bool = True) -> dict:
+                  areas: bool = True) -> dict:
     from veille import migrate
     from veille.dbt import run_dbt, run_results_path, timing_lines
     from veille.load import load_extract
@@ -107,9 +107,9 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
                 load_extract(once)
             with bench.stage("full build"):
                 run_dbt([*BUILD, "--full-refresh"])
-            if pathways:
-                with bench.stage("full pathways marts"):
-                    run_dbt([*PATHWAYS, "--full-refresh"])
+            if areas:
+                with bench.stage("full area models"):
+                    run_dbt([*AREAS, "--full-refresh"])
             full = _checksums()
         with scratch_database("bench_refresh_steps"):
             migrate.upgrade()
@@ -118,8 +118,8 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
             bench.echo(f"loading and building {work / 'base'} (the months before {month:%Y-%m}; not timed)")
             load_extract(work / "base")
             run_dbt(BUILD)
-            if pathways:
-                run_dbt(PATHWAYS)
+            if areas:
+                run_dbt(AREAS)
             with bench.stage("append load", month=f"{month:%Y-%m}", service_lines=claim_lines) as st:
                 summary = load_extract(appended, append=True)
                 st.note = f"{summary.totals()['loaded']:,} rows"
@@ -127,9 +127,9 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
                 run_dbt(BUILD)
             for line in timing_lines(run_results_path(BUILD), limit=14):
                 bench.echo("    " + line)
-            if pathways:
-                with bench.stage("incremental pathways marts"):
-                    run_dbt(PATHWAYS)
+            if areas:
+                with bench.stage("incremental area models"):
+                    run_dbt(AREAS)
             with db.raw_connection() as conn:
                 touched = conn.execute("select count(distinct patient_id) from meta.load_change "
                                        "where run_id = (select max(run_id) from meta.load_run)").fetchone()[0]
@@ -144,8 +144,8 @@ def bench_refresh(bench: Bench, patients: int, years: int, profile: str, seed: i
     return {"patients": patients, "years": years, "profile": profile, "month": f"{month:%Y-%m}",
             "tables_equal": len(full), "studies": registered, "patients_touched": touched,
             "full_seconds": total_full, "refresh_seconds": total_refresh, "ratio": total_refresh / total_full,
-            "pathways_full_seconds": bench["full pathways marts"].seconds if pathways else None,
-            "pathways_refresh_seconds": bench["incremental pathways marts"].seconds if pathways else None}
+            "areas_full_seconds": bench["full area models"].seconds if areas else None,
+            "areas_refresh_seconds": bench["incremental area models"].seconds if areas else None}
 
 
 def _share(r: dict) -> str:
@@ -160,9 +160,9 @@ SUMMARY = Table((
     Column("full load + build", lambda r: f"{r['full_seconds']:.1f} s", right=True),
     Column("append + incremental build", lambda r: f"{r['refresh_seconds']:.1f} s", right=True),
     Column("share", _share, right=True),
-    Column("pathways marts: full / incremental",
-           lambda r: (f"{r['pathways_full_seconds']:.1f} s / {r['pathways_refresh_seconds']:.1f} s"
-                      if r.get("pathways_full_seconds") is not None else ""), right=True),
+    Column("pathways + scan models: full / incremental",
+           lambda r: (f"{r['areas_full_seconds']:.1f} s / {r['areas_refresh_seconds']:.1f} s"
+                      if r.get("areas_full_seconds") is not None else ""), right=True),
     Column("tables equal", lambda r: str(r["tables_equal"]), right=True),
 ))
 
@@ -176,14 +176,14 @@ def register(bench_app: typer.Typer) -> None:
         seed: int = typer.Option(7, "--seed"),
         studies: bool = typer.Option(True, "--studies/--no-studies",
                                      help="register the shipped studies first (their cohort models then build)"),
-        pathways: bool = typer.Option(True, "--pathways/--no-pathways",
-                                      help="then run the pathways models on both sides, timed apart"),
+        areas: bool = typer.Option(True, "--areas/--no-areas",
+                                   help="then run the pathways and scan models on both sides, timed apart"),
         out: OutFile = None,
     ) -> None:
         """Append one flow month and build incrementally, against a full load and build; checks
         that both warehouses hold the same rows."""
         bench = Bench("refresh", out=out, server=True)
-        result = bench_refresh(bench, patients, years, profile, seed, studies, pathways)
+        result = bench_refresh(bench, patients, years, profile, seed, studies, areas)
         from veille.benchkit import STAGE_TABLE
 
         bench.finish_tables([(STAGE_TABLE, bench.rows()), (SUMMARY, [result])])

@@ -1,25 +1,18 @@
 {{ config(materialized='table', tags=['scan']) }}
 {#-
   New users: the first dispensing of each drug (ATC7 molecule and ATC5 chemical subgroup) of a
-  patient, kept when it falls inside the patient's at-risk window (after the washout).
+  patient (the first day of his first episode of it, scan_drug_episodes_built), kept when it
+  falls inside the patient's at-risk window (after the washout).
 -#}
 
-with dispensings as (
-    select patient_id, atc7, dispensing_date from {{ ref('int_drug_dispensings') }}
+with first_by_level as (
+    select patient_id, drug_level, drug_code, first_dispensing_date as initiation_date
+    from {{ ref('scan_drug_episodes_built') }}
+    where episode_number = 1
 ),
 
 windows as (
     select * from {{ ref('scan_patient_windows') }}
-),
-
-first_by_level as (
-    select patient_id, 'atc7' as drug_level, atc7 as drug_code, min(dispensing_date) as initiation_date
-    from dispensings
-    group by patient_id, atc7
-    union all
-    select patient_id, 'atc5', left(atc7, 5), min(dispensing_date)
-    from dispensings
-    group by patient_id, left(atc7, 5)
 ),
 
 final as (

@@ -22,6 +22,9 @@ PATIENT_TABLES = {  # table: columns copied (patient_id and identity keys handle
 }
 
 
+CHANGE_SOURCES = ("dispensing", "service_line", "medical_act", "lab_test", "hospital_stay", "ald", "death", "patient")
+
+
 def replicate(factor: int) -> None:
     """Make ``factor`` copies in all of the current patients (the originals included)."""
     if factor <= 1:
@@ -54,6 +57,15 @@ def replicate(factor: int) -> None:
         conn.execute(
             f"insert into claims.stay_act (stay_id, ccam_code, act_date) select stay_id + j * {s_off},"
             f" ccam_code, act_date from claims.stay_act cross join {copies} where stay_id <= {s_off}")
+        # a load like any other for the incremental models (docs/refresh.md): each copy changed
+        # from his first day, in every source
+        run_id = conn.execute("insert into meta.load_run (extract_dir, status, finished_at) "
+                              "values (%s, 'done', now()) returning run_id", (f"replicate x{factor}",)).fetchone()[0]
+        conn.execute(
+            "insert into meta.load_change (run_id, patient_id, source, first_date)"
+            " select %s, patient_id, source, '-infinity'::date from claims.patient"
+            f" cross join unnest(array[{', '.join(repr(s) for s in CHANGE_SOURCES)}]) as sources (source)"
+            f" where patient_id > {p_off}", (run_id,))
         conn.commit()
         conn.autocommit = True
         conn.execute("analyze")
