@@ -116,9 +116,11 @@ expected as (
         pairs.drug_code,
         pairs.outcome_level,
         pairs.outcome_code,
-        sum(exposed_time.exposed_days * outcome_rates.cases_per_day)
+        -- summed as numeric: a sum of doubles depends on the order of its terms (parallel
+        -- workers, hash order), and two builds of the same data must give the same value
+        sum((exposed_time.exposed_days * outcome_rates.cases_per_day)::numeric)
             filter (where exposed_time.exposure_window = 'any') as expected,
-        sum(exposed_time.exposed_days * outcome_rates.cases_per_day)
+        sum((exposed_time.exposed_days * outcome_rates.cases_per_day)::numeric)
             filter (where exposed_time.exposure_window = 'latent') as latent_expected
     from pairs
     inner join exposed_time
