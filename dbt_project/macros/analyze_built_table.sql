@@ -8,7 +8,7 @@
   statistics target: a fraction of a second however large the table).
 -#}
 {% macro analyze_built_table() -%}
-    {%- if model.config.materialized in ['table', 'incremental', 'seed'] -%}
+    {%- if target.type == 'postgres' and model.config.materialized in ['table', 'incremental', 'seed'] -%}
         analyze {{ this }}
     {%- endif -%}
 {%- endmacro %}

@@ -109,7 +109,7 @@ episodes as (
     {%- if n > 1 %}
     where n_dispensings >= {{ n }}
         {%- if purchase_window_days | int > 0 %}
-        and nth_purchase_date - first_dispensing_date <= {{ purchase_window_days | int }}
+        and {{ days_between('nth_purchase_date', 'first_dispensing_date') }} <= {{ purchase_window_days | int }}
         {%- endif %}
     {%- endif %}
 )

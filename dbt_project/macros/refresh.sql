@@ -40,6 +40,8 @@
         end if;
     end
     $refresh_setup$
+    {%- elif target.type == 'spark' -%}
+    {{ spark_sources() }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -54,6 +56,10 @@
     {%- set configured = config.get('full_refresh') -%}
     {%- if configured is none -%}
         {%- set configured = flags.FULL_REFRESH -%}
+    {%- endif -%}
+    {%- if target.type != 'postgres' -%}
+        {#- other engines (spark) have no watermark: every model is built in full -#}
+        {{- return(true) -}}
     {%- endif -%}
     {%- if configured or not execute or config.get('incremental_strategy') not in ('tail', 'subjects') -%}
         {{- return(configured) -}}
@@ -70,7 +76,11 @@
 
 
 {% macro refresh_lock() -%}
+    {%- if target.type == 'postgres' -%}
     select pg_advisory_xact_lock_shared(4242001)
+    {%- else -%}
+    select 1
+    {%- endif -%}
 {%- endmacro %}
 
 
@@ -162,11 +172,15 @@
 
 
 {% macro refresh_mark() -%}
+    {%- if target.type != 'postgres' -%}
+    select 1
+    {%- else -%}
     insert into intermediate.refresh_watermark (model, run_id, fingerprint, built_at)
     select '{{ this.identifier }}', coalesce(max(run_id), 0), '{{ refresh_fingerprint() }}', now()
     from meta.load_run
     on conflict (model) do update set
         run_id = excluded.run_id, fingerprint = excluded.fingerprint, built_at = excluded.built_at
+    {%- endif -%}
 {%- endmacro %}
 
 

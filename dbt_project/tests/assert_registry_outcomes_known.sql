@@ -4,4 +4,4 @@ from {{ ref('stg_study__cohort_outcomes') }} as cohort_outcomes
 left join {{ ref('outcome_algorithms') }} as algorithms
     on cohort_outcomes.outcome_id = algorithms.outcome_id
 where algorithms.outcome_id is null
-    and cohort_outcomes.outcome_id !~ '^(dp|dpdr|dx|ald|act):[A-Za-z0-9]+$'
+    and not {{ regex_match('cohort_outcomes.outcome_id', "'^(dp|dpdr|dx|ald|act):[A-Za-z0-9]+$'") }}

@@ -92,6 +92,7 @@ _PLUGINS = [
     "veille.dbt",
     "veille.docs",
     "veille.load.cli",
+    "veille.spark.cli",
     "veille.refresh",
     "veille.synth.cli",
     "veille.study.cli",

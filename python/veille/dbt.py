@@ -31,6 +31,9 @@ def dbt_env() -> dict[str, str]:
     if options:
         env["PGOPTIONS"] = options
     env["DBT_PROFILES_DIR"] = str(dbt_project_dir())
+    # the spark target (docs/spark.md): its catalog and tables under VEILLE_HOME, its sources the
+    # Parquet of `veille flatten` (VEILLE_PARQUET)
+    env.setdefault("VEILLE_SPARK_HOME", str(db.veille_home() / "spark"))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("DO_NOT_TRACK", "1")
     return env

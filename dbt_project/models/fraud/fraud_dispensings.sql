@@ -33,7 +33,7 @@ drug_daily_units as materialized (
             where drugs.atc7 like daily_units.atc_prefix || '%'
             order by length(daily_units.atc_prefix) desc
             limit 1
-        ), 1)::numeric as daily_units
+        ), 1)::{{ numeric_type() }} as daily_units
     from drugs
 ),
 
@@ -49,14 +49,14 @@ final as (
         claims_dispensings.packs * coalesce(drugs.units_per_pack, 1) as units,
         greatest(1, round(claims_dispensings.packs * coalesce(drugs.units_per_pack, 1)
             / drug_daily_units.daily_units))::int as supply_days,
-        claims_dispensings.prescriber_id::text as prescriber_id,
-        claims_dispensings.pharmacy_id::text as pharmacy_id,
+        claims_dispensings.prescriber_id::{{ text_type() }} as prescriber_id,
+        claims_dispensings.pharmacy_id::{{ text_type() }} as pharmacy_id,
         coalesce(claims_dispensings.amount_paid, 0) as amount_paid,
-        drugs.atc7 ~ '^({{ controlled | join("|") }})' as is_controlled,
+        {{ regex_match('drugs.atc7', "'^(" ~ (controlled | join("|")) ~ ")'") }} as is_controlled,
         patients.death_date
     from claims_dispensings
     inner join drugs
-        on claims_dispensings.cip13::text = drugs.cip13
+        on claims_dispensings.cip13::{{ text_type() }} = drugs.cip13
     inner join drug_daily_units
         on drugs.cip13 = drug_daily_units.cip13
     inner join patients

@@ -72,7 +72,7 @@ specialty_totals as (
 
 peer_shares as (
     select windowed.month, windowed.specialty, windowed.drug_class,
-        sum(windowed.observed)::double precision / max(specialty_totals.specialty_total) as peer_share
+        sum(windowed.observed)::{{ double_type() }} / max(specialty_totals.specialty_total) as peer_share
     from windowed
     inner join specialty_totals using (month, specialty)
     group by windowed.month, windowed.specialty, windowed.drug_class
@@ -107,10 +107,10 @@ final as (
         drug_class,
         observed,
         prescriber_total,
-        round(expected::numeric, 3) as expected,
-        round(dispersion::numeric, 3) as dispersion,
-        round(((observed - expected) / sqrt(dispersion * expected))::numeric, 3) as poisson_z,
-        round(((observed + {{ prior }}) / (expected + {{ prior }}))::numeric, 4) as shrunk_ratio
+        round(expected::{{ numeric_type() }}, 3) as expected,
+        round(dispersion::{{ numeric_type() }}, 3) as dispersion,
+        round(((observed - expected) / sqrt(dispersion * expected))::{{ numeric_type() }}, 3) as poisson_z,
+        round(((observed + {{ prior }}) / (expected + {{ prior }}))::{{ numeric_type() }}, 4) as shrunk_ratio
     from scored
     inner join dispersion using (month, specialty, drug_class)
     where observed > expected

@@ -35,7 +35,7 @@ events as (
     where prescriber_id is not null
     union all
     select provider_id, 'executing', patient_id, service_date,
-        flow_month, nature_code::text, coalesce(amount_paid, 0), false, false,
+        flow_month, nature_code::{{ text_type() }}, coalesce(amount_paid, 0), false, false,
         case
             when nature_code in (1111, 1112) then {{ consultation }}
             when nature_code = 1211 then {{ visit }}
@@ -45,7 +45,7 @@ events as (
     where provider_id is not null
     union all
     select facility_id, 'facility', patient_id, service_date,
-        flow_month, nature_code::text, coalesce(amount_paid, 0), false, false, 0
+        flow_month, nature_code::{{ text_type() }}, coalesce(amount_paid, 0), false, false, 0
     from service_lines
     where facility_id is not null
     union all
@@ -62,13 +62,13 @@ events as (
 
 final as (
     select
-        provider_id::text as provider_id,
+        provider_id::{{ text_type() }} as provider_id,
         role,
         patient_id,
         event_date,
         month,
-        code::text as code,
-        amount::numeric as amount,
+        code::{{ text_type() }} as code,
+        amount::{{ numeric_type() }} as amount,
         is_drug,
         is_controlled,
         minutes

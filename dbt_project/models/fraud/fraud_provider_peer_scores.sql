@@ -40,8 +40,8 @@ long as (
     cross join lateral (
         values
         {%- for name in features %}
-            ('{{ name }}', features.{{ name }}::double precision,
-                {{ 'features.' ~ denominators[name] if name in denominators else 'null' }}::double precision)
+            ('{{ name }}', features.{{ name }}::{{ double_type() }},
+                {{ 'features.' ~ denominators[name] if name in denominators else 'null' }}::{{ double_type() }})
             {{- "," if not loop.last }}
         {%- endfor %}
     ) as f (feature, value, n)

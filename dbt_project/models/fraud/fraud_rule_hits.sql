@@ -39,7 +39,7 @@ after_death as (
         events.provider_id as entity_id,
         count(*)::int as hits,
         count(distinct events.patient_id)::int as n_patients,
-        max(events.event_date - patients.death_date)::double precision as measure,
+        max(events.event_date - patients.death_date)::{{ double_type() }} as measure,
         count(*) || ' lines dated after the patient''s death (' || count(distinct events.patient_id)
         || ' patients, up to ' || max(events.event_date - patients.death_date) || ' days after)' as evidence
     from events
@@ -66,7 +66,7 @@ hours_beyond_day as (
         provider_id as entity_id,
         count(*)::int as hits,
         max(n_patients)::int as n_patients,
-        round(max(minutes) / 60.0, 2)::double precision as measure,
+        round(max(minutes) / 60.0, 2)::{{ double_type() }} as measure,
         count(*) || ' days above {{ max_hours }} hours of billed work (busiest: '
         || round(max(minutes) / 60.0, 1) || ' hours, ' || max(lines) || ' lines)' as evidence
     from work_days
@@ -85,10 +85,10 @@ supply_beyond_dates as (
         month,
         'supply_beyond_dates' as rule,
         'patient' as entity_kind,
-        patient_id::text as entity_id,
+        patient_id::{{ text_type() }} as entity_id,
         count(*)::int as hits,
         1 as n_patients,
-        max(days_supplied)::double precision as measure,
+        max(days_supplied)::{{ double_type() }} as measure,
         string_agg(drug_code || ': ' || days_supplied || ' days in ' || n_dispensings || ' dispensings',
             '; ' order by drug_code) || ' within one month' as evidence
     from supply

@@ -121,7 +121,7 @@ final as (
         swept.supply_days,
         least(coalesce(overlapping.overlap_days, 0), swept.supply_days)::int as overlap_days,
         round(
-            swept.units * least(coalesce(overlapping.overlap_days, 0), swept.supply_days)::numeric
+            swept.units * least(coalesce(overlapping.overlap_days, 0), swept.supply_days)::{{ numeric_type() }}
             / swept.supply_days, 3
         ) as shopping_units
     from swept

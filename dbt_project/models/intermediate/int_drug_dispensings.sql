@@ -21,7 +21,7 @@ drug_days_per_pack as (
         drugs.atc7,
         {%- if mode == 'units' %}
         coalesce(
-            drugs.units_per_pack::numeric / coalesce(
+            drugs.units_per_pack::{{ numeric_type() }} / coalesce(
                 (
                     select daily_units.daily_units
                     from daily_units

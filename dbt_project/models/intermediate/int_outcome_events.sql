@@ -74,7 +74,7 @@ generic_outcomes as (
         union all
         select outcome_id from {{ ref('stg_study__sccs_outcomes') }}
     ) as registry_outcomes
-    where outcome_id ~ '^(dp|dpdr|dx|ald|act):[A-Za-z0-9]+$'
+    where {{ regex_match('outcome_id', "'^(dp|dpdr|dx|ald|act):[A-Za-z0-9]+$'") }}
 ),
 
 generic_events as (

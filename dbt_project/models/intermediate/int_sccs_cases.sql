@@ -50,14 +50,14 @@ cases as (
             observation.observation_start,
             definitions.period_start,
             case when definitions.age_min is not null
-                then (patients.birth_date + make_interval(years => definitions.age_min))::date end
+                then {{ add_years('patients.birth_date', 'definitions.age_min') }} end
         ) as case_start,
         least(
             observation.observation_end + 1,
             definitions.period_end + 1,
             patients.death_date + 1,
             case when definitions.age_max is not null
-                then (patients.birth_date + make_interval(years => definitions.age_max + 1))::date end
+                then {{ add_years('patients.birth_date', 'definitions.age_max + 1') }} end
         ) as case_end
     from first_events
     inner join definitions

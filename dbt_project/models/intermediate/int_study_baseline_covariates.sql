@@ -23,7 +23,7 @@ ald_at_index as (
         subjects.cohort_id,
         subjects.patient_id,
         count(*)::int as ald_count,
-        max(case when ald.ald_number = 8 or ald.icd10 ~ '^E1[0-4]' then 1 else 0 end) as ald_diabetes
+        max(case when ald.ald_number = 8 or {{ regex_match('ald.icd10', "'^E1[0-4]'") }} then 1 else 0 end) as ald_diabetes
     from subjects
     inner join {{ ref('stg_claims__ald') }} as ald
         on subjects.patient_id = ald.patient_id

@@ -83,20 +83,24 @@ final as (
         censoring.censor_reason
     from followup
     cross join lateral (
-        select candidates.censor_date, candidates.censor_reason
-        from (
-            values
-            (1, followup.death_date, 'death'),
-            (2, followup.trackloss_date, 'trackloss'),
-            (3, followup.switch_date, 'switch'),
-            (4, followup.treatment_end_date, 'treatment_end'),
-            (5, followup.max_followup_date, 'max_followup'),
-            (6, followup.study_end_date, 'study_end')
-        ) as candidates (priority, censor_date, censor_reason)
-        where candidates.censor_date is not null
-        order by candidates.censor_date, candidates.priority
-        limit 1
+        -- the first censoring date; on a tie, the first reason in this order
+        select
+            least(followup.death_date, followup.trackloss_date, followup.switch_date,
+                followup.treatment_end_date, followup.max_followup_date, followup.study_end_date) as censor_date
+    ) as first_censoring
+    cross join lateral (
+        select
+            first_censoring.censor_date,
+            case first_censoring.censor_date
+                when followup.death_date then 'death'
+                when followup.trackloss_date then 'trackloss'
+                when followup.switch_date then 'switch'
+                when followup.treatment_end_date then 'treatment_end'
+                when followup.max_followup_date then 'max_followup'
+                when followup.study_end_date then 'study_end'
+            end as censor_reason
     ) as censoring
+    where first_censoring.censor_date is not null
 )
 
 select * from final

@@ -26,13 +26,13 @@ with cohorts as (
 ),
 
 group_prefixes as (
-    select cohort_id, 'exposure' as drug_group, unnest(exposure_atc) as atc_prefix from cohorts
+    select cohort_id, 'exposure' as drug_group, {{ unnest_array('exposure_atc') }} as atc_prefix from cohorts
     union all
-    select cohort_id, 'comparator', unnest(comparator_atc) from cohorts where comparator_kind = 'active'
+    select cohort_id, 'comparator', {{ unnest_array('comparator_atc') }} from cohorts where comparator_kind = 'active'
     union all
-    select cohort_id, 'base', unnest(base_atc) from cohorts
+    select cohort_id, 'base', {{ unnest_array('base_atc') }} from cohorts
     union all
-    select cohort_id, 'exclude', unnest(comparator_exclude_atc) from cohorts where comparator_kind = 'non_user'
+    select cohort_id, 'exclude', {{ unnest_array('comparator_exclude_atc') }} from cohorts where comparator_kind = 'non_user'
 ),
 
 group_drugs as (

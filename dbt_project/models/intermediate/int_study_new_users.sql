@@ -238,10 +238,10 @@ assessed as (
                 else 0
             end
         ) as age_at_index,
-        coalesce(eligible_new_users.index_date - observation_periods.observation_start >= cohorts.washout_days, false)
+        coalesce({{ days_between('eligible_new_users.index_date', 'observation_periods.observation_start') }} >= cohorts.washout_days, false)
             as passes_washout,
         coalesce(
-            eligible_new_users.index_date - observation_periods.observation_start >= cohorts.min_prior_observation_days,
+            {{ days_between('eligible_new_users.index_date', 'observation_periods.observation_start') }} >= cohorts.min_prior_observation_days,
             false
         ) as passes_prior_observation,
         cohorts.age_min,

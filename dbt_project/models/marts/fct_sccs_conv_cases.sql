@@ -20,9 +20,9 @@ final as (
         cases.outcome_id,
         cases.patient_id,
         cases.case_start,
-        cases.case_end - cases.case_start as n_days,
-        cases.event_date - cases.case_start as event_day,
-        round(((cases.case_start - cases.birth_date) / 365.25)::numeric, 2)::double precision as age_start
+        {{ days_between('cases.case_end', 'cases.case_start') }} as n_days,
+        {{ days_between('cases.event_date', 'cases.case_start') }} as event_day,
+        round((({{ days_between('cases.case_start', 'cases.birth_date') }}) / 365.25)::{{ numeric_type() }}, 2)::{{ double_type() }} as age_start
     from cases
     inner join series
         on cases.sccs_id = series.sccs_id

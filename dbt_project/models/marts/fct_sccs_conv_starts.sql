@@ -21,8 +21,8 @@ final as (
         cases.outcome_id,
         cases.patient_id,
         episodes.drug_id,
-        episodes.episode_start - cases.case_start as start_day,
-        episodes.episode_end - cases.case_start as end_day
+        {{ days_between('episodes.episode_start', 'cases.case_start') }} as start_day,
+        {{ days_between('episodes.episode_end', 'cases.case_start') }} as end_day
     from cases
     inner join episodes
         on cases.sccs_id = episodes.sccs_id

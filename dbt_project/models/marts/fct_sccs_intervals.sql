@@ -80,7 +80,7 @@ birthdays as (
         eligible_cases.sccs_id,
         eligible_cases.outcome_id,
         eligible_cases.patient_id,
-        (eligible_cases.birth_date + make_interval(years => bounds.age))::date as cut
+        {{ add_years('eligible_cases.birth_date', 'bounds.age') }} as cut
     from eligible_cases
     inner join definitions
         on eligible_cases.sccs_id = definitions.sccs_id
@@ -106,10 +106,7 @@ cuts as (
     from eligible_cases
     inner join definitions
         on eligible_cases.sccs_id = definitions.sccs_id
-    cross join lateral generate_series(
-        extract(year from eligible_cases.case_start)::int + 1,
-        extract(year from eligible_cases.case_end - 1)::int
-    ) as years (calendar_year)
+    cross join lateral {{ int_series('extract(year from eligible_cases.case_start)::int + 1', 'extract(year from eligible_cases.case_end - 1)::int') }} as years (calendar_year)
     where definitions.calendar_adjustment = 'year'
 ),
 
@@ -154,12 +151,12 @@ final as (
         segment_windows.patient_id,
         segment_windows.interval_start,
         segment_windows.interval_end,
-        segment_windows.interval_end - segment_windows.interval_start as days,
+        {{ days_between('segment_windows.interval_end', 'segment_windows.interval_start') }} as days,
         segment_windows.window_id,
         (
             select count(*)
             from unnest(definitions.age_group_bounds) as bounds (age)
-            where (eligible_cases.birth_date + make_interval(years => bounds.age))::date
+            where {{ add_years('eligible_cases.birth_date', 'bounds.age') }}
                 <= segment_windows.interval_start
         )::int as age_group,
         case when definitions.calendar_adjustment = 'year'

@@ -59,7 +59,7 @@ cohort_steps as (
 cohort_counts as (
     select
         cohort_steps.cohort_id,
-        null::text as outcome_id,
+        cast(null as {{ text_type() }}) as outcome_id,
         cohort_steps.step,
         cohort_steps.criterion,
         coalesce(sum(by_last_step.n_exposed), 0)::int as n_exposed,

@@ -40,7 +40,7 @@ spans_cumulated as (
     select
         *,
         coalesce(
-            sum(span_end - span_start) over (
+            sum({{ days_between('span_end', 'span_start') }}) over (
                 partition by cohort_id, outcome_id, patient_id
                 order by span_start
                 rows between unbounded preceding and 1 preceding
@@ -55,7 +55,7 @@ exposure_at_entry as (
         cohort_id,
         outcome_id,
         patient_id,
-        sum(greatest(0, least(span_end, entry_date) - span_start))::int as cum_days
+        sum(greatest(0, {{ days_between('least(span_end, entry_date)', 'span_start') }}))::int as cum_days
     from spans_cumulated
     group by cohort_id, outcome_id, patient_id
 ),
@@ -76,12 +76,12 @@ crossings as (
             spans.outcome_id,
             spans.patient_id,
             thresholds.threshold as cum_days,
-            (spans.span_start + (thresholds.threshold - spans.prior_days)::int) - spans.entry_date as start_day,
+            {{ days_between('spans.span_start + (thresholds.threshold - spans.prior_days)::int', 'spans.entry_date') }} as start_day,
             spans.time_days
         from spans_cumulated as spans
         cross join (values (365), (730)) as thresholds (threshold)
         where spans.prior_days < thresholds.threshold
-            and spans.prior_days + (spans.span_end - spans.span_start) >= thresholds.threshold
+            and spans.prior_days + ({{ days_between('spans.span_end', 'spans.span_start') }}) >= thresholds.threshold
     ) as reached
     where start_day > 0
         and start_day < time_days

@@ -15,7 +15,7 @@ with cohort as (
 ),
 
 classes as (
-    select cohort_id, unnest(covariate_atc) as atc_class
+    select cohort_id, {{ unnest_array('covariate_atc') }} as atc_class
     from {{ ref('int_study_cohorts') }}
 ),
 

@@ -24,7 +24,7 @@ final as (
         outcome_followup.exit_date,
         outcome_followup.event,
         outcome_followup.event_date,
-        (outcome_followup.exit_date - outcome_followup.entry_date)::int as time_days,
+        ({{ days_between('outcome_followup.exit_date', 'outcome_followup.entry_date') }})::int as time_days,
         outcome_followup.exit_reason,
         cohort.age_at_index,
         cohort.sex,

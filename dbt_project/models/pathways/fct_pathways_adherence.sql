@@ -166,14 +166,14 @@ final as (
         supplied.drug_class,
         supplied.window_start,
         supplied.window_end,
-        (supplied.window_end - supplied.window_start)::int as window_days,
-        (supplied.window_end - supplied.window_start) = {{ window_days }} as full_window,
+        ({{ days_between('supplied.window_end', 'supplied.window_start') }})::int as window_days,
+        ({{ days_between('supplied.window_end', 'supplied.window_start') }}) = {{ window_days }} as full_window,
         supplied.fills,
         supplied.days_supplied,
         coalesce(covered.days_covered, 0) as days_covered,
-        round(coalesce(covered.days_covered, 0)::numeric / (supplied.window_end - supplied.window_start), 4) as pdc,
-        round(supplied.days_supplied::numeric / (supplied.window_end - supplied.window_start), 4) as mpr,
-        coalesce(covered.days_covered, 0)::numeric / (supplied.window_end - supplied.window_start)
+        round(coalesce(covered.days_covered, 0)::{{ numeric_type() }} / ({{ days_between('supplied.window_end', 'supplied.window_start') }}), 4) as pdc,
+        round(supplied.days_supplied::{{ numeric_type() }} / ({{ days_between('supplied.window_end', 'supplied.window_start') }}), 4) as mpr,
+        coalesce(covered.days_covered, 0)::{{ numeric_type() }} / ({{ days_between('supplied.window_end', 'supplied.window_start') }})
             >= {{ threshold }} as adherent
     from supplied
     left join covered

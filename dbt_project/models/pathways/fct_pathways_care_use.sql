@@ -11,7 +11,7 @@ with observation as (
 ),
 
 patients as (
-    select patient_id, sex, birth_year, residence_dpt::text as department
+    select patient_id, sex, birth_year, residence_dpt::{{ text_type() }} as department
     from {{ source('claims', 'patient') }}
 ),
 
@@ -28,10 +28,7 @@ observed_years as (
             - greatest(observation.observation_start, make_date(years.year::int, 1, 1)) + 1
         )::int as observed_days
     from observation
-    cross join lateral generate_series(
-        extract(year from observation.observation_start)::int,
-        extract(year from observation.observation_end)::int
-    ) as years (year)
+    cross join lateral {{ int_series('extract(year from observation.observation_start)::int', 'extract(year from observation.observation_end)::int') }} as years (year)
     group by observation.patient_id, years.year
 ),
 

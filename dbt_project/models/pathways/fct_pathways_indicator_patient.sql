@@ -45,7 +45,7 @@ data_span as (
 ),
 
 patients as not materialized (
-    select patient_id, death_date, residence_dpt::text as department
+    select patient_id, death_date, residence_dpt::{{ text_type() }} as department
     from {{ source('claims', 'patient') }}
 ),
 

@@ -62,7 +62,7 @@ patient_months as (
         month_index.m::int as month_index,
         {{ dbt.cast(dbt.dateadd('month', 'month_index.m', dbt.date_trunc('month', 'index_dates.index_date')), 'date') }} as month_start
     from index_dates
-    cross join generate_series(0, {{ months }} - 1) as month_index (m)
+    cross join lateral {{ int_series('0', months ~ ' - 1') }} as month_index (m)
 ),
 
 contacts as (

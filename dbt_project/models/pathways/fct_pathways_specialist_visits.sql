@@ -9,7 +9,7 @@ final as (
     select
         patient_id,
         extract(year from event_date)::int as year,
-        coalesce(code, 'unknown')::text as specialty,
+        coalesce(code, 'unknown')::{{ text_type() }} as specialty,
         count(*)::int as visits
     from events
     group by patient_id, extract(year from event_date), coalesce(code, 'unknown')

@@ -37,7 +37,7 @@ changes_groups as (
 changes as (
     select
         patient_id,
-        'changes'::text as path_filter,
+        'changes'::{{ text_type() }} as path_filter,
         regimen,
         min(segment_start) as line_start,
         max(segment_end) as line_end
@@ -48,7 +48,7 @@ changes as (
 firsts as (
     select
         patient_id,
-        'first'::text as path_filter,
+        'first'::{{ text_type() }} as path_filter,
         regimen,
         segment_start as line_start,
         segment_end as line_end
@@ -64,7 +64,7 @@ firsts as (
 alls as (
     select
         patient_id,
-        'all'::text as path_filter,
+        'all'::{{ text_type() }} as path_filter,
         regimen,
         segment_start as line_start,
         segment_end as line_end

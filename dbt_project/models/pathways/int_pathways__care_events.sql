@@ -63,7 +63,7 @@ lab_tests as (
         'lab_test' as event_kind,
         {{ nabm_code('nabm_code') }} as code,
         prescriber_id as professional_id,
-        0::numeric as amount_reimbursed,
+        0::{{ numeric_type() }} as amount_reimbursed,
         0 as stay_days
     from ({{ tail_rows(source('claims', 'lab_test'), 'test_date', 'care_scope') }}) as lab_test
 ),
@@ -75,7 +75,7 @@ medical_acts as (
         'medical_act' as event_kind,
         btrim(ccam_code) as code,
         provider_id as professional_id,
-        0::numeric as amount_reimbursed,
+        0::{{ numeric_type() }} as amount_reimbursed,
         0 as stay_days
     from ({{ tail_rows(source('claims', 'medical_act'), 'act_date', 'care_scope') }}) as medical_act
 ),
@@ -85,7 +85,7 @@ dispensings as (
         dispensing.patient_id,
         dispensing.dispensing_date as event_date,
         'dispensing' as event_kind,
-        drug.atc7::text as code,
+        drug.atc7::{{ text_type() }} as code,
         dispensing.prescriber_id as professional_id,
         coalesce(dispensing.amount_reimbursed, 0) as amount_reimbursed,
         0 as stay_days
@@ -99,10 +99,10 @@ hospital_stays as (
         patient_id,
         admission_date as event_date,
         'hospital_stay' as event_kind,
-        ghm::text as code,
-        facility_id::text as professional_id,
-        0::numeric as amount_reimbursed,
-        discharge_date - admission_date as stay_days
+        ghm::{{ text_type() }} as code,
+        facility_id::{{ text_type() }} as professional_id,
+        0::{{ numeric_type() }} as amount_reimbursed,
+        {{ days_between('discharge_date', 'admission_date') }} as stay_days
     from ({{ tail_rows(source('claims', 'hospital_stay'), 'admission_date', 'care_scope') }}) as hospital_stay
 ),
 
@@ -121,9 +121,9 @@ final as (
 select
     patient_id,
     event_date,
-    event_kind::text as event_kind,
-    code::text as code,
-    professional_id::text as professional_id,
+    event_kind::{{ text_type() }} as event_kind,
+    code::{{ text_type() }} as code,
+    professional_id::{{ text_type() }} as professional_id,
     amount_reimbursed::numeric(14, 2) as amount_reimbursed,
     stay_days::int as stay_days
 from final

@@ -37,9 +37,9 @@ with class_prefixes as (
 
 final as (
     select
-        drug_class::text as drug_class,
-        atc_prefix::text as atc_prefix,
-        class_role::text as class_role
+        drug_class::{{ text_type() }} as drug_class,
+        atc_prefix::{{ text_type() }} as atc_prefix,
+        class_role::{{ text_type() }} as class_role
     from class_prefixes
 )
 

@@ -140,13 +140,13 @@ kept_segments as (
     select patient_id, regimen, segment_start, segment_end
     from raw_segments_context
     where not (
-        regimen like '%+%' and segment_end - segment_start < {{ combination_window }}
+        regimen like '%+%' and {{ days_between('segment_end', 'segment_start') }} < {{ combination_window }}
     )
     and not (
         regimen not like '%+%'
         and previous_regimen like '%+%'
         and previous_end = segment_start
-        and segment_end - segment_start < {{ min_post_combination }}
+        and {{ days_between('segment_end', 'segment_start') }} < {{ min_post_combination }}
     )
 ),
 
@@ -154,7 +154,7 @@ final as (
     select
         patient_id,
         row_number() over (partition by patient_id order by segment_start)::int as segment_number,
-        regimen::text as regimen,
+        regimen::{{ text_type() }} as regimen,
         segment_start,
         segment_end
     from kept_segments

@@ -19,9 +19,9 @@ final as (
     select
         onsets.outcome_code,
         onsets.patient_id,
-        windows.at_risk_end - windows.at_risk_start + 1 as n_days,
-        onsets.onset_date - windows.at_risk_start as event_day,
-        round(((windows.at_risk_start - make_date(windows.birth_year, 7, 1)) / 365.25)::numeric, 2)::float
+        {{ days_between('windows.at_risk_end', 'windows.at_risk_start') }} + 1 as n_days,
+        {{ days_between('onsets.onset_date', 'windows.at_risk_start') }} as event_day,
+        round((({{ days_between('windows.at_risk_start', 'make_date(windows.birth_year, 7, 1)') }}) / 365.25)::{{ numeric_type() }}, 2)::{{ double_type() }}
             as age_start
     from onsets
     inner join windows

@@ -24,8 +24,8 @@ final as (
         episodes.patient_id,
         episodes.drug_level,
         episodes.drug_code,
-        episodes.episode_start - windows.at_risk_start as start_day,
-        episodes.exposed_end - windows.at_risk_start as end_day
+        {{ days_between('episodes.episode_start', 'windows.at_risk_start') }} as start_day,
+        {{ days_between('episodes.exposed_end', 'windows.at_risk_start') }} as end_day
     from episodes
     inner join cases
         on episodes.patient_id = cases.patient_id

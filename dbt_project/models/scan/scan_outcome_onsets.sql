@@ -8,7 +8,7 @@
 with diagnoses as (
     select stay_id, left(icd10, 3) as icd3
     from {{ ref('stg_claims__stay_diagnoses') }}
-    where role in ('DP', 'DR') and icd10 ~ '^[A-Z][0-9]{2}'
+    where role in ('DP', 'DR') and {{ regex_match('icd10', "'^[A-Z][0-9]{2}'") }}
 ),
 
 stays as (

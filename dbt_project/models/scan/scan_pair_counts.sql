@@ -85,7 +85,7 @@ outcome_strata as (
         onsets.outcome_level,
         onsets.outcome_code,
         extract(year from onsets.onset_date)::int as calendar_year,
-        coalesce(least(greatest((extract(year from onsets.onset_date)::int - windows.birth_year) / 5, 0), 18), -1)
+        coalesce(least(greatest({{ int_div('extract(year from onsets.onset_date)::int - windows.birth_year', '5') }}, 0), 18), -1)
             as age_band,
         windows.sex,
         count(*) as cases
@@ -102,7 +102,7 @@ outcome_rates as (
         outcome_strata.calendar_year,
         outcome_strata.age_band,
         outcome_strata.sex,
-        outcome_strata.cases::double precision / stratum_time.person_days as cases_per_day
+        outcome_strata.cases::{{ double_type() }} / stratum_time.person_days as cases_per_day
     from outcome_strata
     inner join stratum_time
         on outcome_strata.calendar_year = stratum_time.calendar_year
@@ -118,9 +118,9 @@ expected as (
         pairs.outcome_code,
         -- summed as numeric: a sum of doubles depends on the order of its terms (parallel
         -- workers, hash order), and two builds of the same data must give the same value
-        sum((exposed_time.exposed_days * outcome_rates.cases_per_day)::numeric)
+        sum((exposed_time.exposed_days * outcome_rates.cases_per_day)::{{ numeric_type() }})
             filter (where exposed_time.exposure_window = 'any') as expected,
-        sum((exposed_time.exposed_days * outcome_rates.cases_per_day)::numeric)
+        sum((exposed_time.exposed_days * outcome_rates.cases_per_day)::{{ numeric_type() }})
             filter (where exposed_time.exposure_window = 'latent') as latent_expected
     from pairs
     inner join exposed_time
@@ -146,9 +146,9 @@ final as (
         ssa.nsr_numerator,
         ssa.nsr_denominator,
         coalesce(observed.observed, 0)::bigint as oe_observed,
-        coalesce(expected.expected, 0)::double precision as oe_expected,
+        coalesce(expected.expected, 0)::{{ double_type() }} as oe_expected,
         coalesce(observed.latent_observed, 0)::bigint as oe_latent_observed,
-        coalesce(expected.latent_expected, 0)::double precision as oe_latent_expected,
+        coalesce(expected.latent_expected, 0)::{{ double_type() }} as oe_latent_expected,
         coalesce(tree.risk_events, 0)::bigint as tree_risk,
         coalesce(tree.control_events, 0)::bigint as tree_control
     from pairs

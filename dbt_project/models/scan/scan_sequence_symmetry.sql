@@ -31,7 +31,7 @@ pair_counts as (
     inner join onsets
         on initiations.patient_id = onsets.patient_id
     where onsets.onset_date <> initiations.initiation_date
-        and abs(onsets.onset_date - initiations.initiation_date) <= {{ window_days }}
+        and abs({{ days_between('onsets.onset_date', 'initiations.initiation_date') }}) <= {{ window_days }}
     group by initiations.drug_level, initiations.drug_code, onsets.outcome_level, onsets.outcome_code
 ),
 
@@ -74,7 +74,7 @@ outcome_grid as (
         coalesce(outcome_months.new_cases, 0) as new_cases
     from (select distinct outcome_level, outcome_code from outcome_months) as nodes
     cross join month_span
-    cross join lateral generate_series(month_span.first_month, month_span.last_month) as grid (month_index)
+    cross join lateral {{ int_series('month_span.first_month', 'month_span.last_month') }} as grid (month_index)
     left join outcome_months
         on nodes.outcome_level = outcome_months.outcome_level
         and nodes.outcome_code = outcome_months.outcome_code
@@ -103,8 +103,8 @@ trend as (
         pair_counts.drug_code,
         pair_counts.outcome_level,
         pair_counts.outcome_code,
-        sum(drug_months.new_users * outcome_windows.cases_after)::double precision as nsr_numerator,
-        sum(drug_months.new_users * outcome_windows.cases_around)::double precision as nsr_denominator
+        sum(drug_months.new_users * outcome_windows.cases_after)::{{ double_type() }} as nsr_numerator,
+        sum(drug_months.new_users * outcome_windows.cases_around)::{{ double_type() }} as nsr_denominator
     from pair_counts
     inner join drug_months
         on pair_counts.drug_level = drug_months.drug_level

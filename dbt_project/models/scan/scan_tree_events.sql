@@ -33,12 +33,12 @@ windowed as (
         initiations.drug_level,
         initiations.drug_code,
         onsets.outcome_code as icd3,
-        onsets.onset_date - initiations.initiation_date between {{ risk_start }} and {{ risk_end }} as in_risk
+        {{ days_between('onsets.onset_date', 'initiations.initiation_date') }} between {{ risk_start }} and {{ risk_end }} as in_risk
     from initiations
     inner join onsets
         on initiations.patient_id = onsets.patient_id
-    where onsets.onset_date - initiations.initiation_date between {{ risk_start }} and {{ risk_end }}
-        or onsets.onset_date - initiations.initiation_date between {{ control_start }} and {{ control_end }}
+    where {{ days_between('onsets.onset_date', 'initiations.initiation_date') }} between {{ risk_start }} and {{ risk_end }}
+        or {{ days_between('onsets.onset_date', 'initiations.initiation_date') }} between {{ control_start }} and {{ control_end }}
 ),
 
 leaf_counts as (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 
 from veille import db
 from veille.errors import VeilleError
+from veille.marts import Marts, marts_for
 from veille.study import store
 from veille.study.analysis import OutcomeAnalysis, Settings, analyse_outcome
 from veille.study.config import Study
@@ -29,27 +31,75 @@ class StudyRun:
     nulls: dict = field(default_factory=dict)  # (cohort_id, analysis, term) -> calibration.Null
 
 
-def build_marts(quiet: bool = True, dbt_vars: dict | None = None) -> None:
+def build_marts(quiet: bool = True, dbt_vars: dict | None = None, target: str = "default") -> None:
+    """Build the study marts with dbt on ``target``. On spark, the study registry just written to
+    PostgreSQL is first copied to the Parquet the spark target reads (VEILLE_PARQUET)."""
     import json
 
     from veille.dbt import run_dbt
 
     args = DBT_SELECTION + (["--vars", json.dumps(dbt_vars)] if dbt_vars else [])
+    if target != "default":
+        if target == "spark":
+            from veille.spark.flatten import export_registry
+
+            export_registry()
+        args += ["--target", target]
     if run_dbt(args, check=False, quiet=quiet) != 0:
-        raise VeilleError("dbt could not build the study marts: run `veille dbt build --select +tag:study` to see why")
+        where = "" if target == "default" else f" --target {target}"
+        raise VeilleError("dbt could not build the study marts: run "
+                          f"`veille dbt build --select +tag:study{where}` to see why")
 
 
-def _read(conn: sa.Connection, mart: str, cohort_ids: list[str]) -> pd.DataFrame:
-    exists = conn.execute(sa.text("select to_regclass(:t)"), {"t": f"marts.{mart}"}).scalar()
-    if not exists:
-        raise VeilleError(f"mart marts.{mart} is missing: build the dbt project first (veille dbt build)")
-    return pd.read_sql(
-        sa.text(f"select * from marts.{mart} where cohort_id = any(:ids)"), conn, params={"ids": cohort_ids}
-    )
+# the unique key of each study mart (its dbt test): the order the estimators read rows in
+MART_KEYS = {
+    "fct_study_survival": ["cohort_id", "outcome_id", "patient_id"],
+    "fct_study_covariate_class": ["cohort_id", "patient_id", "atc_class"],
+    "fct_study_counting_process": ["cohort_id", "outcome_id", "patient_id", "start_day"],
+    "fct_study_attrition": ["cohort_id", "outcome_id", "step"],
+}
 
 
-def run_study(study: Study, *, build: bool = True, report_dir: Path | None = None) -> StudyRun:
-    """Run every comparison x outcome of ``study``; results are stored under a new run id."""
+def read_study_marts(marts: Marts, cohort_ids: list[str]) -> tuple[pd.DataFrame, ...]:
+    """The four study marts (MARTS) of these cohorts, from PostgreSQL or Spark (veille.marts),
+    each sorted by its unique key: a matched analysis pairs subjects in the order it reads them,
+    and neither engine returns rows in a set order."""
+    return tuple(marts.read(f"marts.{m}", {"cohort_id": cohort_ids})
+                 .sort_values(MART_KEYS[m], kind="stable").reset_index(drop=True) for m in MARTS)
+
+
+def analyse_study(study: Study, surv: pd.DataFrame, classes: pd.DataFrame,
+                  counting: pd.DataFrame) -> Iterator[OutcomeAnalysis]:
+    """Every comparison x outcome (negative controls included) of ``study``, fitted on its
+    marts (read_study_marts)."""
+    for comp in study.comparisons:
+        cid = study.cohort_id(comp)
+        rows = surv[surv["cohort_id"] == cid]
+        cls = classes[classes["cohort_id"] == cid]
+        for outcome, negative in [(o, False) for o in study.outcomes] + [(o, True) for o in study.negative_controls]:
+            settings = Settings(
+                analyses=tuple(study.analyses),
+                patient_covariates=tuple(study.covariates.patient),
+                min_events=study.min_events,
+                min_events_per_covariate=study.min_events_per_covariate,
+                negative_control=negative,
+            )
+            yield analyse_outcome(
+                rows[rows["outcome_id"] == outcome.id],
+                settings,
+                cohort_id=cid,
+                outcome_id=outcome.id,
+                exposure=comp.exposure.label,
+                comparator=comp.comparator.label,
+                classes=cls,
+                counting=counting[(counting["cohort_id"] == cid) & (counting["outcome_id"] == outcome.id)],
+            )
+
+
+def run_study(study: Study, *, build: bool = True, report_dir: Path | None = None,
+              target: str = "default") -> StudyRun:
+    """Run every comparison x outcome of ``study``; results are stored under a new run id.
+    ``target``: the dbt target whose marts are built and read (default: PostgreSQL; spark)."""
     eng = db.engine(db.ENGINEER)
     with eng.begin() as conn:
         exists = conn.execute(sa.text("select to_regclass('results.run')")).scalar()
@@ -57,7 +107,7 @@ def run_study(study: Study, *, build: bool = True, report_dir: Path | None = Non
             raise VeilleError("the results schema is missing: run `veille migrate` first")
         cohort_ids = write_registry(conn, study)
     if build:
-        build_marts()
+        build_marts(target=target)
     with eng.begin() as conn:
         run_id = store.start_run(conn, study)
     run = StudyRun(study, run_id)
@@ -65,34 +115,13 @@ def run_study(study: Study, *, build: bool = True, report_dir: Path | None = Non
         return _run_case_series(run, report_dir)
     try:
         with eng.connect() as conn:
-            surv, classes, counting, attrition = (_read(conn, m, cohort_ids) for m in MARTS)
+            surv, classes, counting, attrition = read_study_marts(marts_for(target, conn), cohort_ids)
         run.attrition = attrition
         with eng.begin() as conn:
             store.save_attrition(conn, run_id, attrition)
-            for comp in study.comparisons:
-                cid = study.cohort_id(comp)
-                rows = surv[surv["cohort_id"] == cid]
-                cls = classes[classes["cohort_id"] == cid]
-                for outcome, negative in [(o, False) for o in study.outcomes] + [(o, True) for o in study.negative_controls]:
-                    settings = Settings(
-                        analyses=tuple(study.analyses),
-                        patient_covariates=tuple(study.covariates.patient),
-                        min_events=study.min_events,
-                        min_events_per_covariate=study.min_events_per_covariate,
-                        negative_control=negative,
-                    )
-                    res = analyse_outcome(
-                        rows[rows["outcome_id"] == outcome.id],
-                        settings,
-                        cohort_id=cid,
-                        outcome_id=outcome.id,
-                        exposure=comp.exposure.label,
-                        comparator=comp.comparator.label,
-                        classes=cls,
-                        counting=counting[(counting["cohort_id"] == cid) & (counting["outcome_id"] == outcome.id)],
-                    )
-                    run.outcomes.append(res)
-                    store.save_outcome(conn, run_id, res)
+            for res in analyse_study(study, surv, classes, counting):
+                run.outcomes.append(res)
+                store.save_outcome(conn, run_id, res)
             run.nulls = store.save_calibration(conn, run_id, run.outcomes)
             store.finish_run(conn, run_id, "done")
     except Exception as exc:
@@ -173,17 +202,17 @@ def summary_lines(run: StudyRun) -> list[str]:
 
 
 def run_studies(studies: list[Study], *, build: bool = True, report_dir: Path | None = None, echo=print,
-                dbt_vars: dict | None = None) -> list[StudyRun]:
+                dbt_vars: dict | None = None, target: str = "default") -> list[StudyRun]:
     """Run several studies with one dbt build (all registry rows are written first; ``dbt_vars``
-    are passed to it, e.g. ``{"stockpiling": False}``)."""
+    are passed to it, e.g. ``{"stockpiling": False}``) on dbt target ``target``."""
     if build:
         with db.engine(db.ENGINEER).begin() as conn:
             for s in studies:
                 write_registry(conn, s)
-        build_marts(dbt_vars=dbt_vars)
+        build_marts(dbt_vars=dbt_vars, target=target)
     runs = []
     for s in studies:
-        run = run_study(s, build=False, report_dir=report_dir)
+        run = run_study(s, build=False, report_dir=report_dir, target=target)
         runs.append(run)
         for line in summary_lines(run):
             echo(line)

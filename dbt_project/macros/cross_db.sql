@@ -1,0 +1,72 @@
+{#-
+  SQL that PostgreSQL and Spark spell differently (docs/spark.md). Everything else in the models
+  is written once, in the SQL both engines read, or with dbt's cross-database macros
+  (dbt.dateadd, dbt.datediff, dbt.type_string...).
+-#}
+
+{#- the type of free text: text (PostgreSQL), string (Spark) -#}
+{% macro text_type() -%}
+    {{ return(adapter.dispatch('text_type', 'veille')()) }}
+{%- endmacro %}
+{% macro default__text_type() %}{{ return('text') }}{% endmacro %}
+{% macro spark__text_type() %}{{ return('string') }}{% endmacro %}
+
+{#- expr matches the regular expression pattern (a SQL string literal without backslashes: write
+    [0-9], not \d, as the two engines read backslashes in literals differently) -#}
+{% macro regex_match(expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_match', 'veille')(expr, pattern)) }}
+{%- endmacro %}
+{% macro default__regex_match(expr, pattern) %}({{ expr }} ~ {{ pattern }}){% endmacro %}
+{% macro spark__regex_match(expr, pattern) %}({{ expr }} rlike {{ pattern }}){% endmacro %}
+
+{#- one row per element of an array column, in a select list: unnest / explode -#}
+{% macro unnest_array(expr) -%}
+    {{ return(adapter.dispatch('unnest_array', 'veille')(expr)) }}
+{%- endmacro %}
+{% macro default__unnest_array(expr) %}unnest({{ expr }}){% endmacro %}
+{% macro spark__unnest_array(expr) %}explode({{ expr }}){% endmacro %}
+
+{#- whole days from date `earlier` to date `later` (an integer): later - earlier (PostgreSQL), datediff
+    (Spark, where the difference of two dates is an interval) -#}
+{% macro days_between(later, earlier) -%}
+    {{ return(adapter.dispatch('days_between', 'veille')(later, earlier)) }}
+{%- endmacro %}
+{% macro default__days_between(later, earlier) %}({{ later }} - {{ earlier }}){% endmacro %}
+{% macro spark__days_between(later, earlier) %}datediff({{ later }}, {{ earlier }}){% endmacro %}
+
+{#- date `expr` plus `years` years (an integer expression; 29 February goes to 28 February) -#}
+{% macro add_years(expr, years) -%}
+    {{ return(adapter.dispatch('add_years', 'veille')(expr, years)) }}
+{%- endmacro %}
+{% macro default__add_years(expr, years) %}({{ expr }} + make_interval(years => {{ years }}))::date{% endmacro %}
+{% macro spark__add_years(expr, years) %}add_months({{ expr }}, 12 * ({{ years }})){% endmacro %}
+
+{#- the integers from start to stop, as a set-returning function for `cross join lateral ... as
+    alias (column)`: empty when stop < start on both engines (Spark's sequence would count down) -#}
+{% macro int_series(start, stop) -%}
+    {{ return(adapter.dispatch('int_series', 'veille')(start, stop)) }}
+{%- endmacro %}
+{% macro default__int_series(start, stop) %}generate_series({{ start }}, {{ stop }}){% endmacro %}
+{% macro spark__int_series(start, stop) %}explode(case when ({{ start }}) <= ({{ stop }}) then sequence({{ start }}, {{ stop }}) end){% endmacro %}
+
+{#- integer division of two integer expressions, truncated toward zero (Spark's / gives a double) -#}
+{% macro int_div(a, b) -%}
+    {{ return(adapter.dispatch('int_div', 'veille')(a, b)) }}
+{%- endmacro %}
+{% macro default__int_div(a, b) %}(({{ a }}) / ({{ b }})){% endmacro %}
+{% macro spark__int_div(a, b) %}(({{ a }}) div ({{ b }})){% endmacro %}
+
+{#- the 8-byte floating point type -#}
+{% macro double_type() -%}
+    {{ return(adapter.dispatch('double_type', 'veille')()) }}
+{%- endmacro %}
+{% macro default__double_type() %}{{ return('double precision') }}{% endmacro %}
+{% macro spark__double_type() %}{{ return('double') }}{% endmacro %}
+
+{#- exact decimal arithmetic: numeric (PostgreSQL, any precision), decimal(38, 18) on Spark, whose
+    bare `numeric` is decimal(10, 0) and would round to whole numbers -#}
+{% macro numeric_type() -%}
+    {{ return(adapter.dispatch('numeric_type', 'veille')()) }}
+{%- endmacro %}
+{% macro default__numeric_type() %}{{ return('numeric') }}{% endmacro %}
+{% macro spark__numeric_type() %}{{ return('decimal(38, 18)') }}{% endmacro %}

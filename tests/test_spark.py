@@ -1,0 +1,158 @@
+"""The spark target (docs/spark.md): `veille flatten`, the same dbt models built on Spark (session
+mode, local), every warehouse table equal to PostgreSQL's row by row, one study's estimates the
+same on both. Needs Java 17 (`apt-get install openjdk-17-jre-headless`; .ci/run installs it)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from conftest import scratch_database
+from veille import db
+from veille.dbt import run_dbt
+from veille.errors import VeilleError
+from veille.load import load_extract
+from veille.marts import PostgresMarts, SparkMarts
+from veille.refresh_bench import register_studies
+from veille.spark.compare import compare_warehouses
+from veille.spark.flatten import flatten
+from veille.study.config import find_study
+from veille.study.run import analyse_study, read_study_marts
+from veille.synth import generate
+
+# what `dbt build --selector warehouse` makes as tables (views are not stored)
+WAREHOUSE_TABLES = 25
+
+
+@pytest.fixture(scope="module")
+def both(pg_server, tmp_path_factory):
+    """One small strong extract, the shipped studies registered, built on PostgreSQL, flattened
+    from that warehouse and built again on Spark (seeds, models, data and unit tests)."""
+    if shutil.which("java") is None:
+        pytest.fail("the spark target needs Java 17: apt-get install openjdk-17-jre-headless (.ci/run does it)")
+    root = tmp_path_factory.mktemp("spark")
+    extract = root / "extract"
+    generate(extract, patients=1500, years=3, start=date(2016, 1, 1), seed=5, scenario="strong")
+    # one pack of the referential with a 5-digit CIP13: the loader rejects its line
+    referential = next(extract.glob("IR_PHA_R*.csv"))
+    header = referential.read_text(encoding="utf-8").splitlines()[0]
+    with referential.open("a", encoding="utf-8") as fh:
+        fh.write("12345" + ";" * header.count(";") + "\n")
+    old = {k: os.environ.get(k) for k in ("VEILLE_SPARK_HOME", "VEILLE_PARQUET")}
+    os.environ["VEILLE_SPARK_HOME"] = str(root / "spark")
+    os.environ["VEILLE_PARQUET"] = str(root / "parquet")
+    try:
+        with scratch_database("spark_equality", migrated=True) as name:
+            load_extract(extract)
+            register_studies()
+            run_dbt(["build", "--selector", "warehouse", "--quiet"])
+            summary = flatten(None, root / "parquet", echo=lambda _: None)
+            rc = run_dbt(["build", "--selector", "warehouse", "--target", "spark", "--quiet"], check=False)
+            yield {"database": name, "root": root, "extract": extract, "summary": summary, "rc": rc}
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_the_warehouse_builds_on_spark_with_its_data_and_unit_tests(both):
+    assert both["rc"] == 0
+
+
+def test_every_warehouse_table_built_on_spark_equals_postgresql(both):
+    results = compare_warehouses(schemas=("intermediate", "marts"))
+    assert len(results) == WAREHOUSE_TABLES
+    assert [(r.table, r.detail) for r in results if not r.equal] == []
+    rows = {r.table: r.pg_rows for r in results}
+    # not a comparison of empty tables: the study chain and the case series have rows
+    assert rows["marts.fct_study_survival"] > 1000
+    assert rows["marts.fct_sccs_intervals"] > 100
+    assert rows["intermediate.int_drug_episodes_built"] > 2000
+
+
+def test_a_study_gives_the_same_estimates_on_both_engines(both):
+    study = find_study("fall_risk_hip_fracture")
+    cohort_ids = [study.cohort_id(c) for c in study.comparisons]
+    with db.engine().connect() as conn:
+        on_pg = read_study_marts(PostgresMarts(conn), cohort_ids)
+    on_spark = read_study_marts(SparkMarts(), cohort_ids)
+    assert [len(f) for f in on_spark] == [len(f) for f in on_pg]
+    pg = {(a.cohort_id, a.outcome_id): a for a in analyse_study(study, *on_pg[:3])}
+    sp = {(a.cohort_id, a.outcome_id): a for a in analyse_study(study, *on_spark[:3])}
+    assert pg.keys() == sp.keys()
+    compared = 0
+    for key, a in pg.items():
+        for e in a.estimates:
+            f = sp[key].estimate(e["analysis"], e["term"])
+            for col in ("hr", "ci_low", "ci_high", "p_value"):
+                if e[col] is None:
+                    assert f[col] is None
+                else:
+                    assert math.isclose(f[col], e[col], rel_tol=1e-9), (key, e["analysis"], col)
+                    compared += col == "hr"
+    assert compared >= 10
+    # the injected effect is there: antipsychotics against non-users, hip fracture
+    anti = pg[(study.cohort_id(study.comparisons[3]), "hip_fracture")].estimate("cox_adjusted")
+    assert anti["hr"] > 1.5
+
+
+def test_flatten_writes_the_loaders_tables_and_rejections(both):
+    manifest = json.loads((both["root"] / "parquet" / "manifest.json").read_text())["tables"]
+    with db.raw_connection() as conn:
+        for name in ("claims.dispensing", "claims.hospital_stay", "claims.patient", "meta.rejected_row"):
+            (n,) = conn.execute(f"select count(*) from {name}").fetchone()
+            assert manifest[name]["rows"] == n, name
+        rejected = conn.execute("select file_name, line_number, reason from meta.rejected_row "
+                                "order by 1, 2, 3").fetchall()
+    files = sorted((both["root"] / "parquet" / "claims" / "dispensing").glob("*.parquet"))
+    assert [f.name for f in files] == ["part-2016.parquet", "part-2017.parquet", "part-2018.parquet"]
+    table = pq.read_table(both["root"] / "parquet" / "meta" / "rejected_row").to_pandas()
+    assert sorted(table[["file_name", "line_number", "reason"]].itertuples(index=False, name=None)) == \
+        [tuple(r) for r in rejected]
+    referential = next(both["extract"].glob("IR_PHA_R*.csv"))
+    last_line = len(referential.read_text(encoding="utf-8").splitlines())  # the line the fixture added
+    assert (referential.name, last_line, "CIP13 is not 13 digits") in [tuple(r) for r in rejected]
+
+
+def test_a_failed_flatten_leaves_the_folder_as_it_was(both, tmp_path):
+    out = tmp_path / "pq"
+    out.mkdir()
+    (out / "keep.txt").write_text("before")
+    with db.raw_connection() as conn:
+        conn.execute("alter table ref.nabm rename to nabm_gone")
+        conn.commit()
+    try:
+        with pytest.raises(VeilleError, match=r"^flatten: the database has no table ref.nabm \(run `veille migrate` first\)$"):
+            flatten(None, out, echo=lambda _: None)
+    finally:
+        with db.raw_connection() as conn:
+            conn.execute("alter table ref.nabm_gone rename to nabm")
+            conn.commit()
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["pq"]  # no half-written folder beside it
+
+
+def test_flatten_without_an_extract_says_what_to_give(both):
+    proc = subprocess.run([sys.executable, "-m", "veille.cli", "flatten", "--out", str(both["root"] / "x")],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == "error: flatten: give either an EXTRACT folder or --from-warehouse"
+
+
+def test_the_spark_marts_read_only_what_is_asked(both):
+    marts = SparkMarts()
+    frame = marts.read("marts.fct_study_cohort", {"exposed": [1]})
+    assert len(frame) > 0 and set(frame["exposed"]) == {1}
+    with pytest.raises(VeilleError, match=r"^mart marts\.nothing is missing on Spark"):
+        marts.read("marts.nothing")
+    assert isinstance(frame, pd.DataFrame)
