@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 DEMO_PATIENTS ?= 20000
 
-.PHONY: demo test docs bench bench-pipeline bench-coverage bench-refresh lint clean venv
+.PHONY: demo test docs bench bench-pipeline bench-coverage bench-refresh bench-spark lint clean venv
 
 venv: $(STAMP)
 
@@ -38,6 +38,10 @@ bench-pipeline: $(STAMP)
 # one flow month appended and built incrementally vs a full load and build, 200,000 patients x 5 years
 bench-refresh: $(STAMP)
 	$(BIN)/veille bench refresh
+
+# the core warehouse built by PostgreSQL and by Spark local[2], 200,000 patients x 5 years (docs/spark.md)
+bench-spark: $(STAMP)
+	$(BIN)/veille bench spark
 
 # every shipped study on 20 generator seeds: coverage of the 95% intervals (docs/studies.md), ~1 h
 bench-coverage: $(STAMP)
