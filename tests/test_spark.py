@@ -21,6 +21,8 @@ from veille.dbt import run_dbt
 from veille.errors import VeilleError
 from veille.load import load_extract
 from veille.marts import PostgresMarts, SparkMarts
+from veille.pathways.indicators import read_indicators
+from veille.pathways.indicators import register as register_indicators
 from veille.refresh_bench import register_studies
 from veille.spark.compare import compare_warehouses
 from veille.spark.flatten import flatten
@@ -30,6 +32,8 @@ from veille.synth import generate
 
 # what `dbt build --selector warehouse` makes as tables (views are not stored)
 WAREHOUSE_TABLES = 25
+# the pathways and scan models, as `veille pathways run` and `veille scan` build them
+AREAS = ["run", "--select", "tag:pathways", "tag:scan", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +57,15 @@ def both(pg_server, tmp_path_factory):
         with scratch_database("spark_equality", migrated=True) as name:
             load_extract(extract)
             register_studies()
+            with db.engine(db.ENGINEER).begin() as conn:
+                register_indicators(conn, read_indicators())
             run_dbt(["build", "--selector", "warehouse", "--quiet"])
+            run_dbt(AREAS)
             summary = flatten(None, root / "parquet", echo=lambda _: None)
             rc = run_dbt(["build", "--selector", "warehouse", "--target", "spark", "--quiet"], check=False)
-            yield {"database": name, "root": root, "extract": extract, "summary": summary, "rc": rc}
+            areas_rc = run_dbt([*AREAS, "--target", "spark"], check=False) if rc == 0 else None
+            yield {"database": name, "root": root, "extract": extract, "summary": summary, "rc": rc,
+                   "areas_rc": areas_rc}
     finally:
         for k, v in old.items():
             if v is None:
@@ -78,6 +87,16 @@ def test_every_warehouse_table_built_on_spark_equals_postgresql(both):
     assert rows["marts.fct_study_survival"] > 1000
     assert rows["marts.fct_sccs_intervals"] > 100
     assert rows["intermediate.int_drug_episodes_built"] > 2000
+
+
+def test_every_pathways_and_scan_table_built_on_spark_equals_postgresql(both):
+    assert both["areas_rc"] == 0
+    results = compare_warehouses(schemas=("pathways", "scan"))
+    assert [(r.table, r.detail) for r in results if not r.equal] == []
+    rows = {r.table: r.pg_rows for r in results}
+    assert rows["pathways.fct_pathways_indicator_patient"] > 50
+    assert rows["scan.scan_pair_counts"] > 50
+    assert len(results) > 15
 
 
 def test_a_study_gives_the_same_estimates_on_both_engines(both):

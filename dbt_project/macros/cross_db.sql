@@ -70,3 +70,48 @@
 {%- endmacro %}
 {% macro default__numeric_type() %}{{ return('numeric') }}{% endmacro %}
 {% macro spark__numeric_type() %}{{ return('decimal(38, 18)') }}{% endmacro %}
+
+{#- date `expr` plus `n` months (an integer expression), a date: the 31st goes to the month's last day -#}
+{% macro add_months(expr, n) -%}
+    {{ return(adapter.dispatch('add_months', 'veille')(expr, n)) }}
+{%- endmacro %}
+{% macro default__add_months(expr, n) %}({{ expr }} + make_interval(months => {{ n }}))::date{% endmacro %}
+{% macro spark__add_months(expr, n) %}add_months({{ expr }}, {{ n }}){% endmacro %}
+
+{#- a CTE that PostgreSQL must not materialize (`as not materialized`): Spark inlines CTEs anyway -#}
+{% macro not_materialized() -%}
+    {{ return(adapter.dispatch('not_materialized', 'veille')()) }}
+{%- endmacro %}
+{% macro default__not_materialized() %}not materialized{% endmacro %}
+{% macro spark__not_materialized() %}{% endmacro %}
+
+{#- an array made of `expr` (in terms of `var`) for each element of `array` -#}
+{% macro array_transform(array, var, expr) -%}
+    {{ return(adapter.dispatch('array_transform', 'veille')(array, var, expr)) }}
+{%- endmacro %}
+{% macro default__array_transform(array, var, expr) %}array(select {{ expr }} from unnest({{ array }}) as {{ var }}){% endmacro %}
+{% macro spark__array_transform(array, var, expr) %}transform({{ array }}, {{ var }} -> {{ expr }}){% endmacro %}
+
+{#- `expr` LIKE one of the patterns of array `patterns` -#}
+{% macro like_any(expr, patterns) -%}
+    {{ return(adapter.dispatch('like_any', 'veille')(expr, patterns)) }}
+{%- endmacro %}
+{% macro default__like_any(expr, patterns) %}({{ expr }} like any ({{ patterns }})){% endmacro %}
+{% macro spark__like_any(expr, patterns) %}exists({{ patterns }}, pattern -> {{ expr }} like pattern){% endmacro %}
+
+{#- `expr` equals one of the elements of array `values` -#}
+{% macro in_array(expr, values) -%}
+    {{ return(adapter.dispatch('in_array', 'veille')(expr, values)) }}
+{%- endmacro %}
+{% macro default__in_array(expr, values) %}({{ expr }} = any ({{ values }})){% endmacro %}
+{% macro spark__in_array(expr, values) %}array_contains({{ values }}, {{ expr }}){% endmacro %}
+
+{#- the values of `expr` joined by `delimiter` (a SQL string literal) in the order of `order_by`
+    (one column): dbt.listagg, whose Spark version ignores the order -#}
+{% macro ordered_listagg(expr, delimiter, order_by) -%}
+    {{ return(adapter.dispatch('ordered_listagg', 'veille')(expr, delimiter, order_by)) }}
+{%- endmacro %}
+{% macro default__ordered_listagg(expr, delimiter, order_by) %}{{ dbt.listagg(expr, delimiter, 'order by ' ~ order_by) }}{% endmacro %}
+{% macro spark__ordered_listagg(expr, delimiter, order_by) -%}
+    array_join(transform(array_sort(collect_list(named_struct('k', {{ order_by }}, 'v', {{ expr }}))), item -> item.v), {{ delimiter }})
+{%- endmacro %}

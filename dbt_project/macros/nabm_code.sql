@@ -4,5 +4,5 @@
   the monitoring items.
 -#}
 {% macro nabm_code(expression) -%}
-    coalesce(nullif(ltrim(btrim({{ expression }}), '0'), ''), '0')
+    coalesce(nullif(trim(leading '0' from trim({{ expression }})), ''), '0')
 {%- endmacro %}

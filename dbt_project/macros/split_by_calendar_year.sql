@@ -9,8 +9,8 @@
         {% for c in columns %}{{ relation }}.{{ c }},
         {% endfor %}years.calendar_year,
         coalesce(least(greatest({{ int_div('years.calendar_year - ' ~ relation ~ '.birth_year', '5') }}, 0), 18), -1) as age_band,
-        least({{ relation }}.interval_end, make_date(years.calendar_year + 1, 1, 1))
-            - greatest({{ relation }}.interval_start, make_date(years.calendar_year, 1, 1)) as days
+        {{ days_between('least(' ~ relation ~ '.interval_end, make_date(years.calendar_year + 1, 1, 1))',
+                        'greatest(' ~ relation ~ '.interval_start, make_date(years.calendar_year, 1, 1))') }} as days
     from {{ relation }}
     cross join lateral {{ int_series('extract(year from ' ~ relation ~ '.interval_start)::int', 'extract(year from ' ~ relation ~ '.interval_end - 1)::int') }} as years (calendar_year)
     where {{ relation }}.interval_start < {{ relation }}.interval_end

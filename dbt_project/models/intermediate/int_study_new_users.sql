@@ -120,30 +120,7 @@ any_drug_settings as (
 ),
 
 any_drug_first_days as (
-    select
-        any_drug_settings.period_start,
-        any_drug_settings.washout_days,
-        observation_periods.patient_id,
-        min(first_day.dispensing_date) as index_date
-    from any_drug_settings
-    cross join observation_periods
-    cross join lateral (
-        select dispensings.dispensing_date
-        from {{ ref('int_drug_dispensings') }} as dispensings
-        where dispensings.patient_id = observation_periods.patient_id
-            and dispensings.dispensing_date >= greatest(
-                any_drug_settings.period_start,
-                observation_periods.observation_start + any_drug_settings.washout_days
-            )
-            and dispensings.dispensing_date <= observation_periods.observation_end
-        order by dispensings.dispensing_date
-        limit 1
-    ) as first_day
-    where observation_periods.observation_end >= greatest(
-        any_drug_settings.period_start,
-        observation_periods.observation_start + any_drug_settings.washout_days
-    )
-    group by any_drug_settings.period_start, any_drug_settings.washout_days, observation_periods.patient_id
+    {{ first_dispensing_in_periods('any_drug_settings', 'observation_periods', ref('int_drug_dispensings')) }}
 ),
 
 pseudo_indexes as (

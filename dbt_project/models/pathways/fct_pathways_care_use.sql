@@ -24,8 +24,8 @@ observed_years as (
         observation.patient_id,
         years.year::int as year,
         sum(
-            least(observation.observation_end, make_date(years.year::int, 12, 31))
-            - greatest(observation.observation_start, make_date(years.year::int, 1, 1)) + 1
+            {{ days_between('least(observation.observation_end, make_date(years.year::int, 12, 31))',
+                            'greatest(observation.observation_start, make_date(years.year::int, 1, 1))') }} + 1
         )::int as observed_days
     from observation
     cross join lateral {{ int_series('extract(year from observation.observation_start)::int', 'extract(year from observation.observation_end)::int') }} as years (year)

@@ -21,30 +21,30 @@
 with definitions as (
     select
         *,
-        array(select code || '%' from unnest(population_codes) as code) as population_patterns
+        {{ array_transform('population_codes', 'code', "code || '%'") }} as population_patterns
     from {{ source('pathways_registry', 'pathways_indicator_definition') }}
 ),
 
 items as (
     select
         *,
-        array(select code || '%' from unnest(item_codes) as code) as item_patterns,
-        array(select {{ nabm_code('code') }} from unnest(item_codes) as code) as nabm_codes
+        {{ array_transform('item_codes', 'code', "code || '%'") }} as item_patterns,
+        {{ array_transform('item_codes', 'code', nabm_code('code')) }} as nabm_codes
     from {{ source('pathways_registry', 'pathways_indicator_item') }}
 ),
 
-events as not materialized (
+events as {{ not_materialized() }} (
     select * from {{ ref('int_pathways__care_events') }}
 ),
 
 data_span as (
     select
         {{ dbt.cast(dbt.date_trunc('month', 'data_start'), 'date') }} as span_start,
-        (date_trunc('month', data_end) + interval '1 month - 1 day')::date as span_end
+        {{ add_months(dbt.cast(dbt.date_trunc('month', 'data_end'), 'date'), 1) }} - 1 as span_end
     from {{ ref('int_data_span') }}
 ),
 
-patients as not materialized (
+patients as {{ not_materialized() }} (
     select patient_id, death_date, residence_dpt::{{ text_type() }} as department
     from {{ source('claims', 'patient') }}
 ),
@@ -62,7 +62,7 @@ population_dispensings as (
     from definitions
     inner join events
         on events.event_kind = 'dispensing'
-        and events.code like any (definitions.population_patterns)
+        and {{ like_any('events.code', 'definitions.population_patterns') }}
     where definitions.population_kind = 'atc'
     group by definitions.indicator_id, events.patient_id, extract(year from events.event_date)
 ),
@@ -88,7 +88,7 @@ index_stays as (
     from definitions
     inner join {{ source('claims', 'stay_diagnosis') }} as diagnoses
         on diagnoses.role = 'DP'
-        and diagnoses.icd10 like any (definitions.population_patterns)
+        and {{ like_any('diagnoses.icd10', 'definitions.population_patterns') }}
     inner join {{ source('claims', 'hospital_stay') }} as stays
         on diagnoses.stay_id = stays.stay_id
     where definitions.population_kind = 'hospital_dp'
@@ -144,11 +144,11 @@ item_counts as (
         on events.patient_id = periods.patient_id
         and events.event_date between periods.period_start and periods.period_end
         and case items.item_kind
-            when 'nabm' then events.event_kind = 'lab_test' and events.code = any (items.nabm_codes)
-            when 'ccam' then events.event_kind = 'medical_act' and events.code = any (items.item_codes)
-            when 'atc' then events.event_kind = 'dispensing' and events.code like any (items.item_patterns)
+            when 'nabm' then events.event_kind = 'lab_test' and {{ in_array('events.code', 'items.nabm_codes') }}
+            when 'ccam' then events.event_kind = 'medical_act' and {{ in_array('events.code', 'items.item_codes') }}
+            when 'atc' then events.event_kind = 'dispensing' and {{ like_any('events.code', 'items.item_patterns') }}
             when 'visit_specialty' then events.event_kind in ('gp_visit', 'specialist_visit')
-                and events.code = any (items.item_codes)
+                and {{ in_array('events.code', 'items.item_codes') }}
         end
     group by periods.indicator_id, periods.patient_id, periods.period_start, items.item_number, items.min_count
 ),
@@ -178,18 +178,25 @@ prescriber_counts as (
         and events.event_kind = 'dispensing'
         and events.event_date between periods.period_start and periods.period_end
         and events.professional_id is not null
-        and (definitions.population_kind <> 'atc' or events.code like any (definitions.population_patterns))
+        and (definitions.population_kind <> 'atc' or {{ like_any('events.code', 'definitions.population_patterns') }})
     group by periods.indicator_id, periods.patient_id, periods.period_start, events.professional_id
 ),
 
 prescribers as (
-    select distinct on (indicator_id, patient_id, period_start)
-        indicator_id,
-        patient_id,
-        period_start,
-        professional_id as prescriber_id
-    from prescriber_counts
-    order by indicator_id, patient_id, period_start, dispensings desc, professional_id
+    select indicator_id, patient_id, period_start, prescriber_id
+    from (
+        select
+            indicator_id,
+            patient_id,
+            period_start,
+            professional_id as prescriber_id,
+            row_number() over (
+                partition by indicator_id, patient_id, period_start
+                order by dispensings desc, professional_id
+            ) as rank
+        from prescriber_counts
+    ) as ranked
+    where rank = 1
 ),
 
 final as (

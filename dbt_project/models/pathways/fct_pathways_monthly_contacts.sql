@@ -26,7 +26,7 @@ final as (
     inner join contacts
         on months.patient_id = contacts.patient_id
         and contacts.contact_date >= months.month_start
-        and contacts.contact_date < (months.month_start + interval '1 month')::date
+        and contacts.contact_date < {{ add_months('months.month_start', 1) }}
     group by months.patient_id, months.month_index, contacts.item
 )
 

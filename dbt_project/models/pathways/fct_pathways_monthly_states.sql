@@ -78,8 +78,8 @@ monitoring as (
     from patient_months
     inner join contacts
         on patient_months.patient_id = contacts.patient_id
-        and contacts.contact_date >= patient_months.month_start - interval '6 months'
-        and contacts.contact_date < patient_months.month_start + interval '6 months'
+        and contacts.contact_date >= {{ add_months('patient_months.month_start', -6) }}
+        and contacts.contact_date < {{ add_months('patient_months.month_start', 6) }}
     group by patient_months.patient_id, patient_months.month_index
 ),
 
@@ -109,7 +109,7 @@ hospitalised as (
     from patient_months
     inner join stays
         on patient_months.patient_id = stays.patient_id
-        and stays.admission_date < (patient_months.month_start + interval '1 month')::date
+        and stays.admission_date < {{ add_months('patient_months.month_start', 1) }}
         and stays.discharge_date >= patient_months.month_start
 ),
 

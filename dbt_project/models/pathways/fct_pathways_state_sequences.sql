@@ -9,7 +9,7 @@ final as (
         patient_id,
         index_date,
         count(*) filter (where observed)::int as months_observed,
-        {{ dbt.listagg('state', "''", 'order by month_index') }} as states
+        {{ ordered_listagg('state', "''", 'month_index') }} as states
     from states
     group by patient_id, index_date
 )

@@ -32,7 +32,7 @@ with service_lines as (
         patient_id,
         service_date,
         nature_code,
-        nullif(ltrim(btrim(provider_specialty), '0'), '') as specialty,
+        nullif(trim(leading '0' from trim(provider_specialty)), '') as specialty,
         coalesce(prescriber_id, provider_id) as professional_id,
         provider_id,
         amount_reimbursed
@@ -73,7 +73,7 @@ medical_acts as (
         patient_id,
         act_date as event_date,
         'medical_act' as event_kind,
-        btrim(ccam_code) as code,
+        trim(ccam_code) as code,
         provider_id as professional_id,
         0::{{ numeric_type() }} as amount_reimbursed,
         0 as stay_days

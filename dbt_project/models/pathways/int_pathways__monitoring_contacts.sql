@@ -37,7 +37,7 @@ items as (
         case source
             when 'nabm' then {{ nabm_code('code') }}
             when 'ccam' then code
-            else nullif(ltrim(code, '0'), '')
+            else nullif(trim(leading '0' from code), '')
         end as code
     from declared
 ),

@@ -87,7 +87,7 @@ labelled_slices as (
         slices.patient_id,
         slices.slice_start,
         slices.slice_end,
-        {{ dbt.listagg('eras.drug_class', "'+'", 'order by eras.drug_class') }} as regimen
+        {{ ordered_listagg('eras.drug_class', "'+'", 'eras.drug_class') }} as regimen
     from slices
     inner join eras
         on slices.patient_id = eras.patient_id

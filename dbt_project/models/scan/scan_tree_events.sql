@@ -52,6 +52,16 @@ leaf_counts as (
     group by drug_level, drug_code, icd3
 ),
 
+-- the chapter of each leaf outside every block (its code inside a chapter's range, the last
+-- chapter when ranges overlap)
+chapters as (
+    select leaves.icd3, max(chapter_blocks.chapter_code) as chapter_code
+    from (select distinct icd3 from leaf_counts) as leaves
+    inner join blocks as chapter_blocks
+        on leaves.icd3 between left(chapter_blocks.chapter_code, 3) and right(chapter_blocks.chapter_code, 3)
+    group by leaves.icd3
+),
+
 final as (
     select
         leaf_counts.drug_level,
@@ -64,11 +74,8 @@ final as (
     from leaf_counts
     left join blocks
         on leaf_counts.icd3 between blocks.first_code and blocks.last_code
-    left join lateral (
-        select max(chapter_code) as chapter_code
-        from blocks as chapter_blocks
-        where leaf_counts.icd3 between left(chapter_blocks.chapter_code, 3) and right(chapter_blocks.chapter_code, 3)
-    ) as chapters on true
+    left join chapters
+        on leaf_counts.icd3 = chapters.icd3
 )
 
 select * from final
