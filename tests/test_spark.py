@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from veille.marts import PostgresMarts, SparkMarts
 from veille.pathways.indicators import read_indicators
 from veille.pathways.indicators import register as register_indicators
 from veille.refresh_bench import register_studies
+from veille.spark import spark_settings
 from veille.spark.compare import compare_warehouses
 from veille.spark.flatten import flatten
 from veille.study.config import find_study
@@ -50,29 +50,19 @@ def both(pg_server, tmp_path_factory):
     header = referential.read_text(encoding="utf-8").splitlines()[0]
     with referential.open("a", encoding="utf-8") as fh:
         fh.write("12345" + ";" * header.count(";") + "\n")
-    old = {k: os.environ.get(k) for k in ("VEILLE_SPARK_HOME", "VEILLE_PARQUET")}
-    os.environ["VEILLE_SPARK_HOME"] = str(root / "spark")
-    os.environ["VEILLE_PARQUET"] = str(root / "parquet")
-    try:
-        with scratch_database("spark_equality", migrated=True) as name:
-            load_extract(extract)
-            register_studies()
-            with db.engine(db.ENGINEER).begin() as conn:
-                register_indicators(conn, read_indicators())
-            run_dbt(["build", "--selector", "warehouse", "--quiet"])
-            run_dbt(AREAS)
-            summary = flatten(None, root / "parquet", echo=lambda _: None)
-            rc = run_dbt(["build", "--selector", "warehouse", "--target", "spark", "--quiet"], check=False)
-            areas_rc = run_dbt([*AREAS, "--target", "spark"], check=False) if rc == 0 else None
-            yield {"database": name, "root": root, "extract": extract, "summary": summary, "rc": rc,
-                   "areas_rc": areas_rc}
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
+    with (spark_settings(root / "spark", root / "parquet"),
+          scratch_database("spark_equality", migrated=True) as name):
+        load_extract(extract)
+        register_studies()
+        with db.engine(db.ENGINEER).begin() as conn:
+            register_indicators(conn, read_indicators())
+        run_dbt(["build", "--selector", "warehouse", "--quiet"])
+        run_dbt(AREAS)
+        summary = flatten(None, root / "parquet", echo=lambda _: None)
+        rc = run_dbt(["build", "--selector", "warehouse", "--target", "spark", "--quiet"], check=False)
+        areas_rc = run_dbt([*AREAS, "--target", "spark"], check=False) if rc == 0 else None
+        yield {"database": name, "root": root, "extract": extract, "summary": summary, "rc": rc,
+               "areas_rc": areas_rc}
 
 def test_the_warehouse_builds_on_spark_with_its_data_and_unit_tests(both):
     assert both["rc"] == 0

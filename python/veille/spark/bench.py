@@ -12,7 +12,6 @@ if one differs.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -30,16 +29,14 @@ def bench_spark(bench: Bench, patients: int, years: int, seed: int, cores: int) 
     from veille.dbt import run_dbt
     from veille.load import load_extract
     from veille.refresh_bench import register_studies
+    from veille.spark import spark_settings
     from veille.spark.compare import compare_warehouses
     from veille.spark.flatten import flatten
 
     extract, _ = generated_extract(f"spark_{patients}_{years}", patients, years, seed, echo=bench.echo)
     work = Path(tempfile.mkdtemp(prefix="bench_spark_", dir=db.veille_home()))
-    old = {k: os.environ.get(k) for k in ("VEILLE_SPARK_HOME", "VEILLE_PARQUET", "VEILLE_SPARK_MASTER")}
-    os.environ.update({"VEILLE_SPARK_HOME": str(work / "spark"), "VEILLE_PARQUET": str(work / "parquet"),
-                       "VEILLE_SPARK_MASTER": f"local[{cores}]"})
     try:
-        with scratch_database("bench_spark"):
+        with spark_settings(work / "spark", work / "parquet", f"local[{cores}]"), scratch_database("bench_spark"):
             migrate.upgrade()
             register_studies()
             with bench.stage("load (PostgreSQL)"):
@@ -54,11 +51,6 @@ def bench_spark(bench: Bench, patients: int, years: int, seed: int, cores: int) 
                     raise VeilleError("the Spark build failed: see dbt_project/logs/dbt.log")
             results = compare_warehouses(schemas=("intermediate", "marts"))
     finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         shutil.rmtree(work, ignore_errors=True)
     differ = [r.table for r in results if not r.equal]
     if differ:
