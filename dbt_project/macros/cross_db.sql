@@ -115,3 +115,41 @@
 {% macro spark__ordered_listagg(expr, delimiter, order_by) -%}
     array_join(transform(array_sort(collect_list(named_struct('k', {{ order_by }}, 'v', {{ expr }}))), item -> item.v), {{ delimiter }})
 {%- endmacro %}
+
+{#- a CTE that PostgreSQL must materialize (`as materialized`, an optimisation fence): Spark has no
+    such hint -#}
+{% macro cte_materialized() -%}
+    {{ return(adapter.dispatch('cte_materialized', 'veille')()) }}
+{%- endmacro %}
+{% macro default__cte_materialized() %}materialized{% endmacro %}
+{% macro spark__cte_materialized() %}{% endmacro %}
+
+{#- the distinct non-null values of `expr` as a sorted array, in an aggregate -#}
+{% macro sorted_distinct_array(expr) -%}
+    {{ return(adapter.dispatch('sorted_distinct_array', 'veille')(expr)) }}
+{%- endmacro %}
+{% macro default__sorted_distinct_array(expr) %}array_remove(array_agg(distinct {{ expr }} order by {{ expr }}), null){% endmacro %}
+{% macro spark__sorted_distinct_array(expr) %}array_sort(collect_set({{ expr }})){% endmacro %}
+
+{#- one row per row of the FROM item before it and per entry of `rows` (each a list of SQL
+    expressions, which may name that item's columns), the entries' values in columns `columns` of
+    `alias`; placed where a join would be: `cross join lateral (values ...)` on PostgreSQL,
+    `lateral view stack(...)` on Spark. The values of one column must share a type. -#}
+{% macro lateral_rows(rows, alias, columns) -%}
+    {{ return(adapter.dispatch('lateral_rows', 'veille')(rows, alias, columns)) }}
+{%- endmacro %}
+{% macro default__lateral_rows(rows, alias, columns) -%}
+    cross join lateral (
+        values
+        {%- for row in rows %}
+            ({{ row | join(', ') }}){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as {{ alias }} ({{ columns | join(', ') }})
+{%- endmacro %}
+{% macro spark__lateral_rows(rows, alias, columns) -%}
+    lateral view stack({{ rows | length }},
+        {%- for row in rows %}
+            {{ row | join(', ') }}{{ "," if not loop.last }}
+        {%- endfor %}
+    ) {{ alias }} as {{ columns | join(', ') }}
+{%- endmacro %}

@@ -12,24 +12,29 @@
     cross join swept_months
     group by swept_months.month, {{ k }}
     {%- else %}
-    select covered.month::date as month, {{ k }}, count(*) as {{ column }}
+    select covered.month, {{ k }}, count(*) as {{ column }}
     from (
-        select {{ k }}, patient_id, run, min(month) as first_month,
-            max(month) + interval '{{ window | int - 1 }} months' as last_month
+        select {{ k }}, {{ add_months('runs.first_month', 'offsets.i') }} as month
         from (
-            select {{ k }}, patient_id, month,
-                sum(case when previous is null or month >= previous + interval '{{ window }} months'
-                    then 1 else 0 end) over (partition by {{ k }}, patient_id order by month) as run
+            select {{ k }}, patient_id, run, min(month) as first_month,
+                cast((extract(year from max(month)) - extract(year from min(month))) * 12
+                    + extract(month from max(month)) - extract(month from min(month)) as int)
+                    + {{ window | int - 1 }} as last_offset
             from (
                 select {{ k }}, patient_id, month,
-                    lag(month) over (partition by {{ k }}, patient_id order by month) as previous
-                from {{ relation }}
-            ) as months
+                    sum(case when previous is null or month >= {{ add_months('previous', window | int) }}
+                        then 1 else 0 end) over (partition by {{ k }}, patient_id order by month) as run
+                from (
+                    select {{ k }}, patient_id, month,
+                        lag(month) over (partition by {{ k }}, patient_id order by month) as previous
+                    from {{ relation }}
+                ) as months
+            ) as runs
+            group by {{ k }}, patient_id, run
         ) as runs
-        group by {{ k }}, patient_id, run
-    ) as runs
-    cross join lateral generate_series(runs.first_month, runs.last_month, interval '1 month') as covered (month)
-    inner join swept_months on swept_months.month = covered.month::date
+        cross join lateral {{ int_series(0, 'runs.last_offset') }} as offsets (i)
+    ) as covered
+    inner join swept_months on swept_months.month = covered.month
     group by covered.month, {{ k }}
     {%- endif %}
 {%- endmacro %}

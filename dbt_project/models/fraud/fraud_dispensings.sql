@@ -25,16 +25,17 @@ daily_units as (
     select * from {{ ref('drug_daily_units') }}
 ),
 
-drug_daily_units as materialized (
-    select drugs.cip13,
-        coalesce((
-            select daily_units.daily_units
-            from daily_units
-            where drugs.atc7 like daily_units.atc_prefix || '%'
-            order by length(daily_units.atc_prefix) desc
-            limit 1
-        ), 1)::{{ numeric_type() }} as daily_units
-    from drugs
+-- the daily units of the longest matching ATC prefix (1 when none matches)
+drug_daily_units as {{ cte_materialized() }} (
+    select cip13, coalesce(daily_units, 1)::{{ numeric_type() }} as daily_units
+    from (
+        select drugs.cip13, daily_units.daily_units,
+            row_number() over (partition by drugs.cip13 order by length(daily_units.atc_prefix) desc) as k
+        from drugs
+        left join daily_units
+            on drugs.atc7 like daily_units.atc_prefix || '%'
+    ) as matches
+    where k = 1
 ),
 
 final as (

@@ -3,7 +3,7 @@
     schema='fraud', tags=['fraud']
 ) }}
 {#- Drug x flow month: all dispensed units and the doctor-shopping units among them. -#}
-{%- set month = var('fraud_month', none) %}
+{%- set month = fraud_month() %}
 
 with shopping_dispensings as (
     select * from {{ ref('fraud_shopping_dispensings') }}

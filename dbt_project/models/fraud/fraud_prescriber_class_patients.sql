@@ -4,7 +4,7 @@
 ) }}
 {#- Prescriber x drug class (ATC5) x patient x flow month: the patients a prescriber's
     prescriptions reached that month. -#}
-{%- set month = var('fraud_month', none) %}
+{%- set month = fraud_month() %}
 
 with dispensings as (
     select * from {{ ref('fraud_dispensings') }}

@@ -14,14 +14,14 @@
     A patient counts once in every window that holds one of its months (macro
     patients_per_window: count(distinct) for one swept month, runs of months for the full
     sweep). -#}
-{%- set month = var('fraud_month', none) %}
+{%- set month = fraud_month() %}
 {%- set window = var_int('fraud_class_window_months', 12, 1) %}
 {%- set prior = var_int('fraud_class_prior', 5, 1) %}
 
 with presence as (
     select * from {{ ref('fraud_prescriber_class_patients') }}
     {%- if month %}
-    where month > '{{ month }}-01'::date - interval '{{ window }} months'
+    where month > {{ add_months("'" ~ month ~ "-01'::date", -(window | int)) }}
         and month <= '{{ month }}-01'::date
     {%- endif %}
 ),
@@ -94,7 +94,7 @@ scored as (
 
 dispersion as (
     select month, specialty, drug_class,
-        greatest(1, avg((observed - expected) ^ 2 / expected)) as dispersion
+        greatest(1, avg(power(observed - expected, 2) / expected)) as dispersion
     from scored
     group by month, specialty, drug_class
 ),

@@ -7,11 +7,11 @@
 {%- set visit = var_int('fraud_visit_minutes', 30) %}
 {%- set act = var_int('fraud_act_minutes', 20) %}
 
-with dispensings as not materialized (
+with dispensings as {{ not_materialized() }} (
     select * from {{ ref('fraud_dispensings') }}
 ),
 
-service_lines as not materialized (
+service_lines as {{ not_materialized() }} (
     select * from {{ source('claims', 'service_line') }}
 ),
 

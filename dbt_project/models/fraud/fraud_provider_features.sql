@@ -11,7 +11,7 @@
     work_mem 1048576 kB (1 GB, 2 GB per hash with hash_mem_multiplier 2): the provider x patient
     and duplicate-line hash aggregates spill less (stress profile at 200,000 patients: 65 and 21
     batches at 256 MB, 17 and 5 at 1 GB); they still spill, linearly, beyond that. -#}
-{%- set month = var('fraud_month', none) %}
+{%- set month = fraud_month() %}
 
 with events as (
     select * from {{ ref('fraud_provider_events') }}
@@ -101,10 +101,14 @@ department_patients as (
 ),
 
 home_department as (
-    select distinct on (month, provider_id) month, provider_id, residence_dpt, n_patients
-    from department_patients
-    where residence_dpt is not null
-    order by month, provider_id, n_patients desc, residence_dpt
+    select month, provider_id, residence_dpt, n_patients
+    from (
+        select month, provider_id, residence_dpt, n_patients,
+            row_number() over (partition by month, provider_id order by n_patients desc, residence_dpt) as k
+        from department_patients
+        where residence_dpt is not null
+    ) as ranked
+    where k = 1
 ),
 
 -- distant patients: those with a known department other than the home one, i.e. the patients

@@ -15,7 +15,7 @@
     scored, (value x n + prior x median) / (n + prior): 2 controlled lines of 4 in a month's
     tail (peer median 0) are z 3.9, not 11. A scale of 0 gives a z-score of 0. Peer groups smaller than var
     fraud_min_peers (default 5) are not scored. -#}
-{%- set month = var('fraud_month', none) %}
+{%- set month = fraud_month() %}
 {%- set features = ['n_lines', 'n_patients', 'lines_per_patient', 'amount_per_patient',
     'controlled_line_share', 'controlled_patient_share', 'dead_patient_lines', 'same_day_duplicates',
     'max_daily_lines', 'max_daily_hours', 'distant_patient_share', 'shopper_patients'] %}
@@ -34,17 +34,16 @@ with features as (
     {%- endif %}
 ),
 
+{%- set rows = [] %}
+{%- for name in features %}
+    {%- do rows.append(["'" ~ name ~ "'", 'cast(features.' ~ name ~ ' as ' ~ double_type() ~ ')',
+        'cast(' ~ ('features.' ~ denominators[name] if name in denominators else 'null') ~ ' as ' ~ double_type() ~ ')']) %}
+{%- endfor %}
+
 long as (
     select features.month, features.provider_id, features.peer_group, f.feature, f.value, f.n
     from features
-    cross join lateral (
-        values
-        {%- for name in features %}
-            ('{{ name }}', features.{{ name }}::{{ double_type() }},
-                {{ 'features.' ~ denominators[name] if name in denominators else 'null' }}::{{ double_type() }})
-            {{- "," if not loop.last }}
-        {%- endfor %}
-    ) as f (feature, value, n)
+    {{ lateral_rows(rows, 'f', ['feature', 'value', 'n']) }}
     where f.value is not null
 ),
 

@@ -9,11 +9,11 @@
       up to more than var fraud_max_work_hours (default 12) hours of work;
     supply_beyond_dates: a patient given more than var fraud_max_supply_days (default 365) days
       of one drug by the dispensings of one month. -#}
-{%- set month = var('fraud_month', none) %}
+{%- set month = fraud_month() %}
 {%- set max_hours = var_int('fraud_max_work_hours', 12, 1) %}
 {%- set max_supply = var_int('fraud_max_supply_days', 365, 31) %}
 
-with events as not materialized (
+with events as {{ not_materialized() }} (
     select * from {{ ref('fraud_provider_events') }}
     {%- if month %}
     where month = '{{ month }}-01'::date
@@ -39,9 +39,9 @@ after_death as (
         events.provider_id as entity_id,
         count(*)::int as hits,
         count(distinct events.patient_id)::int as n_patients,
-        max(events.event_date - patients.death_date)::{{ double_type() }} as measure,
+        max({{ days_between('events.event_date', 'patients.death_date') }})::{{ double_type() }} as measure,
         count(*) || ' lines dated after the patient''s death (' || count(distinct events.patient_id)
-        || ' patients, up to ' || max(events.event_date - patients.death_date) || ' days after)' as evidence
+        || ' patients, up to ' || max({{ days_between('events.event_date', 'patients.death_date') }}) || ' days after)' as evidence
     from events
     inner join patients on events.patient_id = patients.patient_id
     where events.event_date > patients.death_date
@@ -89,8 +89,8 @@ supply_beyond_dates as (
         count(*)::int as hits,
         1 as n_patients,
         max(days_supplied)::{{ double_type() }} as measure,
-        string_agg(drug_code || ': ' || days_supplied || ' days in ' || n_dispensings || ' dispensings',
-            '; ' order by drug_code) || ' within one month' as evidence
+        {{ ordered_listagg("drug_code || ': ' || days_supplied || ' days in ' || n_dispensings || ' dispensings'",
+            "'; '", 'drug_code') }} || ' within one month' as evidence
     from supply
     group by month, patient_id
 ),

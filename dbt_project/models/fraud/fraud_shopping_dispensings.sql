@@ -10,17 +10,14 @@
     A monthly scan looks for earlier dispensings among the rows already swept (run
     `veille fraud sweep` once before scanning month by month). var fraud_month ('YYYY-MM'): sweep that flow month only; unset:
     every month. -#}
-{%- set month = var('fraud_month', none) %}
-{%- if month and not modules.re.match('^[0-9]{4}-(0[1-9]|1[0-2])$', month | string) %}
-    {{ exceptions.raise_compiler_error("var fraud_month must be YYYY-MM, got " ~ month) }}
-{%- endif %}
+{%- set month = fraud_month() %}
 {#- meta enable_mergejoin off: fraud_dispensings sorted its 6.4 M rows (stress profile) to
     merge-join 47 drugs, and the overlap join sorted both sides; hash joins stream. -#}
 {#- width of the day buckets of the overlap join (earlier_buckets below); any width gives the same
     rows: 14 days lists a 30-day supply in 3 buckets and leaves few candidates per bucket -#}
 {%- set bucket_days = 14 %}
 
-with dispensings as not materialized (
+with dispensings as {{ not_materialized() }} (
     select * from {{ ref('fraud_dispensings') }}
 ),
 
@@ -72,7 +69,7 @@ shared_series as (
 -- 914 M candidate pairs for 1.9 M overlaps on the stress profile at 200,000 patients). The
 -- conditions of the join are unchanged, so every pair found before is found once. Materialized:
 -- else the planner joins first and lists the buckets of every candidate pair.
-earlier_buckets as materialized (
+earlier_buckets as {{ cte_materialized() }} (
     select
         earlier.dispensing_id,
         earlier.patient_id,
@@ -85,24 +82,24 @@ earlier_buckets as materialized (
     inner join shared_series
         on earlier.patient_id = shared_series.patient_id
         and earlier.drug_code = shared_series.drug_code
-    cross join lateral generate_series(
-        (earlier.dispensing_date - date '1900-01-01') / {{ bucket_days }},
-        (least(earlier.dispensing_date + earlier.supply_days - 1, earlier.dispensing_date + 366)
-            - date '1900-01-01') / {{ bucket_days }}
-    ) as bucket
+    cross join lateral {{ int_series(
+        int_div(days_between('earlier.dispensing_date', "date '1900-01-01'"), bucket_days),
+        int_div(days_between('least(earlier.dispensing_date + earlier.supply_days - 1, earlier.dispensing_date + 366)',
+            "date '1900-01-01'"), bucket_days)) }} as buckets (bucket)
 ),
 
 overlapping as (
     select
         swept.dispensing_id,
-        max(earlier.dispensing_date + earlier.supply_days - swept.dispensing_date) as overlap_days
+        max({{ days_between('earlier.dispensing_date + earlier.supply_days', 'swept.dispensing_date') }}) as overlap_days
     from swept
     inner join earlier_buckets as earlier
         on swept.patient_id = earlier.patient_id
         and swept.drug_code = earlier.drug_code
-        and (swept.dispensing_date - date '1900-01-01') / {{ bucket_days }} = earlier.bucket
+        and {{ int_div(days_between('swept.dispensing_date', "date '1900-01-01'"), bucket_days) }} = earlier.bucket
         and earlier.dispensing_date between swept.dispensing_date - 366 and swept.dispensing_date
-        and (earlier.dispensing_date, earlier.dispensing_id) < (swept.dispensing_date, swept.dispensing_id)
+        and (earlier.dispensing_date < swept.dispensing_date
+            or (earlier.dispensing_date = swept.dispensing_date and earlier.dispensing_id < swept.dispensing_id))
         and earlier.dispensing_date + earlier.supply_days > swept.dispensing_date
         and earlier.prescriber_id <> swept.prescriber_id
     group by swept.dispensing_id

@@ -8,7 +8,7 @@
     dispensing are kept. is_shopper: overlapping prescriptions from >= var
     fraud_shopping_min_prescribers (2) prescribers filled in >= var fraud_shopping_min_pharmacies
     (3) pharmacies (French addictovigilance definition). -#}
-{%- set month = var('fraud_month', none) %}
+{%- set month = fraud_month() %}
 {%- set window = var_int('fraud_shopping_window_months', 6, 1) %}
 
 with shopping_dispensings as (
@@ -37,7 +37,7 @@ window_dispensings as (
     inner join shopping_dispensings
         on candidates.patient_id = shopping_dispensings.patient_id
         and candidates.drug_code = shopping_dispensings.drug_code
-        and shopping_dispensings.month > candidates.month - interval '{{ window }} months'
+        and shopping_dispensings.month > {{ add_months('candidates.month', -(window | int)) }}
         and shopping_dispensings.month <= candidates.month
 ),
 
@@ -54,8 +54,8 @@ per_patient_drug as (
         sum(shopping_units) as shopping_units,
         min(dispensing_date) as first_dispensing,
         max(dispensing_date) as last_dispensing,
-        array_agg(distinct prescriber_id order by prescriber_id) as prescriber_ids,
-        array_agg(distinct pharmacy_id order by pharmacy_id) as pharmacy_ids
+        {{ sorted_distinct_array('prescriber_id') }} as prescriber_ids,
+        {{ sorted_distinct_array('pharmacy_id') }} as pharmacy_ids
     from window_dispensings
     group by swept_month, patient_id, drug_code
 ),

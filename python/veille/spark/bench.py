@@ -24,7 +24,8 @@ from veille.errors import VeilleError
 BUILD = ["build", "--selector", "warehouse", "--quiet"]
 
 
-def bench_spark(bench: Bench, patients: int, years: int, seed: int, cores: int) -> dict:
+def bench_spark(bench: Bench, patients: int, years: int, seed: int, cores: int,
+                profile: str = "default") -> dict:
     from veille import db, migrate
     from veille.dbt import run_dbt
     from veille.load import load_extract
@@ -33,7 +34,8 @@ def bench_spark(bench: Bench, patients: int, years: int, seed: int, cores: int) 
     from veille.spark.compare import compare_warehouses
     from veille.spark.flatten import flatten
 
-    extract, _ = generated_extract(f"spark_{patients}_{years}", patients, years, seed, echo=bench.echo)
+    folder = f"spark_{patients}_{years}" if profile == "default" else f"spark_{profile}_{patients}_{years}"
+    extract, _ = generated_extract(folder, patients, years, seed, profile=profile, echo=bench.echo)
     work = Path(tempfile.mkdtemp(prefix="bench_spark_", dir=db.veille_home()))
     try:
         with spark_settings(work / "spark", work / "parquet", f"local[{cores}]"), scratch_database("bench_spark"):
@@ -55,13 +57,13 @@ def bench_spark(bench: Bench, patients: int, years: int, seed: int, cores: int) 
     differ = [r.table for r in results if not r.equal]
     if differ:
         raise VeilleError(f"the Spark warehouse differs from PostgreSQL's in {', '.join(differ)}")
-    return {"patients": patients, "years": years, "cores": cores, "tables_equal": len(results),
+    return {"patients": patients, "years": years, "profile": profile, "cores": cores, "tables_equal": len(results),
             "pg": bench["PostgreSQL build"].seconds, "spark": bench["Spark build"].seconds,
             "flatten": bench["flatten"].seconds}
 
 
 SUMMARY = Table((
-    Column("extract", lambda r: f"default, {r['patients']:,} x {r['years']} y"),
+    Column("extract", lambda r: f"{r['profile']}, {r['patients']:,} x {r['years']} y"),
     Column("PostgreSQL build", lambda r: f"{r['pg']:.1f} s", right=True),
     Column("flatten", lambda r: f"{r['flatten']:.1f} s", right=True),
     Column("Spark build", lambda r: f"{r['spark']:.1f} s (local[{r['cores']}])", right=True),
@@ -77,12 +79,13 @@ def register(bench_app: typer.Typer) -> None:
         years: int = typer.Option(5, "--years", min=1),
         seed: int = typer.Option(7, "--seed"),
         cores: int = typer.Option(2, "--cores", min=1, help="Spark's local[N]"),
+        profile: str = typer.Option("default", "--profile", help="the generator's profile: default or stress"),
         out: OutFile = None,
     ) -> None:
         """The core warehouse built by PostgreSQL and by Spark (session mode) on one extract,
         per stage; checks that both hold the same rows."""
         bench = Bench("spark", out=out, server=True)
-        result = bench_spark(bench, patients, years, seed, cores)
+        result = bench_spark(bench, patients, years, seed, cores, profile)
         from veille.benchkit import STAGE_TABLE
 
         bench.finish_tables([(STAGE_TABLE, bench.rows()), (SUMMARY, [result])])
