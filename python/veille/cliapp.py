@@ -37,6 +37,11 @@ SettingsFile = Annotated[
 ]
 """The ``--settings FILE`` option: ``settings_file: cliapp.SettingsFile = None``."""
 
+Target = Annotated[str, typer.Option(
+    "--target", help="dbt target that builds and holds the marts: default (PostgreSQL) or spark "
+    "(docs/spark.md); results go to PostgreSQL either way")]
+"""The ``--target`` option: ``target: cliapp.Target = "default"`` (check it with veille.marts.check_target)."""
+
 
 def _given(ctx: typer.Context | None, param: str) -> bool:
     """Whether ``param`` was typed (or set by its environment variable), not defaulted.

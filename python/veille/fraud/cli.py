@@ -49,11 +49,12 @@ def _settings(settings_file: Path | None):
 
 
 @fraud_app.command("sweep")
-def sweep_cmd(settings_file: cliapp.SettingsFile = None) -> None:
+def sweep_cmd(settings_file: cliapp.SettingsFile = None, target: cliapp.Target = "default") -> None:
     """Rebuild the fraud models over every loaded flow month and rank each month's alerts."""
     from veille.fraud.sweep import sweep_all
+    from veille.marts import check_target
 
-    counts = sweep_all(_settings(settings_file), show_progress=True)
+    counts = sweep_all(_settings(settings_file), show_progress=True, target=check_target(target))
     months = sorted(counts)
     typer.echo(f"swept {len(months)} flow months ({months[0]} to {months[-1]}); "
                f"alerts in {months[-1]}: {mask_value(counts[months[-1]])}")

@@ -6,10 +6,10 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sklearn.ensemble import IsolationForest
 
 from veille.fraud.settings import SweepSettings
+from veille.marts import Marts
 
 FEATURES = [
     "n_lines", "n_patients", "lines_per_patient", "amount_per_patient", "controlled_line_share",
@@ -27,12 +27,10 @@ def peer_standardized(features: pd.DataFrame) -> np.ndarray:
     return ((x - med) / mad.where(mad > 0, 1.0)).to_numpy()
 
 
-def forest_scores(conn: sa.Connection, month: date, settings: SweepSettings) -> pd.DataFrame:
+def forest_scores(marts: Marts, month: date, settings: SweepSettings) -> pd.DataFrame:
     """month, provider_id, peer_group, forest_score (higher = more anomalous), is_outlier."""
-    features = pd.read_sql(
-        sa.text("select * from fraud.fraud_provider_features where month = :m order by provider_id"),
-        conn, params={"m": month},
-    )
+    features = (marts.read("fraud.fraud_provider_features", {"month": [month]})
+                .sort_values("provider_id", ignore_index=True))
     cols = ["month", "provider_id", "peer_group", "forest_score", "is_outlier"]
     if len(features) < 10:
         return pd.DataFrame(columns=cols)

@@ -1,5 +1,9 @@
 """The monthly sweep: dbt builds the fraud models (one flow month, or all), Python adds the
-isolation-forest scores, then one SQL pass ranks the month's alerts with their reasons."""
+isolation-forest scores, then one SQL pass ranks the month's alerts with their reasons.
+
+On the spark target (docs/spark.md) the sweep builds every month on Spark; the month's rows of
+the four fraud marts the alerts read are staged in temporary tables of the PostgreSQL results
+database (veille.marts.stage), and the same alerts.sql ranks them there."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from veille.dbt import run_dbt
 from veille.errors import VeilleError
 from veille.fraud.forest import forest_scores
 from veille.fraud.settings import SweepSettings
+from veille.marts import Marts, SparkMarts, check_target, dbt_target_args, marts_for, stage
 
 ALERTS_SQL = Path(__file__).with_name("alerts.sql")
 
@@ -30,8 +35,13 @@ def _check_schema(conn: sa.Connection) -> None:
         raise VeilleError("the results.fraud_* tables are missing: run `veille migrate` first")
 
 
-def _build_models(month: date | None, full_refresh: bool) -> None:
-    args = ["run", "--quiet", "--select", "tag:fraud"]
+# the fraud marts alerts.sql reads, and the flow months of each it needs for one swept month
+ALERT_MARTS = {"fraud_rule_hits": 1, "fraud_shopping_patients": 1, "fraud_provider_peer_scores": 12,
+               "fraud_prescriber_class_scores": 1}
+
+
+def _build_models(month: date | None, full_refresh: bool, target: str = "default") -> None:
+    args = ["run", "--quiet", "--select", "tag:fraud", *dbt_target_args(target)]
     if month is not None:
         args += ["--vars", json.dumps({"fraud_month": month.strftime("%Y-%m")})]
     if full_refresh:
@@ -39,9 +49,29 @@ def _build_models(month: date | None, full_refresh: bool) -> None:
     run_dbt(args, check=True)
 
 
-def score_month(conn: sa.Connection, month: date, settings: SweepSettings, seconds: float = 0.0) -> int:
-    """Forest scores and ranked alerts of one month whose fraud models are built; alert count."""
+def _months_back(month: date, n: int) -> list[date]:
+    """``month`` and the n - 1 months before it."""
+    return [date(month.year + (month.month - 1 - i) // 12, (month.month - 1 - i) % 12 + 1, 1) for i in range(n)]
+
+
+def _alert_steps(conn: sa.Connection, month: date, marts: Marts | SparkMarts) -> list[str]:
+    """The steps of alerts.sql, reading the fraud marts of ``marts``: in place on PostgreSQL, or
+    the month's rows staged as temporary tables."""
+    sql = ALERTS_SQL.read_text()
+    if marts.target != "default":
+        for name, months in ALERT_MARTS.items():
+            stage(conn, name, marts.read(f"fraud.{name}", {"month": _months_back(month, months)}),
+                  marts.pg_types(f"fraud.{name}"))
+        sql = sql.replace("fraud.fraud_", "pg_temp.fraud_")
+    return _steps(sql)
+
+
+def score_month(conn: sa.Connection, month: date, settings: SweepSettings, seconds: float = 0.0,
+                target: str = "default") -> int:
+    """Forest scores and ranked alerts of one month whose fraud models are built on ``target``;
+    alert count."""
     started = time.perf_counter()
+    marts = marts_for(target, conn)
     conn.execute(
         sa.text(
             "insert into results.fraud_sweep (month, swept_at, seconds, n_alerts, settings) "
@@ -51,7 +81,7 @@ def score_month(conn: sa.Connection, month: date, settings: SweepSettings, secon
         {"m": month, "t": datetime.now(UTC), "s": settings.model_dump_json()},
     )
     conn.execute(sa.text("delete from results.fraud_provider_score where month = :m"), {"m": month})
-    scores = forest_scores(conn, month, settings)
+    scores = forest_scores(marts, month, settings)
     if len(scores):
         conn.execute(
             sa.text(
@@ -65,7 +95,7 @@ def score_month(conn: sa.Connection, month: date, settings: SweepSettings, secon
             ],
         )
     params = {"month": month, **settings.model_dump(exclude={"seed", "forest_share"})}
-    for step in _steps(ALERTS_SQL.read_text()):
+    for step in _alert_steps(conn, month, marts):
         names = [k for k in params if f":{k}" in step]
         conn.execute(sa.text(step), {k: params[k] for k in names})
     n = conn.execute(
@@ -79,14 +109,10 @@ def score_month(conn: sa.Connection, month: date, settings: SweepSettings, secon
     return int(n)
 
 
-def _flow_months(conn: sa.Connection) -> list[date]:
-    rows = conn.execute(
-        sa.text(
-            "select month from fraud.fraud_provider_features union "
-            "select month from fraud.fraud_shopping_dispensings order by 1"
-        )
-    )
-    return [r[0] for r in rows]
+def _flow_months(marts: Marts) -> list[date]:
+    months = {*marts.distinct("fraud.fraud_provider_features", "month"),
+              *marts.distinct("fraud.fraud_shopping_dispensings", "month")}
+    return sorted(months)
 
 
 def _month_has_claims(conn: sa.Connection, month: date) -> bool:
@@ -126,23 +152,25 @@ def scan_month(month: date, settings: SweepSettings | None = None) -> int:
         return score_month(conn, month, settings, time.perf_counter() - started)
 
 
-def sweep_all(settings: SweepSettings | None = None, *, show_progress: bool = False) -> dict[str, int]:
-    """Rebuild the fraud models over every flow month, then rank each month's alerts in order."""
+def sweep_all(settings: SweepSettings | None = None, *, show_progress: bool = False,
+              target: str = "default") -> dict[str, int]:
+    """Rebuild the fraud models over every flow month on dbt target ``target``, then rank each
+    month's alerts in order."""
     settings = settings or SweepSettings()
     with db.engine(db.ENGINEER).begin() as conn:
         _check_schema(conn)
     started = time.perf_counter()
-    _build_models(None, full_refresh=True)
+    _build_models(None, full_refresh=True, target=check_target(target))
     build_seconds = time.perf_counter() - started
     out: dict[str, int] = {}
     with db.engine(db.ENGINEER).begin() as conn:
-        months = _flow_months(conn)
+        months = _flow_months(marts_for(target, conn))
         if not months:
             raise VeilleError("no claims to sweep: load an extract first (`veille load`)")
         conn.execute(sa.text("delete from results.fraud_sweep"))
         with Progress(disable=not show_progress, transient=True) as progress:
             task = progress.add_task("ranking alerts", total=len(months))
             for month in months:
-                out[f"{month:%Y-%m}"] = score_month(conn, month, settings, build_seconds / len(months))
+                out[f"{month:%Y-%m}"] = score_month(conn, month, settings, build_seconds / len(months), target)
                 progress.advance(task)
     return out

@@ -34,6 +34,7 @@ def scan_cmd(
                                         help="ConvSCCS: bootstrap replicates (0: analytic intervals)"),
     report: Path = typer.Option(Path("reports/scan/scan.html"), "--report", help="HTML report path"),
     top: int = typer.Option(20, "--top", help="signals to print"),
+    target: cliapp.Target = "default",
 ) -> None:
     """Scan every drug (ATC7, ATC5) against every outcome (ICD-10 code, block) with sequence
     symmetry, observed vs expected, tree scan and ConvSCCS; store and report."""
@@ -41,6 +42,7 @@ def scan_cmd(
         return
     from rich.console import Console
 
+    from veille.marts import check_target
     from veille.privacy import mask_count
     from veille.scan.report import write_report
     from veille.scan.run import read_lags, read_signals, run_scan
@@ -50,9 +52,11 @@ def scan_cmd(
                                      latency_days=latency_days, min_events=min_events,
                                      replicates=replicates, seed=seed, fdr=fdr, conv_lags=conv_lags,
                                      conv_bucket_days=conv_bucket_days, conv_replicates=conv_replicates)
+    check_target(target)
     console = Console(stderr=True)
     with console.status("scanning") as status:
-        run_id, _ = run_scan(settings, build=build, progress=lambda s: status.update(f"scan: {s}"))
+        run_id, _ = run_scan(settings, build=build, progress=lambda s: status.update(f"scan: {s}"),
+                             target=target)
         signals = read_signals(run_id)
         status.update("scan: report")
         path = write_report(signals, report, run_id, settings.ssa_window_days, lags=read_lags(run_id))

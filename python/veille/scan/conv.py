@@ -13,9 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
-from veille import db
 from veille.scan.settings import ScanSettings
 from veille.study.convsccs import build_design, fit_conv_sccs
 
@@ -23,14 +21,6 @@ LEVELS = ("atc7", "atc5")
 PAIR_COLUMNS = ["conv_ri", "conv_ci_low", "conv_ci_high", "conv_peak_ri", "conv_peak_lag", "conv_events",
                 "conv_p"]
 LAG_COLUMNS = ["drug_level", "drug_code", "outcome_code", "lag", "lag_start_day", "ri", "ci_low", "ci_high"]
-
-
-def read_series() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The cases and exposure starts built by dbt (schema scan)."""
-    with db.engine(db.ENGINEER).connect() as conn:
-        cases = pd.read_sql(sa.text("select * from scan.scan_conv_cases"), conn)
-        starts = pd.read_sql(sa.text("select * from scan.scan_conv_starts"), conn)
-    return cases, starts
 
 
 def conv_scan(cases: pd.DataFrame, starts: pd.DataFrame, settings: ScanSettings,

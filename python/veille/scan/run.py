@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from veille import db
 from veille.errors import VeilleError
+from veille.marts import dbt_target_args, marts_for
 from veille.scan import conv as conv_method
 from veille.scan.settings import ScanSettings
 from veille.scan.signals import CONV_COLUMNS, rank_signals
@@ -26,28 +27,35 @@ SIGNAL_COLUMNS = [
 ]
 
 
-def build_marts(settings: ScanSettings, select: str = "+tag:scan") -> None:
+# the scan marts the statistics read, with their unique keys: the order they are read in, the
+# same on either engine
+MARTS = {
+    "scan_pair_counts": ["drug_level", "drug_code", "outcome_level", "outcome_code"],
+    "scan_tree_events": ["drug_level", "drug_code", "icd3"],
+    "scan_conv_cases": ["outcome_code", "patient_id"],
+    "scan_conv_starts": ["patient_id", "drug_level", "drug_code", "start_day", "end_day"],
+}
+
+
+def build_marts(settings: ScanSettings, select: str = "+tag:scan", target: str = "default") -> None:
     """Build the scan models (by default with the models and seeds they read) with the
-    settings' windows; dbt tests are left to `veille dbt build`."""
+    settings' windows on dbt target ``target``; dbt tests are left to `veille dbt build`."""
     from veille.dbt import run_dbt
 
     run_dbt(["build", "--select", select, "--resource-type", "model", "--resource-type", "seed",
-             "--quiet", "--vars", json.dumps(settings.dbt_vars())])
+             "--quiet", "--vars", json.dumps(settings.dbt_vars()), *dbt_target_args(target)])
 
 
-def read_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The pair counts and the tree leaves built by dbt (schema scan)."""
+def read_marts(target: str = "default") -> dict[str, pd.DataFrame]:
+    """The four scan marts (MARTS) built by dbt on ``target``, sorted by their keys."""
     with db.engine(db.ENGINEER).connect() as conn:
-        missing = conn.execute(sa.text(
-            "select to_regclass('scan.scan_pair_counts') is null or to_regclass('scan.scan_tree_events') is null "
-            "or to_regclass('scan.scan_conv_cases') is null or to_regclass('scan.scan_conv_starts') is null"
-        )).scalar()
-        if missing:
-            raise VeilleError("the scan marts are missing: run `veille scan` without --no-build "
-                              "(or `veille dbt build --select +tag:scan`)")
-        pairs = pd.read_sql(sa.text("select * from scan.scan_pair_counts"), conn)
-        leaves = pd.read_sql(sa.text("select * from scan.scan_tree_events"), conn)
-    return pairs, leaves
+        marts = marts_for(target, conn)
+        try:
+            frames = {name: marts.read(f"scan.{name}") for name in MARTS}
+        except VeilleError as e:
+            raise VeilleError(f"{e}; or run `veille scan` without --no-build") from None
+    return {name: frame.sort_values(MARTS[name], kind="stable", ignore_index=True)
+            for name, frame in frames.items()}
 
 
 def _copy(conn, run_id: int, table: str, frame: pd.DataFrame) -> None:
@@ -83,9 +91,9 @@ def store_run(signals: pd.DataFrame, settings: ScanSettings, started: datetime,
 
 
 def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=None,
-             select: str = "+tag:scan") -> tuple[int, dict[str, float]]:
-    """The whole screen: dbt marts (unless build=False; `select` = the dbt selection),
-    statistics, stored run. Returns the run id and the seconds of each step."""
+             select: str = "+tag:scan", target: str = "default") -> tuple[int, dict[str, float]]:
+    """The whole screen: dbt marts on ``target`` (unless build=False; `select` = the dbt
+    selection), statistics, stored run. Returns the run id and the seconds of each step."""
     settings = settings or ScanSettings()
     started = datetime.now(UTC)
     seconds: dict[str, float] = {}
@@ -99,13 +107,14 @@ def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=
         return value
 
     if build:
-        step("count (dbt)", lambda: build_marts(settings, select))
-    pairs, leaves = step("read counts", read_counts)
-    if pairs.empty:
+        step("count (dbt)", lambda: build_marts(settings, select, target))
+    marts = step("read marts", lambda: read_marts(target))
+    if marts["scan_pair_counts"].empty:
         raise VeilleError(f"no drug x outcome pair has {settings.min_events} or more events: nothing to scan")
-    cases, starts = step("read case series", conv_method.read_series)
-    conv, lags = step("ConvSCCS", lambda: conv_method.conv_scan(cases, starts, settings, progress))
-    signals = step("statistics", lambda: rank_signals(pairs, leaves, settings, conv))
+    conv, lags = step("ConvSCCS", lambda: conv_method.conv_scan(marts["scan_conv_cases"], marts["scan_conv_starts"],
+                                                                settings, progress))
+    signals = step("statistics", lambda: rank_signals(marts["scan_pair_counts"], marts["scan_tree_events"],
+                                                      settings, conv))
     run_id = step("store", lambda: store_run(signals, settings, started, seconds, lags))
     return run_id, seconds
 

@@ -61,17 +61,17 @@ def run_cmd(
     all_: bool = typer.Option(False, "--all", help="run every study in analyses/studies"),
     build: bool = typer.Option(True, "--build/--no-build", help="rebuild the study marts with dbt"),
     reports: Path = typer.Option(None, "--reports", help="report directory (default: reports/)"),
-    target: str = typer.Option("default", "--target", help="dbt target that builds and holds the marts: "
-                               "default (PostgreSQL) or spark (docs/spark.md)"),
+    target: cliapp.Target = "default",
 ) -> None:
     """Write the registry, build the marts, fit the models, store the results, write the report."""
+    from veille.marts import check_target
     from veille.study.config import find_study, load_all
     from veille.study.run import run_studies
 
     if all_ == bool(study_id):
         raise VeilleError("give one study id or --all")
     studies = load_all() if all_ else [find_study(study_id)]
-    cliapp.choice(target, ("default", "spark"), "--target")
+    check_target(target)
     run_studies(studies, build=build, report_dir=_reports_dir(reports), echo=typer.echo, target=target)
 
 

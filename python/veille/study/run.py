@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from veille import db
 from veille.errors import VeilleError
-from veille.marts import Marts, marts_for
+from veille.marts import Marts, dbt_target_args, marts_for
 from veille.study import store
 from veille.study.analysis import OutcomeAnalysis, Settings, analyse_outcome
 from veille.study.config import Study
@@ -38,13 +38,7 @@ def build_marts(quiet: bool = True, dbt_vars: dict | None = None, target: str = 
 
     from veille.dbt import run_dbt
 
-    args = DBT_SELECTION + (["--vars", json.dumps(dbt_vars)] if dbt_vars else [])
-    if target != "default":
-        if target == "spark":
-            from veille.spark.flatten import export_registry
-
-            export_registry()
-        args += ["--target", target]
+    args = DBT_SELECTION + (["--vars", json.dumps(dbt_vars)] if dbt_vars else []) + dbt_target_args(target)
     if run_dbt(args, check=False, quiet=quiet) != 0:
         where = "" if target == "default" else f" --target {target}"
         raise VeilleError("dbt could not build the study marts: run "
