@@ -70,13 +70,14 @@ def test_clara_is_stored_beside(warehouse, synthetic_warehouse, pathways_run):
     archetypes recovered far less well (0.47 measured: the archetypes differ in rates, not in
     the timing a Hamming distance compares)."""
     from veille.pathways.evaluate import evaluate
+    from veille.marts import PostgresMarts
     from veille.pathways.run import RunSettings, _store_clusters
 
     with db.engine().begin() as conn:
         run_id = conn.execute(sa.text(
             "insert into results.pathways_run (started_at, status, settings) values "
             "(now(), 'done', '{\"method\": \"clara\"}') returning run_id")).scalar_one()
-        _store_clusters(conn, run_id, RunSettings(method="clara"))
+        _store_clusters(conn, PostgresMarts(conn), run_id, RunSettings(method="clara"))
         stored = conn.execute(sa.text(
             "select count(*), count(distance), count(probability) "
             "from results.pathways_cluster_member where run_id = :r"), {"r": run_id}).one()

@@ -35,6 +35,7 @@ def run_cmd(
                                                 "models and all they read), pathways (only the "
                                                 "pathways models), indicators (only the indicator "
                                                 "mart, when `veille dbt build` just ran)"),
+    target: cliapp.Target = "default",
 ) -> None:
     """Build the pathways marts and store summaries and clusters under a new run id."""
     from veille.pathways.run import RunSettings, run
@@ -43,7 +44,7 @@ def run_cmd(
         ctx, RunSettings, settings_file,
         {"months": months, "min_months": min_months, "method": method, "k": k,
          "sample_size": sample_size, "n_samples": samples, "seed": seed, "path_filter": path_filter,
-         "build": build, "indicators_path": str(indicators) if indicators else None},
+         "build": build, "indicators_path": str(indicators) if indicators else None, "target": target},
         params={"n_samples": "samples", "indicators_path": "indicators"},
     )
     run_id = run(settings)

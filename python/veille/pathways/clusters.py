@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
+from veille.marts import Marts
 from veille.pathways.clustering import Clara
 from veille.pathways.mixture import PoissonMixture
 from veille.pathways.sequences import OUT, TREATMENT_LABELS, encode, parts
@@ -25,29 +25,14 @@ class Trajectories:
     contacts: pd.DataFrame  # (n, items) monitoring contact days over the observed months
 
 
-def load(conn: sa.Connection, min_months: int = 12) -> Trajectories:
+def load(marts: Marts, min_months: int = 12) -> Trajectories:
     """Sequences of patients observed at least ``min_months`` months after their index, with
-    their monitoring contact days per item (fct_pathways_monthly_contacts)."""
-    seq = pd.read_sql(
-        sa.text(
-            "select s.patient_id, s.states, extract(year from s.index_date)::int - p.birth_year as age, "
-            "p.sex from pathways.fct_pathways_state_sequences s "
-            "join claims.patient p using (patient_id) "
-            "where s.months_observed >= :m order by s.patient_id"
-        ),
-        conn,
-        params={"m": min_months},
-    )
-    contacts = pd.read_sql(
-        sa.text(
-            "select c.patient_id, c.item, sum(c.contact_days)::int as contact_days "
-            "from pathways.fct_pathways_monthly_contacts c "
-            "join pathways.fct_pathways_state_sequences s using (patient_id) "
-            "where s.months_observed >= :m group by c.patient_id, c.item"
-        ),
-        conn,
-        params={"m": min_months},
-    )
+    their monitoring contact days per item (agg_pathways_patient_contacts)."""
+    seq = marts.read("pathways.fct_pathways_state_sequences",
+                     columns=["patient_id", "states", "age", "sex", "months_observed"])
+    seq = seq[seq["months_observed"] >= min_months].sort_values("patient_id", ignore_index=True)
+    contacts = marts.read("pathways.agg_pathways_patient_contacts")
+    contacts = contacts[contacts["patient_id"].isin(seq["patient_id"])]
     wide = (contacts.pivot(index="patient_id", columns="item", values="contact_days")
             .reindex(seq["patient_id"]).fillna(0).astype(int))
     wide = wide[sorted(wide.columns)]

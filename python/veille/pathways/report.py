@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import sqlalchemy as sa
 
+from veille.marts import marts_for
 from veille.pathways.rates import funnel_limits
 from veille.pathways.sequences import MONITORING_LABELS, OUT, TREATMENT_LABELS, encode, parts
 from veille.pathways.summaries import mask_paths
@@ -225,11 +226,14 @@ def _clusters(page: Report, conn: sa.Connection, run_id: int) -> None:
     page.table(pd.DataFrame(rows), counts=["patients"])
     if rates:
         page.figure(_rate_profiles(pd.DataFrame(rates)))
-    seq = pd.read_sql(
-        sa.text("select m.cluster, s.states from results.pathways_cluster_member m "
-                "join pathways.fct_pathways_state_sequences s using (patient_id) "
-                "where m.run_id = :r"),
-        conn, params={"r": run_id})
+    members = _read(conn, "select patient_id, cluster from results.pathways_cluster_member where run_id = :r",
+                    run_id)
+    target = conn.execute(sa.text("select coalesce(settings ->> 'target', 'default') from results.pathways_run "
+                                  "where run_id = :r"), {"r": run_id}).scalar()
+    states = marts_for(target, conn).read("pathways.fct_pathways_state_sequences",
+                                          {"patient_id": members["patient_id"].tolist()},
+                                          columns=["patient_id", "states"])
+    seq = members.merge(states, on="patient_id").sort_values(["cluster", "patient_id"], ignore_index=True)
     for c, g in seq.groupby("cluster"):
         if len(g) < THRESHOLD:
             continue

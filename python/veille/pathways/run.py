@@ -14,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from veille import db
 from veille.errors import VeilleError
+from veille.marts import Marts, dbt_target_args, marts_for
 from veille.pathways import clusters, indicators, summaries
 from veille.pathways.settings import RunSettings  # re-exported: callers build it from here
 
@@ -28,10 +29,12 @@ def build_marts(settings: RunSettings) -> None:
 
     select = {"upstream": "+tag:pathways", "pathways": "tag:pathways",
               "indicators": "fct_pathways_indicator_patient"}[settings.build]
+    target = dbt_target_args(settings.target)
     rc = run_dbt(["build", "--select", select, "--resource-type", "model", "--resource-type", "seed",
-                  "--quiet", "--vars", json.dumps(settings.dbt_vars())], check=False)
+                  "--quiet", "--vars", json.dumps(settings.dbt_vars()), *target], check=False)
     if rc != 0:
-        raise VeilleError(f"dbt build --select {select} failed (exit {rc}); see dbt_project/logs")
+        raise VeilleError(f"dbt build --select {select} {' '.join(target)} failed (exit {rc}); "
+                          "see dbt_project/logs")
 
 
 def _write(conn: sa.Connection, table: str, run_id: int, df: pd.DataFrame) -> None:
@@ -58,18 +61,19 @@ def run(settings: RunSettings) -> int:
             task = progress.add_task("dbt: pathways marts", total=None)
             build_marts(settings)
             with eng.begin() as conn:
+                marts = marts_for(settings.target, conn)
                 progress.update(task, description="care-use rates")
                 _write(conn, "pathways_care_rate", run_id,
-                       summaries.care_rates(summaries.care_strata(conn)))
+                       summaries.care_rates(summaries.care_strata(marts)))
                 progress.update(task, description="adherence")
-                _write(conn, "pathways_adherence", run_id, summaries.adherence(conn))
+                _write(conn, "pathways_adherence", run_id, summaries.adherence(marts))
                 progress.update(task, description="indicators")
-                _write(conn, "pathways_indicator_rate", run_id, summaries.indicator_rates(conn))
+                _write(conn, "pathways_indicator_rate", run_id, summaries.indicator_rates(marts))
                 progress.update(task, description="treatment paths")
                 _write(conn, "pathways_path", run_id,
-                       summaries.paths(conn, settings.path_filter)[["path", "length", "patients"]])
+                       summaries.paths(marts, settings.path_filter)[["path", "length", "patients"]])
                 progress.update(task, description="trajectory clustering")
-                _store_clusters(conn, run_id, settings)
+                _store_clusters(conn, marts, run_id, settings)
                 conn.execute(sa.text("update results.pathways_run set status = 'done', "
                                      "finished_at = :t where run_id = :r"),
                              {"t": dt.datetime.now(dt.UTC), "r": run_id})
@@ -82,8 +86,8 @@ def run(settings: RunSettings) -> int:
     return run_id
 
 
-def _store_clusters(conn: sa.Connection, run_id: int, settings: RunSettings) -> None:
-    traj = clusters.load(conn, settings.min_months)
+def _store_clusters(conn: sa.Connection, marts: Marts, run_id: int, settings: RunSettings) -> None:
+    traj = clusters.load(marts, settings.min_months)
     if len(traj.patient_id) < 3:
         return
     result = clusters.cluster(traj, settings.method, settings.k, settings.sample_size,

@@ -30,6 +30,8 @@ class RunSettings(Settings):
         "upstream", description="dbt models built first: +tag:pathways, tag:pathways, or the indicator mart")
     indicators_path: str | None = Field(None, description="indicator YAML file or directory "
                                                           "(default analyses/indicators)")
+    target: Literal["default", "spark"] = Field(
+        "default", description="dbt target that builds and holds the marts: default (PostgreSQL) or spark")
 
     @field_validator("k", mode="before")
     @classmethod

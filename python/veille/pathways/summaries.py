@@ -1,32 +1,25 @@
 """Population summaries of the pathways marts: care-use rates, adherence, indicator rates,
-treatment paths. SQL aggregates; Python adds standardization and intervals."""
+treatment paths. The aggregates are dbt models (agg_pathways_*), read on either engine
+(veille.marts); Python adds standardization and intervals."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from scipy import stats
 
+from veille.marts import Marts
 from veille.pathways.rates import ESP2013, funnel_position, wilson_interval
 
 CARE_MEASURES = ("gp_visits", "specialist_visits", "lab_tests", "medical_acts", "dispensings",
                  "hospital_stays", "hospital_days", "amount_reimbursed")
 
 
-def care_strata(conn: sa.Connection) -> pd.DataFrame:
-    """Person-years and events per year x age band x sex x department."""
-    sums = ", ".join(f"sum({m})::float8 as {m}" for m in CARE_MEASURES)
-    return pd.read_sql(
-        sa.text(
-            f"select year, age_band, coalesce(sex::text, 'unknown') as sex, "
-            f"coalesce(department, 'unknown') as department, "
-            f"sum(observed_days)::float8 / 365.25 as person_years, {sums} "
-            "from pathways.fct_pathways_care_use where age_band is not null "
-            "group by year, age_band, sex, department"
-        ),
-        conn,
-    )
+def care_strata(marts: Marts) -> pd.DataFrame:
+    """Person-years and events per year x age band x sex x department (dbt:
+    agg_pathways_care_strata)."""
+    return marts.read("pathways.agg_pathways_care_strata").sort_values(
+        ["year", "age_band", "sex", "department"], ignore_index=True)
 
 
 def care_rates(strata: pd.DataFrame, reference: dict[str, float] | None = None) -> pd.DataFrame:
@@ -64,44 +57,20 @@ def care_rates(strata: pd.DataFrame, reference: dict[str, float] | None = None) 
                 "crude_rate", "std_rate", "ci_low", "ci_high"]]
 
 
-def adherence(conn: sa.Connection) -> pd.DataFrame:
+def adherence(marts: Marts) -> pd.DataFrame:
     """PDC and MPR per drug class over full windows; share adherent (PDC >= threshold)."""
-    df = pd.read_sql(
-        sa.text(
-            "select drug_class, count(*) as patients, avg(pdc)::float8 as mean_pdc, "
-            "percentile_cont(0.5) within group (order by pdc)::float8 as median_pdc, "
-            "count(*) filter (where adherent) as adherent, avg(mpr)::float8 as mean_mpr "
-            "from pathways.fct_pathways_adherence where full_window group by drug_class "
-            "order by drug_class"
-        ),
-        conn,
-    )
+    df = marts.read("pathways.agg_pathways_adherence").sort_values("drug_class", ignore_index=True)
     df["adherent_share"] = df["adherent"] / df["patients"]
     lo, hi = wilson_interval(df["adherent"].to_numpy(), df["patients"].to_numpy())
     df["ci_low"], df["ci_high"] = lo, hi
     return df
 
 
-def indicator_rates(conn: sa.Connection) -> pd.DataFrame:
+def indicator_rates(marts: Marts) -> pd.DataFrame:
     """Compliance per indicator: national, per prescriber, per department (periods pooled),
     Wilson intervals, funnel position against the national rate."""
-    units = pd.read_sql(
-        sa.text(
-            "select indicator_id, 'national' as level, 'all' as unit, count(*) as denominator, "
-            "count(*) filter (where compliant) as numerator "
-            "from pathways.fct_pathways_indicator_patient group by indicator_id "
-            "union all "
-            "select indicator_id, 'prescriber', coalesce(prescriber_id, 'unknown'), count(*), "
-            "count(*) filter (where compliant) "
-            "from pathways.fct_pathways_indicator_patient group by indicator_id, prescriber_id "
-            "union all "
-            "select indicator_id, 'department', coalesce(department, 'unknown'), count(*), "
-            "count(*) filter (where compliant) "
-            "from pathways.fct_pathways_indicator_patient group by indicator_id, department "
-            "order by 1, 2, 3"
-        ),
-        conn,
-    )
+    units = marts.read("pathways.agg_pathways_indicator_units").sort_values(
+        ["indicator_id", "level", "unit"], ignore_index=True)
     if units.empty:
         return units.assign(rate=[], ci_low=[], ci_high=[], funnel=[])
     units["rate"] = units["numerator"] / units["denominator"]
@@ -119,19 +88,12 @@ def indicator_rates(conn: sa.Connection) -> pd.DataFrame:
     return units
 
 
-def paths(conn: sa.Connection, path_filter: str = "first") -> pd.DataFrame:
-    """Treatment paths (regimens joined by ' > ') and the number of patients on each."""
-    return pd.read_sql(
-        sa.text(
-            "select path, count(*) as patients, max(length) as length from ("
-            "  select patient_id, string_agg(regimen, ' > ' order by line_number) as path, "
-            "  count(*) as length from pathways.fct_pathways_treatment_lines "
-            "  where path_filter = :f group by patient_id) p "
-            "group by path order by patients desc, path"
-        ),
-        conn,
-        params={"f": path_filter},
-    )
+def paths(marts: Marts, path_filter: str = "first") -> pd.DataFrame:
+    """Treatment paths (regimens joined by ' > ') and the number of patients on each (dbt:
+    agg_pathways_paths)."""
+    df = marts.read("pathways.agg_pathways_paths", {"path_filter": [path_filter]},
+                    columns=["path", "patients", "length"])
+    return df.sort_values(["patients", "path"], ascending=[False, True], ignore_index=True)
 
 
 def mask_paths(df: pd.DataFrame, threshold: int = 10) -> pd.DataFrame:
