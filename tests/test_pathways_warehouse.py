@@ -69,8 +69,8 @@ def test_clara_is_stored_beside(warehouse, synthetic_warehouse, pathways_run):
     """--method clara on the same sequences: distances stored, no probabilities, and the
     archetypes recovered far less well (0.47 measured: the archetypes differ in rates, not in
     the timing a Hamming distance compares)."""
-    from veille.pathways.evaluate import evaluate
     from veille.marts import PostgresMarts
+    from veille.pathways.evaluate import evaluate
     from veille.pathways.run import RunSettings, _store_clusters
 
     with db.engine().begin() as conn:

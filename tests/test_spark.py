@@ -14,17 +14,25 @@ from datetime import date
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 from conftest import scratch_database
 from veille import db
 from veille.dbt import run_dbt
 from veille.errors import VeilleError
+from veille.fraud.settings import SweepSettings
+from veille.fraud.sweep import score_month
 from veille.load import load_extract
 from veille.marts import PostgresMarts, SparkMarts
+from veille.pathways.clusters import load as load_trajectories
 from veille.pathways.indicators import read_indicators
 from veille.pathways.indicators import register as register_indicators
+from veille.pathways.summaries import adherence, care_rates, care_strata, indicator_rates, paths
 from veille.refresh_bench import register_studies
+from veille.scan.run import read_marts
+from veille.scan.settings import ScanSettings
+from veille.scan.signals import rank_signals
 from veille.spark import spark_settings
-from veille.spark.compare import compare_warehouses
+from veille.spark.compare import compare_warehouses, normal
 from veille.spark.flatten import flatten
 from veille.study.config import find_study
 from veille.study.run import analyse_study, read_study_marts
@@ -32,8 +40,9 @@ from veille.synth import generate
 
 # what `dbt build --selector warehouse` makes as tables (views are not stored)
 WAREHOUSE_TABLES = 25
-# the pathways and scan models, as `veille pathways run` and `veille scan` build them
-AREAS = ["run", "--select", "tag:pathways", "tag:scan", "--quiet"]
+# the pathways, scan and fraud models, as `veille pathways run`, `veille scan` and `veille fraud
+# sweep` build them
+AREAS = ["run", "--select", "tag:pathways", "tag:scan", "tag:fraud", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +88,66 @@ def test_every_warehouse_table_built_on_spark_equals_postgresql(both):
     assert rows["intermediate.int_drug_episodes_built"] > 2000
 
 
-def test_every_pathways_and_scan_table_built_on_spark_equals_postgresql(both):
+def test_every_pathways_scan_and_fraud_table_built_on_spark_equals_postgresql(both):
     assert both["areas_rc"] == 0
-    results = compare_warehouses(schemas=("pathways", "scan"))
+    results = compare_warehouses(schemas=("pathways", "scan", "fraud"))
     assert [(r.table, r.detail) for r in results if not r.equal] == []
     rows = {r.table: r.pg_rows for r in results}
     assert rows["pathways.fct_pathways_indicator_patient"] > 50
+    assert rows["pathways.agg_pathways_paths"] > 10
     assert rows["scan.scan_pair_counts"] > 50
-    assert len(results) > 15
+    assert rows["fraud.fraud_shopping_dispensings"] > 1000
+    assert rows["fraud.fraud_provider_peer_scores"] > 1000
+    assert len([t for t in rows if t.startswith("fraud.")]) == 8
+    assert len(results) == 37
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Same columns, and the same rows in the same order (numbers to 9 significant digits)."""
+    columns = list(a.columns)
+    return list(b.columns) == columns and [
+        tuple(normal(v) for v in r) for r in a.itertuples(index=False, name=None)] == [
+        tuple(normal(v) for v in r) for r in b[columns].itertuples(index=False, name=None)]
+
+
+def test_the_scan_reads_the_same_marts_and_ranks_the_same_signals_on_both_engines(both):
+    on_pg, on_spark = read_marts("default"), read_marts("spark")
+    for name in on_pg:
+        assert _same(on_pg[name], on_spark[name]), name
+    settings = ScanSettings(replicates=99)
+    pg = rank_signals(on_pg["scan_pair_counts"], on_pg["scan_tree_events"], settings)
+    sp = rank_signals(on_spark["scan_pair_counts"], on_spark["scan_tree_events"], settings)
+    assert len(pg) > 50 and _same(pg, sp)
+
+
+def test_the_pathways_summaries_and_trajectories_are_the_same_on_both_engines(both):
+    with db.engine().connect() as conn:
+        pg = PostgresMarts(conn)
+        sp = SparkMarts()
+        assert _same(care_rates(care_strata(pg)), care_rates(care_strata(sp)))
+        assert _same(adherence(pg), adherence(sp))
+        assert _same(indicator_rates(pg), indicator_rates(sp))
+        assert _same(paths(pg), paths(sp))
+        a, b = load_trajectories(pg, 6), load_trajectories(sp, 6)
+    assert len(a.patient_id) > 100
+    assert (a.patient_id == b.patient_id).all() and (a.codes == b.codes).all()
+    assert _same(a.people, b.people) and _same(a.contacts, b.contacts)
+
+
+def test_the_fraud_alerts_are_the_same_on_both_engines(both):
+    months = [date(2017, m, 1) for m in (10, 11, 12)]
+    ranked = {}
+    with db.engine(db.ENGINEER).begin() as conn:
+        for target in ("default", "spark"):
+            for month in months:
+                score_month(conn, month, SweepSettings(), target=target)
+            ranked[target] = pd.read_sql(
+                sa.text("select month, entity_kind, entity_id, alert_kind, score, alert_rank, status, reasons "
+                        "from results.fraud_alert order by month, alert_rank, entity_kind, entity_id"), conn)
+            conn.execute(sa.text("delete from results.fraud_alert"))
+            conn.execute(sa.text("delete from results.fraud_provider_score"))
+    assert len(ranked["default"]) >= 3
+    assert _same(ranked["default"], ranked["spark"])
 
 
 def test_a_study_gives_the_same_estimates_on_both_engines(both):

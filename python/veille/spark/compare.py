@@ -38,7 +38,7 @@ def _number(v):
     return float(f"{f:.9g}")
 
 
-def _normal(v):
+def normal(v):
     """One value in a form both engines' values map to."""
     if v is None:
         return None
@@ -53,12 +53,12 @@ def _normal(v):
     if isinstance(v, pd.Timestamp):
         return v.date() if v == v.normalize() and v.tzinfo is None else v.to_pydatetime()
     if isinstance(v, (list, tuple)) or type(v).__name__ == "ndarray":
-        return tuple(_normal(x) for x in v)
+        return tuple(normal(x) for x in v)
     return v
 
 
 def _rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
-    out = [tuple(_normal(v) for v in row) for row in frame[columns].itertuples(index=False, name=None)]
+    out = [tuple(normal(v) for v in row) for row in frame[columns].itertuples(index=False, name=None)]
     return sorted(out, key=lambda r: tuple((x is None, str(type(x)), x if x is not None else 0) for x in r))
 
 
