@@ -153,3 +153,26 @@
         {%- endfor %}
     ) {{ alias }} as {{ columns | join(', ') }}
 {%- endmacro %}
+
+{#- num / den rounded to `digits` decimals, for integer expressions num and den, in exact decimal
+    arithmetic: a ratio that is a tie (1.20625 to 4 decimals) rounds the same on both engines,
+    which a double does not (PostgreSQL casts a double to numeric with 15 significant digits,
+    Spark with all of them: 1.2062499999999998 rounds to 1.2063 on one and 1.2062 on the other).
+    On Spark the divisor is decimal(18, 0), so that the quotient keeps 18 decimals. -#}
+{% macro rounded_ratio(num, den, digits) -%}
+    {{ return(adapter.dispatch('rounded_ratio', 'veille')(num, den, digits)) }}
+{%- endmacro %}
+{% macro default__rounded_ratio(num, den, digits) %}round(cast({{ num }} as numeric) / ({{ den }}), {{ digits }}){% endmacro %}
+{% macro spark__rounded_ratio(num, den, digits) %}round(cast({{ num }} as decimal(38, 18)) / cast({{ den }} as decimal(18, 0)), {{ digits }}){% endmacro %}
+
+{#- a double rounded to `digits` decimals through its 15 significant digits, as PostgreSQL casts a
+    double to numeric: the last bits of a double (which depend on the order a sum or an average
+    was taken in) do not decide the rounding of a tie on one engine and not on the other -#}
+{% macro round_double(expr, digits) -%}
+    {{ return(adapter.dispatch('round_double', 'veille')(expr, digits)) }}
+{%- endmacro %}
+{% macro default__round_double(expr, digits) %}round(cast({{ expr }} as numeric), {{ digits }}){% endmacro %}
+{% macro spark__round_double(expr, digits) -%}
+    case when ({{ expr }}) is not null
+        then round(cast(format_string('%.14e', cast({{ expr }} as double)) as decimal(38, 18)), {{ digits }}) end
+{%- endmacro %}

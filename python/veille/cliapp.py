@@ -38,8 +38,8 @@ SettingsFile = Annotated[
 """The ``--settings FILE`` option: ``settings_file: cliapp.SettingsFile = None``."""
 
 Target = Annotated[str, typer.Option(
-    "--target", help="dbt target that builds and holds the marts: default (PostgreSQL) or spark "
-    "(docs/spark.md); results go to PostgreSQL either way")]
+    "--target", help="dbt target that builds and holds the marts: default (PostgreSQL), spark (this "
+    "machine) or spark_cluster (a Thrift server; docs/spark.md); results go to PostgreSQL either way")]
 """The ``--target`` option: ``target: cliapp.Target = "default"`` (check it with veille.marts.check_target)."""
 
 

@@ -28,7 +28,9 @@ import sqlalchemy as sa
 from veille import db
 from veille.errors import VeilleError
 
-TARGETS = ("default", "spark")
+# dbt targets (dbt_project/profiles.yml): PostgreSQL; Spark in this process (session); a Spark
+# cluster through its Thrift server
+TARGETS = ("default", "spark", "spark_cluster")
 # the schemas of the extract's tables (veille flatten), read from VEILLE_PARQUET on Spark
 SOURCE_SCHEMAS = ("claims", "ref", "meta")
 
@@ -156,6 +158,8 @@ def dbt_target_args(target: str) -> list[str]:
     PostgreSQL (studies, pathways indicators) are first copied to the Parquet it reads."""
     if check_target(target) == "default":
         return []
+    if target == "spark_cluster":
+        marts_for(target)  # the warehouse folder is known before anything is built
     from veille.spark.flatten import export_registry
 
     export_registry()
@@ -163,8 +167,12 @@ def dbt_target_args(target: str) -> list[str]:
 
 
 def marts_for(target: str, conn: sa.Connection | None = None) -> Marts:
-    """The marts built by dbt target ``target`` (default: PostgreSQL, spark: Spark)."""
-    if check_target(target) == "spark":
+    """The marts built by dbt target ``target`` (default: PostgreSQL, spark or spark_cluster:
+    Spark; the cluster's warehouse folder must be given as VEILLE_SPARK_WAREHOUSE)."""
+    if check_target(target) == "spark_cluster" and not os.environ.get("VEILLE_SPARK_WAREHOUSE"):
+        raise VeilleError("the spark_cluster target's tables are read from its warehouse folder: set "
+                          "VEILLE_SPARK_WAREHOUSE to the Thrift server's spark.sql.warehouse.dir (docs/spark.md)")
+    if target != "default":
         return SparkMarts()
     if conn is None:
         raise VeilleError("reading the PostgreSQL marts needs a database connection")

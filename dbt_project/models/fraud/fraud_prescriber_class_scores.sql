@@ -10,7 +10,9 @@
     prescribers dispensed the class to. Quasi-Poisson z = (O - E) / sqrt(phi E), phi = the
     peers' mean (O - E)^2 / E for that specialty x class (at least 1), and the ratio shrunk
     towards 1 by a gamma prior of weight var fraud_class_prior (default 5 expected patients):
-    (O + prior) / (E + prior). Only classes prescribed above expectation are kept.
+    (O + prior) / (E + prior). Only classes prescribed above expectation are kept. E and the
+    ratio are rounded from exact fractions of the counts (macro rounded_ratio), so that a tie
+    rounds the same on every engine.
     A patient counts once in every window that holds one of its months (macro
     patients_per_window: count(distinct) for one swept month, runs of months for the full
     sweep). -#}
@@ -72,6 +74,8 @@ specialty_totals as (
 
 peer_shares as (
     select windowed.month, windowed.specialty, windowed.drug_class,
+        sum(windowed.observed) as peer_observed,
+        max(specialty_totals.specialty_total) as specialty_total,
         sum(windowed.observed)::{{ double_type() }} / max(specialty_totals.specialty_total) as peer_share
     from windowed
     inner join specialty_totals using (month, specialty)
@@ -86,7 +90,9 @@ scored as (
         windowed.drug_class,
         windowed.observed::int as observed,
         prescriber_totals.total::int as prescriber_total,
-        prescriber_totals.total * peer_shares.peer_share as expected
+        prescriber_totals.total * peer_shares.peer_share as expected,
+        peer_shares.peer_observed,
+        peer_shares.specialty_total
     from windowed
     inner join prescriber_totals using (month, prescriber_id)
     inner join peer_shares using (month, specialty, drug_class)
@@ -107,10 +113,11 @@ final as (
         drug_class,
         observed,
         prescriber_total,
-        round(expected::{{ numeric_type() }}, 3) as expected,
-        round(dispersion::{{ numeric_type() }}, 3) as dispersion,
-        round(((observed - expected) / sqrt(dispersion * expected))::{{ numeric_type() }}, 3) as poisson_z,
-        round(((observed + {{ prior }}) / (expected + {{ prior }}))::{{ numeric_type() }}, 4) as shrunk_ratio
+        {{ rounded_ratio('prescriber_total * peer_observed', 'specialty_total', 3) }} as expected,
+        {{ round_double('dispersion', 3) }} as dispersion,
+        {{ round_double('(observed - expected) / sqrt(dispersion * expected)', 3) }} as poisson_z,
+        {{ rounded_ratio('(observed + ' ~ prior ~ ') * specialty_total',
+            'prescriber_total * peer_observed + ' ~ prior ~ ' * specialty_total', 4) }} as shrunk_ratio
     from scored
     inner join dispersion using (month, specialty, drug_class)
     where observed > expected

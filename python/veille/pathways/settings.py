@@ -30,8 +30,9 @@ class RunSettings(Settings):
         "upstream", description="dbt models built first: +tag:pathways, tag:pathways, or the indicator mart")
     indicators_path: str | None = Field(None, description="indicator YAML file or directory "
                                                           "(default analyses/indicators)")
-    target: Literal["default", "spark"] = Field(
-        "default", description="dbt target that builds and holds the marts: default (PostgreSQL) or spark")
+    target: Literal["default", "spark", "spark_cluster"] = Field(
+        "default", description="dbt target that builds and holds the marts: default (PostgreSQL), spark or "
+                               "spark_cluster")
 
     @field_validator("k", mode="before")
     @classmethod

@@ -59,7 +59,8 @@ def scan_cmd(
                              target=target)
         signals = read_signals(run_id)
         status.update("scan: report")
-        path = write_report(signals, report, run_id, settings.ssa_window_days, lags=read_lags(run_id))
+        path = write_report(signals, report, run_id, settings.ssa_window_days, lags=read_lags(run_id),
+                            target=target)
     typer.echo(f"scan run {run_id}: {len(signals)} pairs, {int(signals['is_signal'].sum())} "
                f"signals (q <= {settings.fdr}); report {path}")
     for r in signals.head(top).itertuples(index=False):

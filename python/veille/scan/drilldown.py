@@ -8,6 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from veille import db
+from veille.marts import SparkMarts, check_target, stage
 
 PAIRS_CTE = """
 with pairs (drug_level, drug_code, outcome_level, outcome_code) as (
@@ -48,14 +49,35 @@ order by 1, 2, 3, 4, 5, 6
 """
 
 
-def drilldown_counts(pairs: pd.DataFrame, window_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(by month since initiation, exposed cases by age group and sex) for ``pairs``."""
+def _stage_spark_rows(conn: sa.Connection, pairs: pd.DataFrame) -> None:
+    """The rows of the four scan marts the counts read, for these pairs' drugs and outcomes,
+    from the Spark tables into temporary tables of this session (veille.marts.stage)."""
+    marts = SparkMarts()
+    drugs, outcomes = {"drug_code": pairs["drug_code"].unique()}, {"outcome_code": pairs["outcome_code"].unique()}
+    onsets = marts.read("scan.scan_outcome_onsets", outcomes)
+    for name, rows in (("scan_drug_initiations", marts.read("scan.scan_drug_initiations", drugs)),
+                       ("scan_outcome_onsets", onsets),
+                       ("scan_drug_episodes", marts.read("scan.scan_drug_episodes", drugs)),
+                       ("scan_patient_windows", marts.read("scan.scan_patient_windows",
+                                                            {"patient_id": onsets["patient_id"].unique()}))):
+        stage(conn, name, rows, marts.pg_types(f"scan.{name}"))
+
+
+def drilldown_counts(pairs: pd.DataFrame, window_days: int,
+                     target: str = "default") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(by month since initiation, exposed cases by age group and sex) for ``pairs``, from the
+    scan marts of dbt target ``target`` (on Spark, their rows for these pairs are staged in
+    PostgreSQL and counted by the same SQL)."""
     params = {
         "dl": pairs["drug_level"].tolist(), "dc": pairs["drug_code"].tolist(),
         "ol": pairs["outcome_level"].tolist(), "oc": pairs["outcome_code"].tolist(),
         "window": int(window_days),
     }
-    with db.engine(db.ANALYST).connect() as conn:
-        by_month = pd.read_sql(sa.text(BY_MONTH), conn, params=params)
-        exposed = pd.read_sql(sa.text(EXPOSED), conn, params=params)
+    by_month_sql, exposed_sql = BY_MONTH, EXPOSED
+    with db.engine(db.ANALYST if check_target(target) == "default" else db.ENGINEER).connect() as conn:
+        if target != "default":
+            _stage_spark_rows(conn, pairs)
+            by_month_sql, exposed_sql = (sql.replace("scan.scan_", "pg_temp.scan_") for sql in (BY_MONTH, EXPOSED))
+        by_month = pd.read_sql(sa.text(by_month_sql), conn, params=params)
+        exposed = pd.read_sql(sa.text(exposed_sql), conn, params=params)
     return by_month, exposed

@@ -138,11 +138,13 @@ def _drill_section(row: pd.Series, by_month: pd.DataFrame, exposed: pd.DataFrame
 
 
 def write_report(signals: pd.DataFrame, out: Path, run_id: int, window_days: int = 365,
-                 top: int = 100, drill: int = 10, lags: pd.DataFrame | None = None) -> Path:
-    """Write the HTML report of a run to ``out`` (a file) and return its path."""
+                 top: int = 100, drill: int = 10, lags: pd.DataFrame | None = None,
+                 target: str = "default") -> Path:
+    """Write the HTML report of a run to ``out`` (a file) and return its path; the drill-down
+    counts come from the scan marts of dbt target ``target``."""
     ranked = signals.sort_values("rank")
     head = ranked.head(drill)
-    by_month, exposed = drilldown_counts(head, window_days) if len(head) else (None, None)
+    by_month, exposed = drilldown_counts(head, window_days, target) if len(head) else (None, None)
     n_sig = int(signals["is_signal"].sum())
     page = Report(f"Drug-safety screen, run {run_id}", "signal scan",
                   "Which drug x outcome pairs stand out, every drug against every outcome?",
