@@ -22,7 +22,7 @@ from veille.errors import VeilleError
 from veille.fraud.settings import SweepSettings
 from veille.fraud.sweep import score_month
 from veille.load import load_extract
-from veille.marts import PostgresMarts, SparkMarts
+from veille.marts import PostgresMarts, SparkMarts, marts_for
 from veille.pathways.clusters import load as load_trajectories
 from veille.pathways.indicators import read_indicators
 from veille.pathways.indicators import register as register_indicators
@@ -226,3 +226,26 @@ def test_the_spark_marts_read_only_what_is_asked(both):
     with pytest.raises(VeilleError, match=r"^mart marts\.nothing is missing on Spark"):
         marts.read("marts.nothing")
     assert isinstance(frame, pd.DataFrame)
+    # only the columns asked; a column's distinct values; a source table, from the flattened extract
+    assert list(marts.read("marts.fct_study_cohort", columns=["cohort_id", "patient_id"]).columns) == \
+        ["cohort_id", "patient_id"]
+    with db.engine().connect() as conn:
+        pg = PostgresMarts(conn)
+        assert marts.distinct("fraud.fraud_provider_features", "month") == \
+            pg.distinct("fraud.fraud_provider_features", "month")
+        assert len(marts.distinct("fraud.fraud_provider_features", "month")) >= 30  # 3 years of flow months
+        assert sorted(marts.read("claims.patient", columns=["patient_id"])["patient_id"]) == \
+            sorted(pg.read("claims.patient", columns=["patient_id"])["patient_id"])
+    assert marts.pg_types("fraud.fraud_rule_hits") == {
+        "month": "date", "rule": "text", "entity_kind": "text", "entity_id": "text", "hits": "bigint",
+        "n_patients": "bigint", "measure": "double precision", "evidence": "text"}
+
+
+def test_the_cluster_target_needs_its_warehouse_folder(both, monkeypatch):
+    monkeypatch.delenv("VEILLE_SPARK_WAREHOUSE", raising=False)
+    with pytest.raises(VeilleError) as e:
+        marts_for("spark_cluster")
+    assert str(e.value) == ("the spark_cluster target's tables are read from its warehouse folder: set "
+                            "VEILLE_SPARK_WAREHOUSE to the Thrift server's spark.sql.warehouse.dir (docs/spark.md)")
+    with pytest.raises(VeilleError, match=r"^unknown target 'hive': expected one of default, spark, spark_cluster$"):
+        marts_for("hive")
