@@ -18,7 +18,7 @@ MIN_CONVSCCS_AUC = 0.85  # 0.90 measured (seed 11, 4,000 patients)
 def test_scan_ranks_injected_pairs_above_negative_controls(warehouse, exports):
     # the fixture's `dbt build` built the scan marts with the default vars
     run_id, seconds = run_scan(ScanSettings(replicates=199), build=False)
-    assert set(seconds) == {"read counts", "read case series", "ConvSCCS", "statistics", "store"}
+    assert set(seconds) == {"read marts", "ConvSCCS", "statistics", "store"}
     signals = read_signals(run_id)
     assert signals["rank"].tolist() == list(range(1, len(signals) + 1))
     assert signals["combined_p"].is_monotonic_increasing
