@@ -27,12 +27,11 @@ import sqlalchemy as sa
 
 from veille import db
 from veille.errors import VeilleError
+from veille.spark.flatten import TABLES as FLATTENED
 
 # dbt targets (dbt_project/profiles.yml): PostgreSQL; Spark in this process (session); a Spark
 # cluster through its Thrift server
 TARGETS = ("default", "spark", "spark_cluster")
-# the schemas of the extract's tables (veille flatten), read from VEILLE_PARQUET on Spark
-SOURCE_SCHEMAS = ("claims", "ref", "meta")
 
 
 class Marts(Protocol):
@@ -96,11 +95,12 @@ class SparkMarts:
         return self.warehouse / f"{schema}.db" / name
 
     def _dataset(self, table: str) -> ds.Dataset:
+        """A table dbt built on Spark, or one of the extract's tables (FLATTENED) from VEILLE_PARQUET."""
         path = self.path(table)
         if not path.is_dir():
             schema, name = table.split(".")
             source = Path(os.environ.get("VEILLE_PARQUET", "")) / schema / name
-            if schema not in SOURCE_SCHEMAS or not os.environ.get("VEILLE_PARQUET") or not source.is_dir():
+            if table not in FLATTENED or not os.environ.get("VEILLE_PARQUET") or not source.is_dir():
                 raise VeilleError(f"mart {table} is missing on Spark ({path}): build it first "
                                   "(veille dbt build --target spark)")
             path = source
