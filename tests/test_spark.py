@@ -12,6 +12,7 @@ import sys
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
@@ -249,3 +250,39 @@ def test_the_cluster_target_needs_its_warehouse_folder(both, monkeypatch):
                             "VEILLE_SPARK_WAREHOUSE to the Thrift server's spark.sql.warehouse.dir (docs/spark.md)")
     with pytest.raises(VeilleError, match=r"^unknown target 'hive': expected one of default, spark, spark_cluster$"):
         marts_for("hive")
+
+
+def _hand_tables(root, pg_rows: str, spark: pa.Table) -> None:
+    """marts.t on PostgreSQL from ``pg_rows`` (SQL values) and on Spark from ``spark``."""
+    with db.engine(db.ENGINEER).begin() as conn:
+        conn.exec_driver_sql("create schema if not exists marts")
+        conn.exec_driver_sql("drop table if exists marts.t")
+        conn.exec_driver_sql("create table marts.t (id bigint, ratio numeric, day date, codes text[], label text)")
+        conn.exec_driver_sql(f"insert into marts.t values {pg_rows}")
+    folder = SparkMarts().path("marts.t")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    pq.write_table(spark, folder / "part-0.parquet")
+
+
+def test_the_comparison_ignores_row_order_and_engine_spellings_and_names_a_differing_row(pg_server, tmp_path):
+    pg_rows = ("(1, 0.333333333333, '2020-01-31', '{A,B}', 'x'), (2, null, null, null, null), "
+               "(2, null, null, null, null)")
+    spark = {"id": pa.array([2, 2, 1], pa.int32()),
+             "ratio": pa.array([None, None, 1 / 3], pa.float64()),
+             "day": pa.array([None, None, date(2020, 1, 31)], pa.date32()),
+             "codes": pa.array([None, None, ["A", "B"]], pa.list_(pa.string())),
+             "label": pa.array([None, None, "x"])}
+    with spark_settings(tmp_path / "spark", tmp_path / "parquet"), scratch_database("spark_compare"):
+        _hand_tables(tmp_path, pg_rows, pa.table(spark))
+        assert [(r.table, r.pg_rows, r.spark_rows, r.equal, r.detail) for r in compare_warehouses(("marts",))] == [
+            ("marts.t", 3, 3, True, "")]
+        _hand_tables(tmp_path, pg_rows, pa.table({**spark, "label": pa.array([None, None, "y"])}))
+        [result] = compare_warehouses(("marts",))
+        assert (result.equal, result.detail) == (False, (
+            "3 rows against 3; e.g. PostgreSQL {id=1.0, ratio=0.333333333, day=2020-01-31, codes=('A', 'B'), "
+            "label=x}; Spark {id=1.0, ratio=0.333333333, day=2020-01-31, codes=('A', 'B'), label=y}"))
+        _hand_tables(tmp_path, pg_rows, pa.table(spark).slice(1))
+        [result] = compare_warehouses(("marts",))
+        assert (result.equal, result.detail) == (
+            False, "3 rows against 2; the same rows, repeated a different number of times")

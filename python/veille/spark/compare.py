@@ -1,23 +1,32 @@
 """Row-by-row comparison of the tables dbt built on PostgreSQL and on Spark (docs/spark.md).
 
 The Spark side is read from its warehouse folder (veille.marts.SparkMarts), without starting
-Spark. Values are
-compared after a normalisation that only removes what the two engines spell differently:
-numbers as floats rounded to 9 significant digits (numeric against decimal, double against
-double), dates as dates, arrays as tuples; rows in any order.
+Spark. Values are compared after a normalisation that only removes what the two engines spell
+differently: numbers as floats rounded to 9 significant digits (numeric against decimal, double
+against double), dates and timestamps as instants, arrays as tuples; rows in any order.
+
+Both tables are streamed in chunks of rows and each row is reduced to a 64-bit hash of its
+normalised values, so the memory a comparison needs grows with 8 bytes per row, not with the
+table: two tables are equal when their sorted hashes are. When they differ, a second pass finds
+one row of each side that the other lacks, for the message.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from veille import db
 from veille.marts import SparkMarts
 
 SCHEMAS = ("intermediate", "marts", "pathways", "scan")
+CHUNK = 250_000
+_NULL = "\x00null"
 
 
 @dataclass
@@ -57,35 +66,113 @@ def normal(v):
     return v
 
 
-def _rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
-    out = [tuple(normal(v) for v in row) for row in frame[columns].itertuples(index=False, name=None)]
-    return sorted(out, key=lambda r: tuple((x is None, str(type(x)), x if x is not None else 0) for x in r))
+def _kinds(conn, schema: str, table: str) -> dict[str, str]:
+    """How each column of a PostgreSQL table is compared: number, instant, array or text."""
+    rows = conn.exec_driver_sql(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = %(s)s and table_name = %(t)s order by ordinal_position",
+        {"s": schema, "t": table}).fetchall()
+    number = ("smallint", "integer", "bigint", "numeric", "real", "double precision", "boolean")
+    return {c: "number" if t in number else "instant" if t.startswith(("date", "timestamp"))
+            else "array" if t == "ARRAY" else "text" for c, t in rows}
+
+
+def _round9(x: np.ndarray) -> np.ndarray:
+    """Floats rounded to 9 significant digits, with one zero and one NaN."""
+    x = np.asarray(x, dtype="float64") + 0.0  # -0.0 becomes 0.0
+    out = x.copy()
+    m = np.isfinite(x) & (x != 0)
+    scale = 10.0 ** (8 - np.floor(np.log10(np.abs(x[m]))))
+    fine = np.isfinite(scale)
+    rounded = np.round(x[m] * np.where(fine, scale, 1.0)) / np.where(fine, scale, 1.0)
+    out[m] = np.where(fine, rounded, x[m])
+    out[np.isnan(x)] = np.nan
+    return out
+
+
+def _canonical(s: pd.Series, kind: str) -> pd.Series:
+    """One column in the form both engines' values map to (vectorised but for arrays)."""
+    if kind == "number":
+        if s.dtype == object:
+            s = s.map(lambda v: None if v is None else float(v))
+        return pd.Series(_round9(s.astype("float64").to_numpy()), index=s.index)
+    if kind == "instant":
+        t = pd.to_datetime(s)
+        if getattr(t.dt, "tz", None) is not None:
+            t = t.dt.tz_convert("UTC").dt.tz_localize(None)
+        ns = t.astype("datetime64[ns]").astype("int64").astype("float64")
+        return pd.Series(np.where(t.isna(), np.nan, ns), index=s.index)
+    if kind == "array":
+        return s.map(lambda v: _NULL if v is None or (isinstance(v, float) and math.isnan(v))
+                     else repr(tuple(normal(x) for x in v)))
+    return s.astype(object).where(s.notna(), _NULL).map(str)
+
+
+def _chunks(frames: Iterator[pd.DataFrame], kinds: dict[str, str]) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Each chunk of rows, with one 64-bit hash per row of its normalised values."""
+    for frame in frames:
+        canon = pd.DataFrame({c: _canonical(frame[c], k) for c, k in kinds.items()}, index=frame.index)
+        yield frame, pd.util.hash_pandas_object(canon, index=False).to_numpy()
+
+
+def _pg_frames(schema: str, table: str, columns: list[str]) -> Iterator[pd.DataFrame]:
+    listed = ", ".join(f'"{c}"' for c in columns)
+    sql = f'select {listed} from "{schema}"."{table}"'
+    with db.engine().connect() as stream:
+        stream = stream.execution_options(stream_results=True, max_row_buffer=CHUNK)
+        yield from pd.read_sql_query(sa.text(sql), stream, chunksize=CHUNK)
+
+
+def _spark_frames(spark: SparkMarts, name: str, columns: list[str]) -> Iterator[pd.DataFrame]:
+    for batch in spark._dataset(name).to_batches(columns=columns, batch_size=CHUNK):
+        if batch.num_rows:
+            yield batch.to_pandas()
+
+
+def _example(chunks: Iterator[tuple[pd.DataFrame, np.ndarray]], wanted: np.ndarray) -> str | None:
+    """The first row whose hash is in ``wanted``, as column=value (values normalised)."""
+    for frame, hashes in chunks:
+        hit = np.flatnonzero(np.isin(hashes, wanted))
+        if hit.size:
+            row = frame.iloc[int(hit[0])]
+            return "{" + ", ".join(f"{c}={normal(v)}" for c, v in row.items()) + "}"
+    return None
 
 
 def compare_table(conn, schema: str, table: str, skip: tuple[str, ...] = ()) -> TableComparison:
     name = f"{schema}.{table}"
-    pg = pd.read_sql_query(f'select * from "{schema}"."{table}"', conn)
+    kinds = {c: k for c, k in _kinds(conn, schema, table).items() if c not in skip}
+    pg_rows = conn.exec_driver_sql(f'select count(*) from "{schema}"."{table}"').scalar_one()
     spark = SparkMarts()
     if not spark.path(name).is_dir():
-        return TableComparison(name, len(pg), None, False, "not built on Spark")
-    sp = spark.read(name)
-    pg_cols = [c for c in pg.columns if c not in skip]
-    sp_cols = [c for c in sp.columns if c not in skip]
-    if set(pg_cols) != set(sp_cols):
-        return TableComparison(name, len(pg), len(sp), False,
-                               f"columns differ: only PostgreSQL {sorted(set(pg_cols) - set(sp_cols))}, "
-                               f"only Spark {sorted(set(sp_cols) - set(pg_cols))}")
-    a, b = _rows(pg, pg_cols), _rows(sp, pg_cols)
-    if a == b:
-        return TableComparison(name, len(pg), len(sp), True)
-    sa, sb = set(a), set(b)
-    only_pg = [r for r in a if r not in sb][:1]
-    only_sp = [r for r in b if r not in sa][:1]
+        return TableComparison(name, pg_rows, None, False, "not built on Spark")
+    sp_cols = [c for c in spark._dataset(name).schema.names if c not in skip]
+    spark_rows = spark._dataset(name).count_rows()
+    if set(kinds) != set(sp_cols):
+        return TableComparison(name, pg_rows, spark_rows, False,
+                               f"columns differ: only PostgreSQL {sorted(set(kinds) - set(sp_cols))}, "
+                               f"only Spark {sorted(set(sp_cols) - set(kinds))}")
+    columns = list(kinds)
+
+    def pg_chunks():
+        return _chunks(_pg_frames(schema, table, columns), kinds)
+
+    def spark_chunks():
+        return _chunks(_spark_frames(spark, name, columns), kinds)
+
+    a = np.sort(np.concatenate([h for _, h in pg_chunks()] or [np.empty(0, "uint64")]))
+    b = np.sort(np.concatenate([h for _, h in spark_chunks()] or [np.empty(0, "uint64")]))
+    if a.shape == b.shape and np.array_equal(a, b):
+        return TableComparison(name, pg_rows, spark_rows, True)
     detail = f"{len(a)} rows against {len(b)}"
-    if only_pg or only_sp:
-        detail += f"; e.g. PostgreSQL {dict(zip(pg_cols, only_pg[0]))}" if only_pg else ""
-        detail += f"; Spark {dict(zip(pg_cols, only_sp[0]))}" if only_sp else ""
-    return TableComparison(name, len(pg), len(sp), False, detail)
+    only_pg, only_sp = np.setdiff1d(a, b), np.setdiff1d(b, a)
+    if only_pg.size:
+        detail += f"; e.g. PostgreSQL {_example(pg_chunks(), only_pg)}"
+    if only_sp.size:
+        detail += f"; Spark {_example(spark_chunks(), only_sp)}"
+    if not only_pg.size and not only_sp.size:
+        detail += "; the same rows, repeated a different number of times"
+    return TableComparison(name, pg_rows, spark_rows, False, detail)
 
 
 def compare_warehouses(schemas: tuple[str, ...] = SCHEMAS, tables: list[str] | None = None,
