@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/veille demo --patients $(DEMO_PATIENTS) --out $(DEMO_DIR)
 
 test: $(STAMP)
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q --durations=15 tests
 
 # the dbt docs (every model and column, sources with freshness, lineage to the reports), served
 # on DOCS_PORT; `veille docs --no-serve` only writes dbt_project/target/index.html

@@ -25,7 +25,7 @@ final as (
         last_month,
         total_units,
         shopping_units,
-        round(shopping_units / nullif(total_units, 0), 5) as shopping_share
+        {{ rounded_ratio('shopping_units', 'nullif(total_units, 0)', 5) }} as shopping_share
     from per_drug
 )
 

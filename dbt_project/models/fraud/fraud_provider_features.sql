@@ -144,7 +144,7 @@ final as (
         per_provider.n_lines,
         per_provider.n_patients,
         round(per_provider.n_lines::{{ numeric_type() }} / per_provider.n_patients, 4) as lines_per_patient,
-        round(per_provider.amount / per_provider.n_patients, 2) as amount_per_patient,
+        {{ rounded_ratio('per_provider.amount', 'per_provider.n_patients', 2) }} as amount_per_patient,
         round(per_provider.n_controlled_lines::{{ numeric_type() }} / nullif(per_provider.n_drug_lines, 0), 4) as controlled_line_share,
         round(per_provider.n_controlled_patients::{{ numeric_type() }} / nullif(per_provider.n_drug_patients, 0), 4) as controlled_patient_share,
         per_provider.dead_patient_lines,

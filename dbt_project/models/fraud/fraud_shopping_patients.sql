@@ -63,7 +63,7 @@ per_patient_drug as (
 final as (
     select
         *,
-        round(shopping_units / nullif(total_units, 0), 4) as shopping_share,
+        {{ rounded_ratio('shopping_units', 'nullif(total_units, 0)', 4) }} as shopping_share,
         n_overlapping >= 1
         and n_prescribers >= {{ var_int('fraud_shopping_min_prescribers', 2, 2) }}
         and n_pharmacies >= {{ var_int('fraud_shopping_min_pharmacies', 3, 1) }} as is_shopper

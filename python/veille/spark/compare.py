@@ -108,11 +108,12 @@ def _canonical(s: pd.Series, kind: str) -> pd.Series:
     return s.astype(object).where(s.notna(), _NULL).map(str)
 
 
-def _chunks(frames: Iterator[pd.DataFrame], kinds: dict[str, str]) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """Each chunk of rows, with one 64-bit hash per row of its normalised values."""
+def _chunks(frames: Iterator[pd.DataFrame], kinds: dict[str, str]
+            ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
+    """Each chunk of rows, normalised, with one 64-bit hash per row of its normalised values."""
     for frame in frames:
         canon = pd.DataFrame({c: _canonical(frame[c], k) for c, k in kinds.items()}, index=frame.index)
-        yield frame, pd.util.hash_pandas_object(canon, index=False).to_numpy()
+        yield frame, canon, pd.util.hash_pandas_object(canon, index=False).to_numpy()
 
 
 def _pg_frames(schema: str, table: str, columns: list[str]) -> Iterator[pd.DataFrame]:
@@ -129,14 +130,34 @@ def _spark_frames(spark: SparkMarts, name: str, columns: list[str]) -> Iterator[
             yield batch.to_pandas()
 
 
-def _example(chunks: Iterator[tuple[pd.DataFrame, np.ndarray]], wanted: np.ndarray) -> str | None:
-    """The first row whose hash is in ``wanted``, as column=value (values normalised)."""
-    for frame, hashes in chunks:
-        hit = np.flatnonzero(np.isin(hashes, wanted))
+def _rows_in(chunks, wanted: np.ndarray, limit: int = 500) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Up to ``limit`` rows whose hash is in ``wanted``: as read, and normalised."""
+    raw: list[pd.DataFrame] = []
+    canon: list[pd.DataFrame] = []
+    for frame, normalised, hashes in chunks:
+        hit = np.flatnonzero(np.isin(hashes, wanted))[:limit - sum(len(r) for r in raw)]
         if hit.size:
-            row = frame.iloc[int(hit[0])]
-            return "{" + ", ".join(f"{c}={normal(v)}" for c, v in row.items()) + "}"
-    return None
+            raw.append(frame.iloc[hit])
+            canon.append(normalised.iloc[hit])
+        if sum(len(r) for r in raw) >= limit:
+            break
+    return pd.concat(raw), pd.concat(canon)
+
+
+def _show(row: pd.Series) -> str:
+    return "{" + ", ".join(f"{c}={normal(v)}" for c, v in row.items()) + "}"
+
+
+def _first_difference(pg: tuple[pd.DataFrame, pd.DataFrame], spark: tuple[pd.DataFrame, pd.DataFrame]) -> str:
+    """The first PostgreSQL row that Spark lacks, beside the Spark row most like it (the most
+    equal columns), naming the columns where they differ."""
+    (pg_raw, pg_canon), (sp_raw, sp_canon) = pg, spark
+    first = pg_canon.iloc[0]
+    same = sp_canon.eq(first) | (sp_canon.isna() & first.isna())
+    j = int(np.argmax(same.sum(axis=1).to_numpy()))
+    differ = [c for c in pg_canon.columns if not same.iloc[j][c]]
+    return (f"e.g. PostgreSQL {_show(pg_raw.iloc[0])}; the closest Spark row differs in "
+            + ", ".join(f"{c} ({normal(pg_raw.iloc[0][c])} against {normal(sp_raw.iloc[j][c])})" for c in differ))
 
 
 def compare_table(conn, schema: str, table: str, skip: tuple[str, ...] = ()) -> TableComparison:
@@ -160,17 +181,20 @@ def compare_table(conn, schema: str, table: str, skip: tuple[str, ...] = ()) -> 
     def spark_chunks():
         return _chunks(_spark_frames(spark, name, columns), kinds)
 
-    a = np.sort(np.concatenate([h for _, h in pg_chunks()] or [np.empty(0, "uint64")]))
-    b = np.sort(np.concatenate([h for _, h in spark_chunks()] or [np.empty(0, "uint64")]))
+    a = np.sort(np.concatenate([h for *_, h in pg_chunks()] or [np.empty(0, "uint64")]))
+    b = np.sort(np.concatenate([h for *_, h in spark_chunks()] or [np.empty(0, "uint64")]))
     if a.shape == b.shape and np.array_equal(a, b):
         return TableComparison(name, pg_rows, spark_rows, True)
-    detail = f"{len(a)} rows against {len(b)}"
     only_pg, only_sp = np.setdiff1d(a, b), np.setdiff1d(b, a)
-    if only_pg.size:
-        detail += f"; e.g. PostgreSQL {_example(pg_chunks(), only_pg)}"
-    if only_sp.size:
-        detail += f"; Spark {_example(spark_chunks(), only_sp)}"
-    if not only_pg.size and not only_sp.size:
+    detail = f"{len(a)} rows against {len(b)}"
+    if only_pg.size and only_sp.size:
+        detail += f", {only_pg.size} of them differ; " + _first_difference(
+            _rows_in(pg_chunks(), only_pg), _rows_in(spark_chunks(), only_sp))
+    elif only_pg.size:
+        detail += f"; only on PostgreSQL: {_show(_rows_in(pg_chunks(), only_pg, 1)[0].iloc[0])}"
+    elif only_sp.size:
+        detail += f"; only on Spark: {_show(_rows_in(spark_chunks(), only_sp, 1)[0].iloc[0])}"
+    else:
         detail += "; the same rows, repeated a different number of times"
     return TableComparison(name, pg_rows, spark_rows, False, detail)
 
