@@ -5,11 +5,11 @@ runs 2015-01-01..2018-12-31 and, after the 365-day washout, the at-risk window i
 2016-01-01..2018-12-31. One pack = 30 exposed days. Drug A = C10AA05, drug B = N05BA12.
 
 patient sex born  events
-P1      M   1950  A 2016-03-01, I21 2016-05-01            (drug first, 61 days: risk window)
-P2      F   1960  I21 2016-06-01, A 2016-09-01            (outcome first)
+P1      M   1950  A 2016-03-01, I21 2016-05-01            (drug first, 61 days: off treatment)
+P2      F   1960  I21 2016-06-01, A 2016-09-01            (outcome first, before the 30-day gap)
 P3      M   1950  A 2017-01-10, I21 2017-01-20            (drug first, during exposure)
 P4      F   1970  A 2015-06-01 (prevalent), A 2017-03-01, J18 2017-03-15 (exposed)
-P5      M   1980  B 2016-01-15, S72 2016-12-01 (321 days: control window), I21 2018-06-01
+P5      M   1980  B 2016-01-15, S72 2016-12-01 (321 days: off treatment), I21 2018-06-01
 P6      F   1940  I21 2017-07-01
 P7      M   1950  A 2018-01-01
 P8      F   1985  I21 2015-03-01 (before washout: not new), I21 2016-04-01, A 2016-04-10
@@ -28,6 +28,7 @@ from datetime import date
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from scipy import stats as sps
 from veille import db
 from veille.dbt import run_dbt
 from veille.scan.settings import ScanSettings
@@ -129,7 +130,8 @@ def test_mini_extract_counts_and_estimates(mini_scan):
     expected = 30 / 1098 + 30 / 366 + 30 / 1095
     assert a.oe_observed == 1
     assert a.oe_expected == pytest.approx(expected, rel=1e-12)
-    assert (a.tree_risk, a.tree_control) == (2, 0)
+    # tree scan: P3's I21 is exposed; P1's (after its episode) and P2's (before initiation) not
+    assert (a.tree_risk, a.tree_control) == (1, 2)
     # long-term part (latency 10 days in this test): days 10-29 of each 30-day episode; P3's
     # I21 is on day 10 of its episode, so it counts
     assert a.oe_latent_observed == 1
@@ -156,6 +158,11 @@ def test_mini_extract_counts_and_estimates(mini_scan):
     assert (s72.tree_risk, s72.tree_control) == (0, 1)
 
     ranked = rank_signals(pairs, leaves, ScanSettings(min_events=1, replicates=99))
+    tree = _row(ranked, "C10AA05", "I21")
+    assert tree.tree_expected == pytest.approx(3 * 30 / 1066, abs=1e-11)
+    assert tree.tree_llr == pytest.approx(math.log(1 / tree.tree_expected) + 2 * math.log(2 / (3 - tree.tree_expected)))
+    assert tree.tree_node_p == pytest.approx(
+        sps.binom.sf(1, 3, 30 / 1066) + 0.5 * sps.binom.pmf(1, 3, 30 / 1066), rel=1e-9)
     r = _row(ranked, "C10AA05", "I21")
     assert r.ssa_csr == pytest.approx(2.0)
     assert r.ssa_nsr == pytest.approx(10.5 / 6.5)
@@ -163,6 +170,25 @@ def test_mini_extract_counts_and_estimates(mini_scan):
     assert r.oe_ic == pytest.approx(math.log2(1.5 / (expected + 0.5)))
     assert r.oe_ratio == pytest.approx(1 / expected)
     assert sorted(ranked["rank"]) == list(range(1, len(pairs) + 1))
+
+
+def test_mini_extract_tree_leaves(mini_scan):
+    """New users only (P4 and P9 are prevalent), every new outcome of their at-risk window but
+    the 30 days before initiation, exposed or not; each event weighs its patient's exposed
+    share: 30 exposed days of 1,096 at-risk days less the gap (30 days; 14 for P5, who starts
+    on day 15 of the window)."""
+    _, leaves = mini_scan
+    rows = sorted((r.drug_level, r.drug_code, r.icd3, r.block_code, r.chapter_code, r.risk_events,
+                   r.control_events, round(r.expected_risk, 12)) for r in leaves.itertuples(index=False))
+    a, b = round(30 / 1066, 12), round(30 / 1082, 12)
+    assert rows == [
+        ("atc5", "C10AA", "I21", "I20-I25", "I00-I99", 1, 2, round(3 * a, 12)),
+        ("atc5", "N05BA", "I21", "I20-I25", "I00-I99", 0, 1, b),
+        ("atc5", "N05BA", "S72", "S70-S79", "S00-T98", 0, 1, b),
+        ("atc7", "C10AA05", "I21", "I20-I25", "I00-I99", 1, 2, round(3 * a, 12)),
+        ("atc7", "N05BA12", "I21", "I20-I25", "I00-I99", 0, 1, b),
+        ("atc7", "N05BA12", "S72", "S70-S79", "S00-T98", 0, 1, b),
+    ]
 
 
 def _age(born: int) -> float:

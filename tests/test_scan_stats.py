@@ -12,7 +12,7 @@ from veille.errors import VeilleError
 from veille.scan import stats
 from veille.scan.evaluate import auc, poisson_power
 from veille.scan.settings import ScanSettings
-from veille.scan.treescan import log_likelihood_ratio, tree_scan
+from veille.scan.treescan import log_likelihood_ratio, mid_p, signal_nodes, tree_scan
 
 RISK, CONTROL = 182, 183
 P_RISK = RISK / (RISK + CONTROL)
@@ -20,7 +20,7 @@ P_RISK = RISK / (RISK + CONTROL)
 
 def null_leaf_events(drugs: int, seed: int) -> pd.DataFrame:
     """Null-only data: per drug, 30 ICD-10-like leaves in 6 blocks and 2 chapters, Poisson(6)
-    events per leaf, each in the risk window with probability risk / (risk + control)."""
+    events per leaf, each exposed with probability risk / (risk + control)."""
     rng = np.random.default_rng(seed)
     leaves = pd.DataFrame({"icd3": [f"X{i:02d}" for i in range(30)],
                            "block_code": [f"B{i // 5}" for i in range(30)],
@@ -30,12 +30,12 @@ def null_leaf_events(drugs: int, seed: int) -> pd.DataFrame:
         n = rng.poisson(6, len(leaves))
         risk = rng.binomial(n, P_RISK)
         frames.append(leaves.assign(drug_level="atc7", drug_code=f"D{d:04d}", risk_events=risk,
-                                    control_events=n - risk))
+                                    control_events=n - risk, expected_risk=n * P_RISK))
     return pd.concat(frames, ignore_index=True)
 
 
 def test_tree_scan_p_values_are_uniform_under_the_null():
-    nodes = tree_scan(null_leaf_events(400, seed=5), RISK, CONTROL, replicates=199, seed=3)
+    nodes = tree_scan(null_leaf_events(400, seed=5), replicates=199, seed=3)
     # the scan's test per drug: the p-value of its most likely cut (smallest over its nodes)
     p = nodes.groupby("drug_code")["tree_p"].min().to_numpy()
     assert len(p) == 400
@@ -48,8 +48,8 @@ def test_tree_scan_p_values_are_uniform_under_the_null():
 def test_tree_scan_finds_an_injected_leaf_and_its_block():
     data = null_leaf_events(1, seed=8)
     leaf = data["icd3"] == "X07"
-    data.loc[leaf, ["risk_events", "control_events"]] = [30, 5]
-    nodes = tree_scan(data, RISK, CONTROL, replicates=999, seed=1).set_index("outcome_code")
+    data.loc[leaf, ["risk_events", "control_events", "expected_risk"]] = [30, 5, 35 * P_RISK]
+    nodes = tree_scan(data, replicates=999, seed=1).set_index("outcome_code")
     assert nodes.loc["X07", "tree_p"] == pytest.approx(1 / 1000)
     assert nodes.loc["B1", "tree_p"] < 0.05  # the block holding it, diluted by 4 null leaves
     assert nodes["tree_llr"].idxmax() == "X07"
@@ -59,15 +59,48 @@ def test_tree_scan_finds_an_injected_leaf_and_its_block():
 
 def test_tree_scan_is_reproducible_and_order_free():
     data = null_leaf_events(5, seed=2)
-    a = tree_scan(data, RISK, CONTROL, replicates=99, seed=7)
-    b = tree_scan(data.iloc[::-1], RISK, CONTROL, replicates=99, seed=7)
+    a = tree_scan(data, replicates=99, seed=7)
+    b = tree_scan(data.iloc[::-1], replicates=99, seed=7)
     key = ["drug_code", "outcome_level", "outcome_code"]
     pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
                                   b.sort_values(key).reset_index(drop=True))
 
 
 def test_llr_is_zero_without_excess():
-    assert log_likelihood_ratio(np.array([2, 0, 5]), np.array([4, 0, 10]), 0.5).tolist() == [0, 0, 0]
+    assert log_likelihood_ratio(np.array([2, 0, 5]), np.array([4, 0, 10]), np.array([2, 0, 5.5])).tolist() == [
+        0, 0, 0]
+
+
+def test_the_expected_count_comes_from_each_events_own_exposed_share():
+    # 4 events, each from a patient exposed 1/10 of his observed days: 0.4 expected exposed, so
+    # 3 exposed events are an excess; at a fixed share of one half they would not be
+    c, n, e = np.array([3]), np.array([4]), np.array([0.4])
+    assert log_likelihood_ratio(c, n, e)[0] == pytest.approx(3 * math.log(3 / 0.4) + math.log(1 / 3.6))
+    assert mid_p(c, n, e)[0] == pytest.approx(sps.binom.sf(3, 4, 0.1) + 0.5 * sps.binom.pmf(3, 4, 0.1))
+    assert mid_p(np.array([3]), np.array([4]), np.array([2.0]))[0] == pytest.approx(3 / 16)
+
+
+def test_each_signal_lives_in_the_node_with_the_largest_llr():
+    # drug D: X00 and X01 (block B0) each mildly in excess, together more; X05 (block B1) strongly
+    # alone; X02 and X06 at or below their expected count
+    leaves = pd.DataFrame({
+        "drug_level": "atc7", "drug_code": "D", "icd3": ["X00", "X01", "X02", "X05", "X06"],
+        "block_code": ["B0", "B0", "B0", "B1", "B1"], "chapter_code": "C0",
+        "risk_events": [8, 8, 6, 12, 1], "control_events": [4, 4, 6, 0, 11],
+        "expected_risk": [6.0, 6.0, 6.0, 6.0, 6.0]})
+    nodes = tree_scan(leaves, replicates=99, seed=1)
+    llr = nodes.set_index("outcome_code")["tree_llr"]
+    assert llr["X00"] == pytest.approx(8 * math.log(8 / 6) + 4 * math.log(4 / 6))
+    assert llr["B0"] == pytest.approx(22 * math.log(22 / 18) + 14 * math.log(14 / 18))
+    assert llr["C0"] == pytest.approx(35 * math.log(35 / 30) + 25 * math.log(25 / 30))
+    assert llr["X00"] < llr["C0"] < llr["B0"] < llr["X05"]
+    lives = signal_nodes(nodes, leaves).set_index(["outcome_level", "outcome_code"])
+    where = {key: (r.tree_node_level, r.tree_node_code) for key, r in lives.iterrows()}
+    assert where == {("icd3", "X00"): ("block", "B0"), ("icd3", "X01"): ("block", "B0"),
+                     ("icd3", "X02"): ("block", "B0"), ("icd3", "X05"): ("icd3", "X05"),
+                     ("icd3", "X06"): ("chapter", "C0"), ("block", "B0"): ("block", "B0"),
+                     ("block", "B1"): ("chapter", "C0")}
+    assert lives.loc[("icd3", "X00"), "tree_node_llr"] == pytest.approx(llr["B0"])
 
 
 def test_sequence_symmetry_closed_form():
@@ -143,9 +176,8 @@ def test_auc_counts_ties_half():
 
 
 def test_bad_settings_are_one_line_errors():
-    with pytest.raises(VeilleError, match="^control window 100-200 must be non-empty and must not "
-                                          "overlap the risk window 1-182$"):
-        ScanSettings(control_start_day=100, control_end_day=200)
+    with pytest.raises(VeilleError, match="^tree_gap_days: must be >= 0, got -5$"):
+        ScanSettings(tree_gap_days=-5)
     with pytest.raises(VeilleError, match="^replicates: must be >= 19, got 5$"):
         ScanSettings(replicates=5)
 
@@ -183,7 +215,7 @@ def test_evaluate_reports_power_masks_counts_and_skips_unstored_methods(tmp_path
     result = evaluate(truth, signals)
     # pioglitazone outscores the statin, the unscanned benzodiazepine (worst score) does not
     assert result["auc"] == {"ssa": 0.5, "oe": 0.5, "oe_calibrated": None, "oe_latent": None,
-                             "tree": 0.5, "convsccs": None, "combined": 0.5}
+                             "tree": 0.5, "tree_node": None, "convsccs": None, "combined": 0.5}
     pio, benzo, statin = result["effects"]
     assert (pio["rank"], pio["observed"], pio["expected"]) == (1, 25, 10.0)
     assert pio["power"] == pytest.approx(sps.poisson.sf(15, 20.0), abs=5e-4)

@@ -45,8 +45,7 @@ def _error(tmp_path: Path, model: type[Settings], text: str, name: str = "settin
         (RunSettings, "build: everything\n",
          "settings.yml: build: must be 'upstream', 'pathways' or 'indicators', got 'everything'"),
         (RunSettings, "k: 1\n", "settings.yml: k: must be 0 (automatic) or at least 2, got 1"),
-        (ScanSettings, "control_start_day: 100\ncontrol_end_day: 200\n",
-         "settings.yml: control window 100-200 must be non-empty and must not overlap the risk window 1-182"),
+        (ScanSettings, "tree_gap_days: -1\n", "settings.yml: tree_gap_days: must be >= 0, got -1"),
         (ScanSettings, "- washout_days\n", "settings.yml: expected a mapping of keys, got ['washout_days']"),
         (ScanSettings, "replicates: 99\nseed: [1, 2\n",
          "settings.yml: line 3 not valid YAML (expected ',' or ']', but got '<stream end>')"),
@@ -68,10 +67,10 @@ def test_missing_file_and_empty_file(tmp_path):
 
 
 def test_each_domain_loads_its_file(tmp_path):
-    (tmp_path / "scan.yml").write_text("replicates: 99\nrisk_start_day: 1\nrisk_end_day: 90\nfdr: 0.1\n")
+    (tmp_path / "scan.yml").write_text("replicates: 99\ntree_gap_days: 60\nfdr: 0.1\n")
     scan = ScanSettings.from_yaml(tmp_path / "scan.yml")
-    assert (scan.replicates, scan.risk_days, scan.fdr, scan.washout_days) == (99, 90, 0.1, 365)
-    assert scan.dbt_vars()["scan_risk_end_day"] == 90
+    assert (scan.replicates, scan.tree_gap_days, scan.fdr, scan.washout_days) == (99, 60, 0.1, 365)
+    assert scan.dbt_vars()["scan_tree_gap_days"] == 60
     (tmp_path / "pathways.yml").write_text("method: clara\nk: 0\nmonths: 24\n")
     path = RunSettings.from_yaml(tmp_path / "pathways.yml")
     assert (path.method, path.k, path.dbt_vars()) == ("clara", None, {"pathways_months": 24})
@@ -139,10 +138,9 @@ def test_cli_defaults_are_the_settings_defaults():
     scan = {p.name: p.default for p in get_command(scan_app).params}
     assert scan["settings_file"] is None
     fields = {k: v.default for k, v in ScanSettings.model_fields.items()}
-    for name in ("washout_days", "ssa_window_days", "latency_days", "min_events", "replicates", "seed", "fdr"):
+    for name in ("washout_days", "ssa_window_days", "tree_gap_days", "latency_days", "min_events", "replicates",
+                 "seed", "fdr"):
         assert scan[name] == fields[name], name
-    assert scan["risk"] == f"{fields['risk_start_day']}-{fields['risk_end_day']}"
-    assert scan["control"] == f"{fields['control_start_day']}-{fields['control_end_day']}"
 
     run = {p.name: p.default for p in get_command(pathways_app).commands["run"].params}
     fields = {k: v.default for k, v in RunSettings.model_fields.items()}

@@ -8,7 +8,8 @@
     rate in the whole population (calendar year x 5-year age band x sex); the same restricted
     to the long-term part of the episodes, at least var scan_latency_days (365) after their
     first day (oe_latent_observed, oe_latent_expected);
-  * tree scan: risk_events, control_events (summed over the block's leaves at block level).
+  * tree scan: risk_events (exposed), control_events (the new users' other observed days),
+    summed over the block's leaves at block level.
 -#}
 {%- set min_events = var_int('scan_min_events', 3, 1) | int %}
 {%- set latency = var_int('scan_latency_days', 365, 1) | int %}
@@ -68,8 +69,10 @@ pairs as (
     select drug_level, drug_code, outcome_level, outcome_code from observed
     where observed >= {{ min_events }}
     union
+    -- the tree's control events span the whole observation of a drug's users: only its
+    -- exposed events make a pair worth scanning
     select drug_level, drug_code, outcome_level, outcome_code from tree
-    where risk_events + control_events >= {{ min_events }}
+    where risk_events >= {{ min_events }}
 ),
 
 stratum_time as (

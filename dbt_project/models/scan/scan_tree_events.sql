@@ -1,26 +1,35 @@
 {{ config(materialized='table', tags=['scan']) }}
 {#-
-  Tree-scan counts (self-controlled design): for the new users of each drug, the new outcomes of
-  each ICD-10 3-character code whose onset falls in the risk window
-  [var scan_risk_start_day, var scan_risk_end_day] (defaults 1, 182) or in the control window
-  [var scan_control_start_day, var scan_control_end_day] (defaults 183, 365) after initiation
-  (day 0 = first dispensing), with the code's block and chapter: the leaves of the tree.
+  Tree-scan counts (self-controlled design on exposed time): for the new users of each drug,
+  the new outcomes of each ICD-10 3-character code in their at-risk window, split into those
+  whose onset falls on a day exposed to the drug (risk_events: inside one of its episodes) and
+  the others (control_events: before initiation, or off treatment after it), with the code's
+  block and chapter (the leaves of the tree).
+
+  expected_risk is what the risk count would be with no effect: each event counts its
+  patient's share of exposed days among his observed days of that drug (exposed over observed
+  days, both inside the at-risk window), so that late initiations, short observation and long
+  or short treatments weigh as they do in the person-time. The var scan_tree_gap_days (default
+  30) days before initiation count neither as exposed nor as control time, with their events:
+  an outcome that leads to the prescription must not look protective.
 -#}
-{%- set risk_start = var_int('scan_risk_start_day', 1) | int %}
-{%- set risk_end = var_int('scan_risk_end_day', 182) | int %}
-{%- set control_start = var_int('scan_control_start_day', 183) | int %}
-{%- set control_end = var_int('scan_control_end_day', 365) | int %}
-{%- if not (risk_start <= risk_end and control_start <= control_end
-            and (risk_end < control_start or control_end < risk_start)) %}
-    {{ exceptions.raise_compiler_error("scan risk and control windows must be non-empty and must not overlap") }}
-{%- endif %}
+{%- set gap = var_int('scan_tree_gap_days', 30, 0) | int %}
 
 with initiations as (
     select * from {{ ref('scan_drug_initiations') }}
 ),
 
+windows as (
+    select * from {{ ref('scan_patient_windows') }}
+),
+
+episodes as (
+    select * from {{ ref('scan_drug_episodes') }}
+),
+
 onsets as (
-    select * from {{ ref('scan_outcome_onsets') }}
+    select patient_id, outcome_code as icd3, onset_date
+    from {{ ref('scan_outcome_onsets') }}
     where outcome_level = 'icd3'
 ),
 
@@ -28,17 +37,84 @@ blocks as (
     select * from {{ ref('scan_icd10_blocks') }}
 ),
 
-windowed as (
+-- each new user's episodes of the drug (clipped to the at-risk window; end exclusive)
+user_episodes as (
     select
+        episodes.patient_id,
+        episodes.drug_level,
+        episodes.drug_code,
+        episodes.exposed_start,
+        episodes.exposed_end
+    from episodes
+    inner join initiations
+        on episodes.patient_id = initiations.patient_id
+        and episodes.drug_level = initiations.drug_level
+        and episodes.drug_code = initiations.drug_code
+),
+
+exposed_days as (
+    select
+        patient_id,
+        drug_level,
+        drug_code,
+        sum({{ days_between('exposed_end', 'exposed_start') }}) as exposed_days
+    from user_episodes
+    group by patient_id, drug_level, drug_code
+),
+
+-- each new user's observed days: the at-risk window but the gap before initiation
+new_users as (
+    select
+        initiations.patient_id,
         initiations.drug_level,
         initiations.drug_code,
-        onsets.outcome_code as icd3,
-        {{ days_between('onsets.onset_date', 'initiations.initiation_date') }} between {{ risk_start }} and {{ risk_end }} as in_risk
+        initiations.initiation_date,
+        {{ days_between('windows.at_risk_end', 'windows.at_risk_start') }} + 1
+            - {{ days_between('initiations.initiation_date',
+                              'greatest(windows.at_risk_start, initiations.initiation_date - ' ~ gap ~ ')') }}
+            as observed_days,
+        coalesce(exposed_days.exposed_days, 0) as exposed_days
     from initiations
+    inner join windows
+        on initiations.patient_id = windows.patient_id
+    left join exposed_days
+        on initiations.patient_id = exposed_days.patient_id
+        and initiations.drug_level = exposed_days.drug_level
+        and initiations.drug_code = exposed_days.drug_code
+),
+
+-- the new outcomes of each new user outside the gap (onsets are inside the at-risk window)
+user_events as (
+    select
+        new_users.patient_id,
+        new_users.drug_level,
+        new_users.drug_code,
+        onsets.icd3,
+        onsets.onset_date,
+        -- 12 decimals, summed exactly: the same sum whatever the order of its terms, on either engine
+        {{ round_double('cast(new_users.exposed_days as ' ~ double_type() ~ ') / new_users.observed_days', 12) }}
+            as exposed_share
+    from new_users
     inner join onsets
-        on initiations.patient_id = onsets.patient_id
-    where {{ days_between('onsets.onset_date', 'initiations.initiation_date') }} between {{ risk_start }} and {{ risk_end }}
-        or {{ days_between('onsets.onset_date', 'initiations.initiation_date') }} between {{ control_start }} and {{ control_end }}
+        on new_users.patient_id = onsets.patient_id
+    where onsets.onset_date >= new_users.initiation_date
+        or onsets.onset_date < new_users.initiation_date - {{ gap }}
+),
+
+flagged as (
+    select
+        user_events.drug_level,
+        user_events.drug_code,
+        user_events.icd3,
+        user_events.exposed_share,
+        user_episodes.patient_id is not null as is_exposed
+    from user_events
+    left join user_episodes
+        on user_events.patient_id = user_episodes.patient_id
+        and user_events.drug_level = user_episodes.drug_level
+        and user_events.drug_code = user_episodes.drug_code
+        and user_events.onset_date >= user_episodes.exposed_start
+        and user_events.onset_date < user_episodes.exposed_end
 ),
 
 leaf_counts as (
@@ -46,9 +122,10 @@ leaf_counts as (
         drug_level,
         drug_code,
         icd3,
-        count(*) filter (where in_risk) as risk_events,
-        count(*) filter (where not in_risk) as control_events
-    from windowed
+        count(*) filter (where is_exposed) as risk_events,
+        count(*) filter (where not is_exposed) as control_events,
+        cast(sum(exposed_share) as {{ double_type() }}) as expected_risk
+    from flagged
     group by drug_level, drug_code, icd3
 ),
 
@@ -70,7 +147,8 @@ final as (
         blocks.block_code,
         coalesce(blocks.chapter_code, chapters.chapter_code, 'other') as chapter_code,
         leaf_counts.risk_events,
-        leaf_counts.control_events
+        leaf_counts.control_events,
+        leaf_counts.expected_risk
     from leaf_counts
     left join blocks
         on leaf_counts.icd3 between blocks.first_code and blocks.last_code

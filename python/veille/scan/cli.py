@@ -21,8 +21,8 @@ def scan_cmd(
     min_events: int = typer.Option(3, "--min-events", help="scan pairs with at least this many events"),
     washout_days: int = typer.Option(365, "--washout-days", help="days of history before a first use is new"),
     ssa_window_days: int = typer.Option(365, "--ssa-window-days", help="sequence symmetry window"),
-    risk: str = typer.Option("1-182", "--risk-window", help="tree scan risk window, days after initiation"),
-    control: str = typer.Option("183-365", "--control-window", help="tree scan control window"),
+    tree_gap_days: int = typer.Option(30, "--tree-gap-days",
+                                      help="tree scan: days before initiation left out of the control time"),
     latency_days: int = typer.Option(365, "--latency-days",
                                      help="latent O/E: exposed days this long after an episode's start"),
     replicates: int = typer.Option(999, "--replicates", help="Monte Carlo replicates of the tree scan"),
@@ -46,12 +46,13 @@ def scan_cmd(
     from veille.privacy import mask_count
     from veille.scan.report import write_report
     from veille.scan.run import read_lags, read_signals, run_scan
+    from veille.scan.settings import ScanSettings
 
-    settings = settings_from_options(ctx, settings_file, washout_days=washout_days,
-                                     ssa_window_days=ssa_window_days, risk=risk, control=control,
-                                     latency_days=latency_days, min_events=min_events,
-                                     replicates=replicates, seed=seed, fdr=fdr, conv_lags=conv_lags,
-                                     conv_bucket_days=conv_bucket_days, conv_replicates=conv_replicates)
+    values = {"washout_days": washout_days, "ssa_window_days": ssa_window_days, "tree_gap_days": tree_gap_days,
+              "latency_days": latency_days, "min_events": min_events, "replicates": replicates, "seed": seed,
+              "fdr": fdr, "conv_lags": conv_lags, "conv_bucket_days": conv_bucket_days,
+              "conv_replicates": conv_replicates}
+    settings = cliapp.load_settings(ctx, ScanSettings, settings_file, values)
     check_target(target)
     console = Console(stderr=True)
     with console.status("scanning") as status:
@@ -69,30 +70,8 @@ def scan_cmd(
                    f"ASR {_num(r.ssa_asr):6.2f}  q {r.q_value:.2e}")
 
 
-def settings_from_options(ctx: typer.Context | None, settings_file: Path | None, *, risk: str,
-                          control: str, **values):
-    """ScanSettings from ``--settings`` and the options typed (the windows as FIRST-LAST)."""
-    from veille.scan.settings import ScanSettings
-
-    r0, r1 = _window(risk, "--risk-window")
-    c0, c1 = _window(control, "--control-window")
-    windows = {"risk_start_day": r0, "risk_end_day": r1, "control_start_day": c0, "control_end_day": c1}
-    params = {"risk_start_day": "risk", "risk_end_day": "risk",
-              "control_start_day": "control", "control_end_day": "control"}
-    return cliapp.load_settings(ctx, ScanSettings, settings_file, {**values, **windows}, params)
-
-
 def _num(x) -> float:
     return float("nan") if x is None else float(x)
-
-
-def _window(text: str, option: str) -> tuple[int, int]:
-    from veille.errors import VeilleError
-
-    parts = text.split("-")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise VeilleError(f"{option} must be FIRST-LAST days (e.g. 1-182), got {text!r}")
-    return int(parts[0]), int(parts[1])
 
 
 @scan_app.command("evaluate")

@@ -26,8 +26,10 @@ from scipy import stats
 from veille import evaluation
 from veille.privacy import mask_value
 
+# the tree scan is rated twice: by its family-wise Monte Carlo p-value (TreeScan's own, its many
+# ties broken by the LLR: tree_order) and by each node's own mid-p
 METHOD_SCORES = {"ssa": "ssa_p", "oe": "oe_p", "oe_calibrated": "oe_cal_p", "oe_latent": "oe_latent_p",
-                 "tree": "tree_p", "convsccs": "conv_p", "combined": "rank"}
+                 "tree": "tree_order", "tree_node": "tree_node_p", "convsccs": "conv_p", "combined": "rank"}
 POWER_ALPHA = 0.05
 
 
@@ -60,6 +62,20 @@ def match_truth(truth: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def with_tree_order(signals: pd.DataFrame) -> pd.DataFrame:
+    """``signals`` with tree_order: 1 for the pair with the lowest tree_p (the largest tree_llr
+    among equal p-values), 2 for the next...; null where the tree scan gave no p-value."""
+    if "tree_p" not in signals.columns:
+        return signals
+    scored = signals["tree_p"].notna()
+    llr = signals["tree_llr"].astype(float) if "tree_llr" in signals.columns else 0.0
+    order = signals.loc[scored].assign(_llr=-llr).sort_values(
+        ["tree_p", "_llr"], kind="stable").index
+    tree_order = pd.Series(np.nan, index=signals.index)
+    tree_order.loc[order] = np.arange(1, len(order) + 1)
+    return signals.assign(tree_order=tree_order)
+
+
 def poisson_power(expected: np.ndarray, ratio: np.ndarray, alpha: float = POWER_ALPHA) -> np.ndarray:
     """Power of the one-sided Poisson test of O against E when the true mean is E x ratio."""
     e = np.asarray(expected, dtype=float)
@@ -76,6 +92,7 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
 def evaluate(truth_path: str | Path, signals: pd.DataFrame) -> dict:
     """{"auc": {method: value, "combined": value}, "positives": n, "negatives": n, ...}."""
     truth = read_truth(truth_path)
+    signals = with_tree_order(signals)
     matched = match_truth(truth, signals)
     y = matched["is_positive"].to_numpy()
     matched["power"] = poisson_power(matched["expected"], matched["hazard_ratio"])

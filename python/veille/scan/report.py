@@ -59,8 +59,11 @@ def ranked_table(signals: pd.DataFrame) -> Markup:
         "long-term observed / expected": m["oe_latent_observed"] + " / " + m["oe_latent_expected"].map(
             lambda v: _fmt(v, 1)),
         "long-term p": m["oe_latent_p"].map(_pval),
-        "tree risk/control": m["tree_risk"] + " / " + m["tree_control"],
-        "tree p": m["tree_p"].map(_pval),
+        "tree exposed/other (expected exposed)": m["tree_risk"] + " / " + m["tree_control"] + " ("
+        + m["tree_expected"].map(lambda v: _fmt(v, 1)) + ")",
+        "tree node p (family-wise p)": m["tree_node_p"].map(_pval) + " (" + m["tree_p"].map(_pval) + ")",
+        "tree node": [f"{c} ({lv})" if isinstance(c, str) else "" for c, lv in
+                      zip(m["tree_node_code"], m["tree_node_level"], strict=True)],
         "ConvSCCS RI (95% CI)": [f"{_fmt(a)} ({_fmt(lo)}-{_fmt(hi)})" if pd.notna(a) else "" for a, lo, hi in
                                  zip(m["conv_ri"], m["conv_ci_low"], m["conv_ci_high"], strict=True)],
         "ConvSCCS p": m["conv_p"].map(_pval),

@@ -15,14 +15,14 @@ from veille.errors import VeilleError
 from veille.marts import dbt_target_args, marts_for
 from veille.scan import conv as conv_method
 from veille.scan.settings import ScanSettings
-from veille.scan.signals import CONV_COLUMNS, rank_signals
+from veille.scan.signals import CONV_COLUMNS, TREE_COLUMNS, rank_signals
 
 SIGNAL_COLUMNS = [
     "drug_level", "drug_code", "outcome_level", "outcome_code",
     "ssa_drug_first", "ssa_outcome_first", "ssa_csr", "ssa_nsr", "ssa_asr", "ssa_ci_low",
     "ssa_ci_high", "ssa_p", "oe_observed", "oe_expected", "oe_ratio", "oe_ic", "oe_ic025",
     "oe_ic975", "oe_p", "oe_cal_p", "oe_latent_observed", "oe_latent_expected", "oe_latent_ratio",
-    "oe_latent_p", "oe_latent_cal_p", "tree_risk", "tree_control", "tree_llr", "tree_p", *CONV_COLUMNS,
+    "oe_latent_p", "oe_latent_cal_p", "tree_risk", "tree_control", *TREE_COLUMNS, *CONV_COLUMNS,
     "combined_p", "q_value", "is_signal", "rank",
 ]
 

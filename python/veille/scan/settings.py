@@ -6,22 +6,21 @@ options typed on the command line override the file (docs/scan.md, Settings).
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from veille.settings import Settings
 
 
 class ScanSettings(Settings):
-    """Windows in days (latency_days: where the long-term part of an episode starts, for the
+    """Windows in days (tree_gap_days: the days before a new user's initiation that count
+    neither as exposed nor as control time in the tree scan; latency_days: where the long-term part of an episode starts, for the
     latent O/E); min_events per pair; Monte Carlo replicates and seed; FDR level; the
     convolutional case series' lag buckets, penalty and bootstrap (conv_*)."""
 
     washout_days: int = Field(365, ge=0, description="history before a first dispensing or outcome is new")
     ssa_window_days: int = Field(365, ge=1, description="max days between use and outcome (SSA)")
-    risk_start_day: int = Field(1, ge=1, description="tree scan risk window, first day after initiation")
-    risk_end_day: int = Field(182, ge=1, description="tree scan risk window, last day")
-    control_start_day: int = Field(183, ge=1, description="tree scan control window, first day")
-    control_end_day: int = Field(365, ge=1, description="tree scan control window, last day")
+    tree_gap_days: int = Field(30, ge=0, description="tree scan: days before initiation left out (the "
+                               "outcome may have led to the drug)")
     latency_days: int = Field(365, ge=1, description="long-term O/E: exposed days this long after a start")
     min_events: int = Field(3, ge=1, description="events needed by one method for a pair to be scanned")
     replicates: int = Field(999, ge=19, description="Monte Carlo replicates of the tree scan")
@@ -33,38 +32,12 @@ class ScanSettings(Settings):
     conv_replicates: int = Field(0, ge=0, description="ConvSCCS: bootstrap replicates (0: analytic intervals)")
     conv_on_treatment: bool = Field(False, description="ConvSCCS: lags stop when the episode ends")
 
-    @model_validator(mode="after")
-    def _windows(self) -> ScanSettings:
-        if self.risk_start_day > self.risk_end_day:
-            raise ValueError(
-                f"risk window must be 1 <= start <= end days, got {self.risk_start_day}-{self.risk_end_day}"
-            )
-        if not (self.control_start_day <= self.control_end_day) or not (
-            self.risk_end_day < self.control_start_day or self.control_end_day < self.risk_start_day
-        ):
-            raise ValueError(
-                f"control window {self.control_start_day}-{self.control_end_day} must be non-empty and "
-                f"must not overlap the risk window {self.risk_start_day}-{self.risk_end_day}"
-            )
-        return self
-
-    @property
-    def risk_days(self) -> int:
-        return self.risk_end_day - self.risk_start_day + 1
-
-    @property
-    def control_days(self) -> int:
-        return self.control_end_day - self.control_start_day + 1
-
     def dbt_vars(self) -> dict[str, int]:
         """The vars of the scan models (dbt_project/models/scan)."""
         return {
             "scan_washout_days": self.washout_days,
             "scan_ssa_window_days": self.ssa_window_days,
-            "scan_risk_start_day": self.risk_start_day,
-            "scan_risk_end_day": self.risk_end_day,
-            "scan_control_start_day": self.control_start_day,
-            "scan_control_end_day": self.control_end_day,
+            "scan_tree_gap_days": self.tree_gap_days,
             "scan_latency_days": self.latency_days,
             "scan_min_events": self.min_events,
         }
