@@ -151,3 +151,22 @@ def test_a_benchmark_stops_the_embedded_server_it_started():
     finally:
         subprocess.run([*veille, "db", "stop"], env=env, capture_output=True, check=False)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_quality_table_has_a_row_per_seed_then_the_mean_and_range():
+    from veille.quality_bench import _seeds, summary
+
+    rows = [{"seed": 1, "auc_tree": 0.8, "ari": 0.5, "k": 4, "recall_phantom_billing": 1.0},
+            {"seed": 2, "auc_tree": 0.9, "ari": None, "k": 6, "recall_phantom_billing": 0.5}]
+    assert summary(rows).splitlines() == [
+        "| seed | scan AUC tree | pathways ARI | pathways k | fraud recall phantom billing |",
+        "|---|---:|---:|---:|---:|",
+        "| 1 | 0.800 | 0.500 | 4 | 1.000 |",
+        "| 2 | 0.900 | - | 6 | 0.500 |",
+        "| mean | 0.850 | 0.500 | 5.000 | 0.750 |",
+        "| range | 0.800-0.900 | 0.500-0.500 | 4-6 | 0.500-1.000 |",
+    ]
+    assert _seeds("1, 2,3") == [1, 2, 3]
+    with pytest.raises(VeilleError, match=r"^--seeds must be whole numbers separated by commas \(e.g. 1,2,3\), "
+                                          r"got 'a,b'$"):
+        _seeds("a,b")

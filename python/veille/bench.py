@@ -18,10 +18,11 @@ from veille.errors import VeilleError
 bench_app = typer.Typer(help="Benchmarks (figures recorded in docs/benchmarks.md).", no_args_is_help=True)
 
 _AREAS = ["load", "synth", "dbt_bench", "study", "scan", "pathways", "fraud", "pipeline_bench", "refresh_bench",
-          "spark"]
-_TOP_LEVEL = {"dbt_bench", "pipeline_bench", "refresh_bench"}  # modules veille.<name>, not veille.<area>.bench
-_NOT_IN_ALL = {"pipeline", "coverage", "refresh", "spark"}  # long at their default sizes: `make bench-pipeline`,
-# `make bench-coverage`, `make bench-refresh`, `make bench-spark`
+          "spark", "quality_bench"]
+_TOP_LEVEL = {"dbt_bench", "pipeline_bench", "refresh_bench", "quality_bench"}  # modules veille.<name>, not
+# veille.<area>.bench
+_NOT_IN_ALL = {"pipeline", "coverage", "refresh", "spark", "quality"}  # long at their default sizes:
+# `make bench-pipeline`, `make bench-coverage`, `make bench-refresh`, `make bench-spark`, `make bench-quality`
 
 
 @bench_app.callback()
