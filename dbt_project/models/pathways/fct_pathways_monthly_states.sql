@@ -1,7 +1,7 @@
 {{ config(materialized='table', schema='pathways', tags=['pathways']) }}
 {#-
   Monthly care states of the patients treated with a line class (glucose-lowering drugs by
-  default), over var pathways_months (36) months from the month of their first line-class
+  default), over var pathways_months (60) months from the month of their first line-class
   dispensing. A month's state, read on its 15th day:
   * treatment: 0 none, 1 one class, 2 two or more classes without insulin, 3 insulin
     (from int_pathways__therapy_segments);
@@ -14,7 +14,7 @@
   * observed: false outside the observation periods (and after death).
   state = 'A' + 6 * treatment + 2 * monitoring + hospitalised ('A'..'X'), '.' when not observed.
 -#}
-{%- set months = var('pathways_months', 36) %}
+{%- set months = var('pathways_months', 60) %}
 {%- set threshold = var('pathways_monitoring_threshold', 4) %}
 {%- set complete_items = var('pathways_complete_items', ['microalbumin']) %}
 {%- set items = pathways_monitoring_items() %}

@@ -17,7 +17,7 @@ pathways_app = cliapp.sub_app(
 def run_cmd(
     ctx: typer.Context,
     settings_file: cliapp.SettingsFile = None,
-    months: int = typer.Option(36, help="months of monthly states per patient"),
+    months: int = typer.Option(60, help="months of monthly states per patient"),
     min_months: int = typer.Option(12, help="months observed needed to be clustered"),
     method: str = typer.Option("mixture", help="trajectory clustering: mixture (latent classes "
                                                 "of the monthly event counts) | clara (k-medoids "

@@ -16,7 +16,7 @@ from veille.settings import Settings
 class RunSettings(Settings):
     """What `veille pathways run` computes, and which dbt models it builds first."""
 
-    months: int = Field(36, ge=2, description="months of monthly states per patient")
+    months: int = Field(60, ge=2, description="months of monthly states per patient")
     min_months: int = Field(12, ge=1, description="months observed needed to be clustered")
     method: Literal["mixture", "clara"] = Field(
         "mixture", description="trajectory clustering: latent classes of the monthly counts (mixture) "
