@@ -220,6 +220,7 @@ def test_evaluate_reports_power_masks_counts_and_skips_unstored_methods(tmp_path
     assert (pio["rank"], pio["observed"], pio["expected"]) == (1, 25, 10.0)
     assert pio["power"] == pytest.approx(sps.poisson.sf(15, 20.0), abs=5e-4)
     assert (benzo["rank"], benzo["observed"], benzo["power"]) == (None, None, None)  # not scanned
+    assert pio["tree_node"] is None  # a run stored before the tree nodes (0018)
     assert (statin["observed"], statin["power"]) == ("<10", None)  # small cell; a negative control
 
 

@@ -101,7 +101,8 @@ def evaluate_cmd(
             continue
         typer.echo(f"  {eff['exposure_atc']:<8} {eff['outcome_icd10']}  HR {eff['hazard_ratio']:<5g} "
                    f"rank {eff['rank']:<7} observed {eff['observed']!s:>4}  expected "
-                   f"{eff['expected']:7.1f}  power {eff['power']:.2f}")
+                   f"{eff['expected']:7.1f}  power {eff['power']:.2f}"
+                   + (f"  tree node {eff['tree_node']}" if eff["tree_node"] else ""))
 
 
 def register(app: typer.Typer) -> None:

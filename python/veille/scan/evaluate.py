@@ -55,7 +55,10 @@ def match_truth(truth: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
         scores = {col: (hit[col].astype(float).fillna(np.inf).min()
                         if len(hit) and col in icd3.columns else worst[col]) for col in worst}
         best = hit.sort_values("rank").head(1)
-        counts = {"drug_code": best["drug_code"].iloc[0] if len(hit) else None,
+        node = None
+        if len(hit) and "tree_node_code" in best.columns and isinstance(best["tree_node_code"].iloc[0], str):
+            node = f"{best['tree_node_code'].iloc[0]} ({best['tree_node_level'].iloc[0]})"
+        counts = {"drug_code": best["drug_code"].iloc[0] if len(hit) else None, "tree_node": node,
                   "observed": int(best["oe_observed"].iloc[0]) if len(hit) else 0,
                   "expected": float(best["oe_expected"].iloc[0]) if len(hit) else 0.0}
         rows.append({**eff._asdict(), "scanned": bool(len(hit)), **counts, **scores})
@@ -114,7 +117,8 @@ def evaluate(truth_path: str | Path, signals: pd.DataFrame) -> dict:
              "rank": None if not np.isfinite(r.rank) else int(r.rank),
              "observed": mask_value(r.observed) if r.scanned else None,
              "expected": round(r.expected, 2) if r.scanned else None,
-             "power": round(float(r.power), 3) if r.is_positive and r.scanned else None}
+             "power": round(float(r.power), 3) if r.is_positive and r.scanned else None,
+             "tree_node": r.tree_node}
             for r in matched.itertuples(index=False)
         ],
     }
