@@ -45,7 +45,7 @@ TREATMENT_COSTS = np.array([
 def substitution_costs(treatment: float = 0.5, monitoring: float = 3.0,
                        hospitalised: float = 0.25,
                        treatment_costs: np.ndarray | None = None) -> np.ndarray:
-    """(17, 17) costs between states: ``treatment`` x TREATMENT_COSTS between the treatment
+    """(N_STATES, N_STATES) = (25, 25) costs between states: ``treatment`` x TREATMENT_COSTS between the treatment
     levels + ``monitoring`` x |monitoring difference| + ``hospitalised`` x |hospitalisation
     difference|. Months not observed cost 0: distances are averaged over the months both
     patients are observed (see ``clustering.distances``)."""
