@@ -142,17 +142,12 @@ def signal_nodes(nodes: pd.DataFrame, leaves: pd.DataFrame) -> pd.DataFrame:
     LLR (the lowest level on ties). Columns drug_level, drug_code, outcome_level, outcome_code,
     tree_node_level, tree_node_code, tree_node_llr."""
     key = ["drug_level", "drug_code"]
+    levels = [("icd3", "icd3"), ("block", "block_code"), ("chapter", "chapter_code")]
     paths = pd.concat([
-        leaves[key + ["icd3", "icd3"]].set_axis(key + ["outcome_code", "node_code"], axis=1).assign(
-            outcome_level="icd3", node_level="icd3", depth=0),
-        leaves[key + ["icd3", "block_code"]].set_axis(key + ["outcome_code", "node_code"], axis=1).assign(
-            outcome_level="icd3", node_level="block", depth=1),
-        leaves[key + ["icd3", "chapter_code"]].set_axis(key + ["outcome_code", "node_code"], axis=1).assign(
-            outcome_level="icd3", node_level="chapter", depth=2),
-        leaves[key + ["block_code", "block_code"]].set_axis(key + ["outcome_code", "node_code"], axis=1).assign(
-            outcome_level="block", node_level="block", depth=1),
-        leaves[key + ["block_code", "chapter_code"]].set_axis(key + ["outcome_code", "node_code"], axis=1).assign(
-            outcome_level="block", node_level="chapter", depth=2),
+        leaves[key + [outcome_column, node_column]].set_axis(key + ["outcome_code", "node_code"], axis=1).assign(
+            outcome_level=outcome_level, node_level=node_level, depth=depth)
+        for start, (outcome_level, outcome_column) in enumerate(levels[:2])
+        for depth, (node_level, node_column) in enumerate(levels) if depth >= start
     ], ignore_index=True).dropna(subset=["outcome_code", "node_code"]).drop_duplicates()
     llr = nodes[key + ["outcome_level", "outcome_code", "tree_llr"]].set_axis(
         key + ["node_level", "node_code", "tree_node_llr"], axis=1)

@@ -41,10 +41,7 @@ class TableComparison:
 def _number(v):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
-    f = float(v)
-    if f == 0 or math.isinf(f):
-        return f
-    return float(f"{f:.9g}")
+    return float(_round9(np.array([float(v)]))[0])
 
 
 def normal(v):
@@ -134,12 +131,13 @@ def _rows_in(chunks, wanted: np.ndarray, limit: int = 500) -> tuple[pd.DataFrame
     """Up to ``limit`` rows whose hash is in ``wanted``: as read, and normalised."""
     raw: list[pd.DataFrame] = []
     canon: list[pd.DataFrame] = []
+    found = 0
     for frame, normalised, hashes in chunks:
-        hit = np.flatnonzero(np.isin(hashes, wanted))[:limit - sum(len(r) for r in raw)]
-        if hit.size:
-            raw.append(frame.iloc[hit])
-            canon.append(normalised.iloc[hit])
-        if sum(len(r) for r in raw) >= limit:
+        hit = np.flatnonzero(np.isin(hashes, wanted))[:limit - found]
+        raw.append(frame.iloc[hit])
+        canon.append(normalised.iloc[hit])
+        found += hit.size
+        if found >= limit:
             break
     return pd.concat(raw), pd.concat(canon)
 
@@ -167,8 +165,9 @@ def compare_table(conn, schema: str, table: str, skip: tuple[str, ...] = ()) -> 
     spark = SparkMarts()
     if not spark.path(name).is_dir():
         return TableComparison(name, pg_rows, None, False, "not built on Spark")
-    sp_cols = [c for c in spark._dataset(name).schema.names if c not in skip]
-    spark_rows = spark._dataset(name).count_rows()
+    dataset = spark._dataset(name)
+    sp_cols = [c for c in dataset.schema.names if c not in skip]
+    spark_rows = dataset.count_rows()
     if set(kinds) != set(sp_cols):
         return TableComparison(name, pg_rows, spark_rows, False,
                                f"columns differ: only PostgreSQL {sorted(set(kinds) - set(sp_cols))}, "
