@@ -119,6 +119,12 @@ def mini(pg_server):
         two = SweepSettings(shopping_min_overlapping=2)
         seen = {"january": scan_month(date(2020, 1, 1), two)}
         seen["alerts_after_january"] = _rows(ALERTS)
+        seen["shopper_reasons"] = _rows("select reasons from results.fraud_alert where entity_id = '1'")
+        # 90 days supplied in 50 (x 1.8): not enough for a threshold of 2
+        seen["january_strict"] = scan_month(date(2020, 1, 1), SweepSettings(
+            shopping_min_overlapping=2, shopping_supply_ratio=2.0))
+        seen["alerts_january_strict"] = [r[2] for r in _rows(ALERTS)]
+        scan_month(date(2020, 1, 1), two)
         _exec(_dispensings(FEBRUARY), _visits(FEBRUARY_VISITS))
         seen["february"] = scan_month(date(2020, 2, 1), two)
         seen["alerts"] = _rows(ALERTS)
@@ -138,11 +144,15 @@ def test_doctor_shoppers_with_their_evidence(mini):
     rows = _rows(
         "select to_char(month, 'YYYY-MM'), patient_id, drug_code, n_dispensings, n_overlapping, n_prescribers,"
         " n_pharmacies, total_units::float, shopping_units::float, shopping_share::float, is_shopper,"
-        " prescriber_ids, pharmacy_ids from fraud.fraud_shopping_patients order by 1, 2"
+        " prescriber_ids, pharmacy_ids, supply_days, span_days, supply_ratio::float"
+        " from fraud.fraud_shopping_patients order by 1, 2"
     )
     assert rows == [
-        ("2020-01", 1, "N05BA12", 3, 2, 2, 3, 90.0, 40.0, 0.4444, True, ["P1", "P2"], ["H1", "H2", "H3"]),
-        ("2020-01", 3, "N02AX02", 2, 1, 2, 2, 60.0, 10.0, 0.1667, False, ["P1", "P2"], ["H1", "H2"]),
+        # 90 days supplied from 01-01 to 01-21 + 30 days: 50 days
+        ("2020-01", 1, "N05BA12", 3, 2, 2, 3, 90.0, 40.0, 0.4444, True, ["P1", "P2"], ["H1", "H2", "H3"],
+         90, 50, 1.8),
+        ("2020-01", 3, "N02AX02", 2, 1, 2, 2, 60.0, 10.0, 0.1667, False, ["P1", "P2"], ["H1", "H2"],
+         60, 50, 1.2),
     ]
 
 
@@ -182,12 +192,19 @@ def test_prescriber_class_excess_counts_patients_once_per_window(mini):
     expected = [
         # January: specialty 1 has 5 + 2 + 1 = 8 patients; BENZO 5 of them (share 5/8), OPIOID 2,
         # STATIN 1; dispersion of STATIN (1 - 1/8)^2 / (1/8) = 6.125
+        # the pooled controlled drugs (BENZO or OPIOID, a patient once): 7 of the 8, P1's 5
+        # against 5 x 7/8 = 4.375, z 0.625 / sqrt(4.375), ratio (5 + 5) / (4.375 + 5); P2's 2
+        # against 1.75
         ("2020-01", "P1", "N05BA", 4, 5, 3.125, 1.0, 0.495, 1.1077),
+        ("2020-01", "P1", "controlled", 5, 5, 4.375, 1.0, 0.299, 1.0667),
         ("2020-01", "P2", "N02AX", 1, 2, 0.5, 1.0, 0.707, 1.0909),
+        ("2020-01", "P2", "controlled", 2, 2, 1.75, 1.0, 0.189, 1.037),
         ("2020-01", "P3", "C10AA", 1, 1, 0.125, 6.125, 1.0, 1.1707),
-        # February: 6 + 2 + 1 = 9 patients; STATIN 2 of them (patients 4 and 5)
+        # February: 6 + 2 + 1 = 9 patients; STATIN 2 of them (patients 4 and 5); controlled 7
         ("2020-02", "P1", "N05BA", 4, 6, 3.333, 1.0, 0.365, 1.08),
+        ("2020-02", "P1", "controlled", 5, 6, 4.667, 1.0, 0.154, 1.0345),
         ("2020-02", "P2", "N02AX", 1, 2, 0.444, 1.0, 0.833, 1.102),
+        ("2020-02", "P2", "controlled", 2, 2, 1.556, 1.0, 0.356, 1.0678),
         ("2020-02", "P3", "C10AA", 1, 1, 0.222, 1.403, 1.393, 1.1489),
     ]
     assert _rows(CLASS_SCORES) == expected
@@ -258,6 +275,14 @@ def test_shoppers_need_three_overlapping_dispensings_by_default(mini):
     assert mini["january_default"] == 3
     assert [r[2:4] for r in mini["alerts_january_default"]] == [
         ("7", "supply_beyond_dates"), ("G1", "hours_beyond_day"), ("H4", "claims_after_death")]
+
+
+def test_shoppers_need_more_supply_than_they_can_take(mini):
+    reason = ("doctor_shopping: N05BA12 from 2 prescribers in 3 pharmacies, 2 overlapping dispensings, "
+              "44.4% of 90 units obtained by shopping, 90 days supplied in 50 days (x1.8)")
+    assert mini["shopper_reasons"] == [(reason,)]
+    assert mini["january_strict"] == mini["january"] - 1
+    assert "1" not in mini["alerts_january_strict"]
 
 
 def test_a_later_month_changes_only_its_own_alerts(mini):

@@ -285,3 +285,19 @@ def test_care_use_patient_year(mini):
     assert _rows("select patient_id, year, specialty, visits from "
                  "pathways.fct_pathways_specialist_visits order by 1, 2") == [
         (6, 2020, "15", 1), (9, 2020, "15", 1)]
+
+
+def test_refill_intervals_and_late_refills(mini):
+    # intervals between fills of one drug in observed months, late beyond 1.1 x the days
+    # covered, left out beyond 4 x (a stop, not a refill)
+    assert _rows("select patient_id, refill_intervals, late_refills "
+                 "from pathways.agg_pathways_patient_refills order by 1") == [
+        # 20 days, then 40 and 92 days after 30-day packs (late); 183 days is a stop
+        (1, 3, 2),
+        # 90 days between 30-day packs, twice
+        (4, 2, 2),
+        # metformin, sulfonylurea and insulin refilled every 30 days (Jan 31 to Mar 1 included)
+        (6, 9, 0),
+        # 121 days after a 60-day double pack: late; patient 7's 244 days are a stop
+        (8, 1, 1),
+    ]

@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from veille.errors import VeilleError
 from veille.pathways.clustering import Clara, distances
-from veille.pathways.clusters import Trajectories, event_counts
+from veille.pathways.clusters import Trajectories, central_sequences, event_counts, refill_channel
 from veille.pathways.indicators import read_indicators
 from veille.pathways.mixture import PoissonMixture
 from veille.pathways.rates import funnel_limits, standardized_rate, wilson_interval
@@ -41,15 +41,10 @@ def test_distances_average_over_common_months():
 
 
 def _planted(n_per: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    months = 36
-    patterns = [  # 6 x treatment + 2 x monitoring + hospitalised
-        np.full(months, 6 + 4),  # one class, complete monitoring
-        np.full(months, 6),  # one class, low monitoring
-        np.r_[np.full(12, 6 + 2), np.full(12, 12 + 2), np.full(12, 18 + 2)],  # escalating
-        np.tile([6, 6, 0, 0], months // 4),  # gaps in treatment, low monitoring
-    ]
+    # 6 x treatment + 2 x monitoring + hospitalised: one class with complete monitoring, one
+    # class with low monitoring, escalating, gaps in treatment with low monitoring
     seqs, truth = [], []
-    for j, p in enumerate(patterns):
+    for j, p in enumerate(_planted_pattern(j) for j in range(4)):
         s = np.tile(p, (n_per, 1))
         flip = rng.random(s.shape) < 0.15
         s[flip] = rng.integers(0, 24, flip.sum())
@@ -67,6 +62,28 @@ def test_clara_recovers_planted_trajectories():
     assert adjusted_rand_score(truth, res.labels) > 0.95
     assert model.summary["chosen"].sum() == 1
     assert np.allclose(res.distance, distances(codes, res.medoids, model.cost).min(axis=1))
+
+
+def test_central_sequences_are_the_planted_patterns():
+    # each planted class is its pattern with 15 % of months redrawn at random: the most central
+    # members are among the least noisy ones (a typical member differs in 14 % of its months),
+    # so the medoid is the pattern in all but one or two months
+    rng = np.random.default_rng(3)
+    codes, truth = _planted(300, rng)
+    central = central_sequences(codes, truth, 4, n=3, sample_size=200, seed=0)
+    patterns = [_planted_pattern(j) for j in range(4)]
+    assert [c.shape for c in central] == [(3, 36)] * 4
+    for j, c in enumerate(central):
+        off = (c != patterns[j]).mean(axis=1)
+        assert off[0] <= 2 / 36 and (off <= 4 / 36).all(), (j, off)
+        members = codes[truth == j]
+        assert any((members == c[0]).all(axis=1))  # a real member, not an average
+
+
+def _planted_pattern(j: int, months: int = 36) -> np.ndarray:
+    return [np.full(months, 6 + 4), np.full(months, 6),
+            np.r_[np.full(12, 6 + 2), np.full(12, 12 + 2), np.full(12, 18 + 2)],
+            np.tile([6, 6, 0, 0], months // 4)][j]
 
 
 # monthly rates of (tests, interruptions, visits) in four planted classes, and their shares
@@ -136,12 +153,71 @@ def test_mixture_with_a_given_k_and_bad_input():
         PoissonMixture(k=2).fit(counts[:2], exposure[:2])
 
 
+def test_binomial_channel_separates_classes_the_counts_cannot():
+    # two planted classes with the same monthly test rate, told apart only by their share of
+    # late refills (0.2 against 0.6, 5 to 30 refills each): the channel the generator's
+    # non-adherent patients differ by
+    rng = np.random.default_rng(11)
+    n = 3000
+    truth = rng.choice(2, size=n, p=[0.6, 0.4])
+    exposure = rng.integers(12, 61, n)
+    counts = pd.DataFrame({"tests": rng.poisson(0.3 * exposure)})
+    trials = rng.integers(5, 31, n)[:, None]
+    late = pd.DataFrame({"late": rng.binomial(trials[:, 0], np.where(truth == 1, 0.6, 0.2))})
+    blind = PoissonMixture(sample_size=2000, seed=0).fit(counts, exposure)
+    assert adjusted_rand_score(truth, blind.result_.labels) < 0.05
+    model = PoissonMixture(sample_size=2000, seed=0).fit(counts, exposure, late, trials)
+    assert model.result_.k == 2
+    # as good as the Bayes rule that knows the planted shares and probabilities
+    x, m = late["late"].to_numpy(), trials[:, 0]
+    oracle = np.argmax(np.log([0.6, 0.4]) + x[:, None] * np.log([0.2, 0.6])
+                       + (m - x)[:, None] * np.log([0.8, 0.4]), axis=1)
+    best = adjusted_rand_score(truth, oracle)
+    assert 0.75 < best < 0.85
+    assert adjusted_rand_score(truth, model.result_.labels) > best - 0.02
+    p = model.probabilities
+    assert list(p.columns) == ["late"]
+    # within 4 standard errors of a share estimated over ~ 17 refills x 1,800 and 1,200 patients
+    assert p["late"].tolist() == [pytest.approx(0.2, abs=0.01), pytest.approx(0.6, abs=0.015)]
+    assert model.summary.loc[model.summary["chosen"], "k"].tolist() == [2]
+
+
+def test_mixture_log_likelihood_with_one_class_is_the_closed_form():
+    from scipy import stats
+
+    counts = pd.DataFrame({"a": [0, 3, 5, 1]})
+    exposure = np.array([2.0, 4.0, 6.0, 1.0])
+    late = pd.DataFrame({"late": [0, 2, 1, 3]})
+    trials = np.array([[1], [4], [2], [3]])
+    model = PoissonMixture(k=1).fit(counts, exposure, late, trials)
+    rate, p = 9 / 13, 6 / 10
+    expected = (stats.poisson.logpmf(counts["a"], rate * exposure).sum()
+                + stats.binom.logpmf(late["late"], trials[:, 0], p).sum())
+    bic = model.result_
+    assert model.rates.to_dict("list") == {"a": [pytest.approx(rate)]}
+    assert model.probabilities.to_dict("list") == {"late": [pytest.approx(p)]}
+    from veille.pathways.mixture import Binomial, fit_em
+    fit = fit_em(counts.to_numpy(float), exposure, 1, np.random.default_rng(0),
+                 binomial=Binomial(late.to_numpy(float), trials.astype(float)))
+    assert fit.log_likelihood == pytest.approx(expected, rel=1e-12)
+    assert fit.n_parameters() == 2  # one rate, one probability, no free weight
+    assert bic.k == 1
+    with pytest.raises(ValueError, match="^successes must lie between 0 and trials$"):
+        PoissonMixture(k=1).fit(counts, exposure, late, trials - 2)
+    with pytest.raises(ValueError, match="^successes and trials must be two"):
+        PoissonMixture(k=1).fit(counts, exposure, late, trials[:3])
+
+
 def test_event_counts_of_sequences():
     # letters: 6 x treatment + 2 x monitoring + hospitalised ('A' none, 'G' one class,
     # 'H' one class in hospital, 'B' none in hospital)
     codes = encode(["GGAAGHHA", "BAGG..GA", "........"], months=8)
     traj = Trajectories(np.array([1, 2, 3]), codes, pd.DataFrame({"age": [60, 70, 80]}),
-                        pd.DataFrame({"hba1c": [2, 0, 0]}))
+                        pd.DataFrame({"hba1c": [2, 0, 0]}),
+                        pd.DataFrame({"refill_intervals": [7, 3, 0], "late_refills": [1, 2, 0]}))
+    late, intervals = refill_channel(traj)
+    assert late.to_dict("list") == {"late_refills": [1, 2, 0]}
+    assert intervals.tolist() == [[7], [3], [0]]
     counts, exposure = event_counts(traj)
     assert exposure.tolist() == [8, 6, 0]
     assert counts.to_dict("list") == {

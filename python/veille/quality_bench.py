@@ -28,10 +28,12 @@ from veille.benchkit import Bench, OutFile, generated_extract, markdown_table, s
 from veille.errors import VeilleError
 
 SCAN_METHODS = ("ssa", "oe", "tree", "tree_node", "convsccs", "combined")
+PILLARS = ("scan", "pathways", "fraud")
 
 
-def quality_of_seed(bench: Bench, extract: Path, seed: int, replicates: int) -> dict[str, Any]:
-    """Every pillar's evaluation on one extract (loaded and built in a scratch database)."""
+def quality_of_seed(bench: Bench, extract: Path, seed: int, replicates: int,
+                    pillars: tuple[str, ...] = PILLARS) -> dict[str, Any]:
+    """Each pillar's evaluation on one extract (loaded and built in a scratch database)."""
     from veille import db, migrate
     from veille.dbt import run_dbt
     from veille.fraud import evaluate as fraud_evaluate
@@ -46,32 +48,33 @@ def quality_of_seed(bench: Bench, extract: Path, seed: int, replicates: int) -> 
     from veille.scan.settings import ScanSettings
 
     truth = extract / "truth.json"
+    row: dict[str, Any] = {"seed": seed}
     with scratch_database("bench_quality"):
         migrate.upgrade()
         with bench.stage(f"seed {seed}: load and build"):
             load_extract(extract)
             run_dbt(["build", "--selector", "warehouse", "--quiet"])
-        with bench.stage(f"seed {seed}: scan"):
-            run_id, _ = run_scan(ScanSettings(replicates=replicates))
-            scan = scan_evaluate.evaluate(truth, read_signals(run_id))
-        with bench.stage(f"seed {seed}: pathways"):
-            pathways_run = run_pathways(RunSettings())
-            with db.engine(db.ENGINEER).begin() as conn:
-                pathways = pathways_evaluate.evaluate(conn, pathways_run, pathways_evaluate.read_truth(truth))
-                k = conn.exec_driver_sql(
-                    "select count(distinct cluster) from results.pathways_cluster_member where run_id = %(r)s",
-                    {"r": pathways_run}).scalar_one()
-        with bench.stage(f"seed {seed}: fraud"):
-            sweep_all(SweepSettings())
-            fraud = fraud_evaluate.evaluate_truth_file(truth)
-    return {
-        "seed": seed,
-        **{f"auc_{m}": scan["auc"].get(m) for m in SCAN_METHODS},
-        "ari": pathways["adjusted_rand_index"],
-        "k": int(k),
-        "precision_at_k": fraud["precision_at_k"],
-        **{f"recall_{kind}": v["recall_at_k"] for kind, v in fraud["kinds"].items()},
-    }
+        if "scan" in pillars:
+            with bench.stage(f"seed {seed}: scan"):
+                run_id, _ = run_scan(ScanSettings(replicates=replicates))
+                scan = scan_evaluate.evaluate(truth, read_signals(run_id))
+            row |= {f"auc_{m}": scan["auc"].get(m) for m in SCAN_METHODS}
+        if "pathways" in pillars:
+            with bench.stage(f"seed {seed}: pathways"):
+                pathways_run = run_pathways(RunSettings())
+                with db.engine(db.ENGINEER).begin() as conn:
+                    pathways = pathways_evaluate.evaluate(conn, pathways_run, pathways_evaluate.read_truth(truth))
+                    k = conn.exec_driver_sql(
+                        "select count(distinct cluster) from results.pathways_cluster_member where run_id = %(r)s",
+                        {"r": pathways_run}).scalar_one()
+            row |= {"ari": pathways["adjusted_rand_index"], "k": int(k)}
+        if "fraud" in pillars:
+            with bench.stage(f"seed {seed}: fraud"):
+                sweep_all(SweepSettings())
+                fraud = fraud_evaluate.evaluate_truth_file(truth)
+            row |= {"precision_at_k": fraud["precision_at_k"], "precision_at_n": fraud["precision_at_n"],
+                    **{f"recall_{kind}": v["recall_at_k"] for kind, v in fraud["kinds"].items()}}
+    return row
 
 
 def _cell(value: Any, digits: int = 3) -> str:
@@ -81,7 +84,8 @@ def _cell(value: Any, digits: int = 3) -> str:
 
 
 def _header(key: str) -> str:
-    named = {"ari": "pathways ARI", "k": "pathways k", "precision_at_k": "fraud precision at k"}
+    named = {"ari": "pathways ARI", "k": "pathways k", "precision_at_k": "fraud precision at k",
+             "precision_at_n": "fraud precision at n"}
     if key in named:
         return named[key]
     if key.startswith("auc_"):
@@ -120,6 +124,14 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
+def _pillars(text: str) -> tuple[str, ...]:
+    chosen = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [p for p in chosen if p not in PILLARS]
+    if unknown or not chosen:
+        raise VeilleError(f"--pillars must be among {', '.join(PILLARS)} separated by commas, got {text!r}")
+    return chosen
+
+
 def register(bench_app: typer.Typer) -> None:
     @bench_app.command("quality")
     def bench_quality(
@@ -128,15 +140,17 @@ def register(bench_app: typer.Typer) -> None:
         seeds: str = typer.Option("1,2,3,4,5", "--seeds", help="one extract per seed, commas between"),
         scenario: str = typer.Option("default", "--scenario", help="the generator's scenario: default or strong"),
         replicates: int = typer.Option(199, "--replicates", min=19, help="Monte Carlo replicates of the tree scan"),
+        pillars: str = typer.Option(",".join(PILLARS), "--pillars", help="which evaluations to run, commas between"),
         out: OutFile = None,
     ) -> None:
         """Scan AUC per method, pathways ARI (and the k chosen) and fraud precision and recall per
         kind, against the generator's truth, one row per seed (issue 23's evaluation table)."""
+        chosen = _pillars(pillars)
         bench = Bench("quality", out=out, server=True)
         rows = []
         for seed in _seeds(seeds):
             folder = f"quality_{scenario}_{patients}_{years}_{seed}"
             extract, _ = generated_extract(folder, patients, years, seed, scenario=scenario, echo=bench.echo)
-            rows.append(quality_of_seed(bench, extract, seed, replicates))
+            rows.append(quality_of_seed(bench, extract, seed, replicates, chosen))
         bench.echo(f"{scenario} scenario, {patients:,} patients x {years} years, {replicates} replicates")
         bench.finish_tables([(QualityTable(), rows)])

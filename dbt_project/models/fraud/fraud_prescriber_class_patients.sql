@@ -2,8 +2,11 @@
     materialized='incremental', incremental_strategy='delete+insert', unique_key='month',
     schema='fraud', tags=['fraud'], indexes=[{'columns': ['month']}]
 ) }}
-{#- Prescriber x drug class (ATC5) x patient x flow month: the patients a prescriber's
-    prescriptions reached that month. -#}
+{#- Prescriber x drug class x patient x flow month: the patients a prescriber's prescriptions
+    reached that month. A class is an ATC5, or the pooled group 'controlled' (every drug of
+    var fraud_controlled_atc, a patient counted once): an excess spread over several controlled
+    classes (benzodiazepines, z-drugs, opioids), too small in each to be seen alone, adds up
+    there. -#}
 {%- set month = fraud_month() %}
 
 with dispensings as (
@@ -14,13 +17,22 @@ with dispensings as (
     {%- endif %}
 ),
 
+classes as (
+    select month, prescriber_id, drug_class, patient_id
+    from dispensings
+    union all
+    select month, prescriber_id, 'controlled' as drug_class, patient_id
+    from dispensings
+    where is_controlled
+),
+
 final as (
     select
         month,
         prescriber_id,
         drug_class,
         patient_id
-    from dispensings
+    from classes
     group by month, prescriber_id, drug_class, patient_id
 )
 

@@ -8,7 +8,10 @@
     excess"). Observed O = the prescriber's patients dispensed the class in the window; expected
     E = the prescriber's patients (any class) x the share of their patients the specialty's
     prescribers dispensed the class to. Quasi-Poisson z = (O - E) / sqrt(phi E), phi = the
-    peers' mean (O - E)^2 / E for that specialty x class (at least 1), and the ratio shrunk
+    peers' median (O - E)^2 / E for that specialty x class over 0.4549, the median of a
+    chi-square with 1 degree of freedom (at least 1): robust, so that a few prescribers far in
+    excess do not widen their own yardstick as a mean would (the peers with no patient of the
+    class are not in the median, which can only make phi larger). The ratio is shrunk
     towards 1 by a gamma prior of weight var fraud_class_prior (default 5 expected patients):
     (O + prior) / (E + prior). Only classes prescribed above expectation are kept. E and the
     ratio are rounded from exact fractions of the counts (macro rounded_ratio), so that a tie
@@ -100,7 +103,8 @@ scored as (
 
 dispersion as (
     select month, specialty, drug_class,
-        greatest(1, avg(power(observed - expected, 2) / expected)) as dispersion
+        greatest(1, percentile_cont(0.5) within group (order by power(observed - expected, 2) / expected)
+            / 0.4549) as dispersion
     from scored
     group by month, specialty, drug_class
 ),

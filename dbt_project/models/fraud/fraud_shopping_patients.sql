@@ -7,7 +7,11 @@
     doctor-shopping quantity and the evidence. Only patient x drug with at least one overlapping
     dispensing are kept. is_shopper: overlapping prescriptions from >= var
     fraud_shopping_min_prescribers (2) prescribers filled in >= var fraud_shopping_min_pharmacies
-    (3) pharmacies (French addictovigilance definition). -#}
+    (3) pharmacies (French addictovigilance definition). supply_ratio: the days supplied in the
+    window over the days they could be taken in (first dispensing to the end of the supply that
+    lasts longest): 1 for regular refills, about 1.1 for a GP and a specialist who both
+    prescribe with an early refill, well above for a patient who gathers more than can be
+    taken. -#}
 {%- set month = fraud_month() %}
 {%- set window = var_int('fraud_shopping_window_months', 6, 1) %}
 
@@ -52,6 +56,8 @@ per_patient_drug as (
         count(distinct pharmacy_id)::int as n_pharmacies,
         sum(units) as total_units,
         sum(shopping_units) as shopping_units,
+        cast(sum(supply_days) as int) as supply_days,
+        cast({{ days_between('max(dispensing_date + supply_days)', 'min(dispensing_date)') }} as int) as span_days,
         min(dispensing_date) as first_dispensing,
         max(dispensing_date) as last_dispensing,
         {{ sorted_distinct_array('prescriber_id') }} as prescriber_ids,
@@ -64,6 +70,7 @@ final as (
     select
         *,
         {{ rounded_ratio('shopping_units', 'nullif(total_units, 0)', 4) }} as shopping_share,
+        {{ rounded_ratio('supply_days', 'span_days', 3) }} as supply_ratio,
         n_overlapping >= 1
         and n_prescribers >= {{ var_int('fraud_shopping_min_prescribers', 2, 2) }}
         and n_pharmacies >= {{ var_int('fraud_shopping_min_pharmacies', 3, 1) }} as is_shopper

@@ -1,14 +1,19 @@
 -- Ranked alerts of one swept month (:month), one row per entity, with the reasons.
 -- Detector scores share one scale: hard rules 20 + ln(1 + hits); doctor shopping
 -- 10 + 10 x shopping share (shoppers with at least :shopping_min_overlapping overlapping
--- dispensings: one or two overlaps are a GP and a specialist both prescribing); provider
+-- dispensings, one or two overlaps being a GP and a specialist both prescribing, and more days
+-- supplied than they could take, :shopping_supply_ratio x the days the supply spans: overlapping
+-- prescribers of a chronic drug, such as insulin from a GP and a diabetologist, supply about
+-- what is taken); provider
 -- outliers their top robust z-score (capped at 15, + 1 when the isolation forest agrees);
 -- persistent outliers how far a feature's mean z over the last 12 months lies from the peers'
 -- mean z, (mean z - peer median) / (1.4826 MAD of the peers' mean z, at least 1 / sqrt(months),
 -- the spread of a mean of independent z-scores; mean z x sqrt(months) with fewer than 5 such
 -- peers), capped at 15: a stable trait shared by many peers (a large practice, z 2.5 every
 -- month) is no outlier, a provider beyond its peers' own persistent spread is; prescriber x
--- class excess its quasi-Poisson z (capped at 15).
+-- class excess its quasi-Poisson z (capped at 15), with lower thresholds (:class_pooled_z,
+-- :class_pooled_ratio) for the pooled controlled drugs, where a prescriber's moderate excess in
+-- several classes adds up to one test instead of many.
 
 -- step: clear
 delete from results.fraud_alert where month = :month;
@@ -27,10 +32,11 @@ shopping as (
         10 + 10 * shopping_share::double precision as score,
         'doctor_shopping: ' || drug_code || ' from ' || n_prescribers || ' prescribers in '
         || n_pharmacies || ' pharmacies, ' || n_overlapping || ' overlapping dispensings, '
-        || round(100 * shopping_share, 1) || '% of ' || round(total_units) || ' units obtained by shopping' as reason
+        || round(100 * shopping_share, 1) || '% of ' || round(total_units) || ' units obtained by shopping, '
+        || supply_days || ' days supplied in ' || span_days || ' days (x' || round(supply_ratio, 1) || ')' as reason
     from fraud.fraud_shopping_patients
     where month = :month and is_shopper and shopping_share >= :shopping_share
-        and n_overlapping >= :shopping_min_overlapping
+        and n_overlapping >= :shopping_min_overlapping and supply_ratio >= :shopping_supply_ratio
 ),
 
 top_features as (
@@ -118,11 +124,14 @@ class_excess as (
     select 'provider' as entity_kind, prescriber_id as entity_id, 'class_excess' as alert_kind,
         least(max(poisson_z), 15)::double precision as score,
         'class_excess: ' || string_agg(drug_class || ' ' || observed || ' patients (of ' || prescriber_total
-            || ' patients) vs ' || round(expected, 1) || ' expected from specialty peers (ratio ' || round(shrunk_ratio, 2)
+            || ' patients) vs ' || round(expected, 1) || ' expected from specialty ' || specialty || ' peers (ratio ' || round(shrunk_ratio, 2)
             || ', z ' || round(poisson_z, 1) || ')',
             ', ' order by poisson_z desc) as reason
     from fraud.fraud_prescriber_class_scores
-    where month = :month and poisson_z >= :class_z and shrunk_ratio >= :class_ratio
+    where month = :month and case
+            when drug_class = 'controlled' then poisson_z >= :class_pooled_z and shrunk_ratio >= :class_pooled_ratio
+            else poisson_z >= :class_z and shrunk_ratio >= :class_ratio
+        end
     group by prescriber_id
 ),
 

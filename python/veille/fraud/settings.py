@@ -28,9 +28,15 @@ class SweepSettings(Settings):
     forest_share: float = Field(0.02, gt=0, lt=0.5, description="share of providers the forest calls outliers")
     class_z: float = Field(4.0, gt=0, description="Poisson z of a prescriber x drug class excess")
     class_ratio: float = Field(2.0, gt=1, description="shrunk observed/expected ratio of that excess")
+    class_pooled_z: float = Field(
+        3.5, gt=0, description="Poisson z of an excess of the pooled controlled drugs (drug class 'controlled')")
+    class_pooled_ratio: float = Field(
+        1.5, gt=1, description="shrunk ratio of an excess of the pooled controlled drugs")
     shopping_share: float = Field(0.2, ge=0, le=1, description="doctor-shopping share of a patient's units")
     shopping_min_overlapping: int = Field(
         3, ge=1, description="overlapping dispensings a shopper needs in the window to be alerted")
+    shopping_supply_ratio: float = Field(
+        1.5, gt=0, description="days supplied over days they could be taken in, that a shopper needs to be alerted")
     seed: int = Field(0, description="random seed of the isolation forest")
 
 

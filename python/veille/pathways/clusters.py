@@ -4,15 +4,15 @@ and a description of each cluster (size, states over time, who is in it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from veille.marts import Marts
-from veille.pathways.clustering import Clara
+from veille.pathways.clustering import Clara, distances
 from veille.pathways.mixture import PoissonMixture
-from veille.pathways.sequences import OUT, TREATMENT_LABELS, encode, parts
+from veille.pathways.sequences import OUT, TREATMENT_LABELS, encode, parts, substitution_costs
 
 METHODS = ("mixture", "clara")
 
@@ -23,11 +23,13 @@ class Trajectories:
     codes: np.ndarray  # (n, months) int8
     people: pd.DataFrame  # patient_id, age, sex
     contacts: pd.DataFrame  # (n, items) monitoring contact days over the observed months
+    refills: pd.DataFrame  # (n,) refill_intervals, late_refills over the observed months
 
 
 def load(marts: Marts, min_months: int = 12) -> Trajectories:
     """Sequences of patients observed at least ``min_months`` months after their index, with
-    their monitoring contact days per item (agg_pathways_patient_contacts)."""
+    their monitoring contact days per item (agg_pathways_patient_contacts) and their refill
+    intervals, late or not (agg_pathways_patient_refills)."""
     seq = marts.read("pathways.fct_pathways_state_sequences",
                      columns=["patient_id", "states", "age", "sex", "months_observed"])
     seq = seq[seq["months_observed"] >= min_months].sort_values("patient_id", ignore_index=True)
@@ -36,9 +38,13 @@ def load(marts: Marts, min_months: int = 12) -> Trajectories:
     wide = (contacts.pivot(index="patient_id", columns="item", values="contact_days")
             .reindex(seq["patient_id"]).fillna(0).astype(int))
     wide = wide[sorted(wide.columns)]
+    refills = (marts.read("pathways.agg_pathways_patient_refills",
+                          columns=["patient_id", "refill_intervals", "late_refills"])
+               .set_index("patient_id").reindex(seq["patient_id"]).fillna(0).astype(int))
     codes = encode(seq["states"].tolist())
     return Trajectories(seq["patient_id"].to_numpy(np.int64), codes,
-                        seq[["patient_id", "age", "sex"]], wide.reset_index(drop=True))
+                        seq[["patient_id", "age", "sex"]], wide.reset_index(drop=True),
+                        refills.reset_index(drop=True))
 
 
 def event_counts(traj: Trajectories) -> tuple[pd.DataFrame, np.ndarray]:
@@ -60,6 +66,11 @@ def event_counts(traj: Trajectories) -> tuple[pd.DataFrame, np.ndarray]:
     return counts, obs.sum(axis=1)
 
 
+def refill_channel(traj: Trajectories) -> tuple[pd.DataFrame, np.ndarray]:
+    """The Binomial channel of the mixture model: late refills out of refill intervals."""
+    return traj.refills[["late_refills"]], traj.refills[["refill_intervals"]].to_numpy()
+
+
 @dataclass
 class Clustering:
     k: int
@@ -69,6 +80,27 @@ class Clustering:
     probability: np.ndarray | None  # posterior probability of the cluster (mixture)
     choice: pd.DataFrame  # one row per candidate k
     rates: pd.DataFrame | None  # (k, channels) events per observed month (mixture)
+    probabilities: pd.DataFrame | None = None  # (k, binomial channels): late-refill share (mixture)
+    central: list[np.ndarray] = field(default_factory=list)  # per cluster, its most central sequences
+
+
+def central_sequences(codes: np.ndarray, labels: np.ndarray, k: int, n: int = 3,
+                      sample_size: int = 500, seed: int = 0) -> list[np.ndarray]:
+    """Per cluster, its ``n`` most central sequences: the members with the smallest summed
+    distance (generalized Hamming, ``clustering.distances``) to the other members of a random
+    sample of at most ``sample_size`` of them. The first is the cluster's medoid (of the
+    sample): the typical trajectory a clinician can name the cluster by."""
+    rng = np.random.default_rng(seed)
+    cost = substitution_costs()
+    out = []
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        if len(members) > sample_size:
+            members = np.sort(rng.choice(members, size=sample_size, replace=False))
+        sub = codes[members]
+        total = distances(sub, sub, cost).sum(axis=1, dtype=np.float64)
+        out.append(sub[np.argsort(total, kind="stable")[:n]])
+    return out
 
 
 def cluster(traj: Trajectories, method: str = "mixture", k: int | None = None,
@@ -77,21 +109,18 @@ def cluster(traj: Trajectories, method: str = "mixture", k: int | None = None,
         model = Clara(k=k, sample_size=sample_size, n_samples=n_samples, seed=seed).fit(traj.codes)
         r = model.result_
         assert r is not None
-        return Clustering(r.k, r.labels, r.medoids, r.distance, None, model.summary, None)
+        return Clustering(r.k, r.labels, r.medoids, r.distance, None, model.summary, None,
+                          central=central_sequences(traj.codes, r.labels, r.k, seed=seed))
     if method != "mixture":
         raise ValueError(f"clustering method must be one of {', '.join(METHODS)}, got {method}")
     counts, exposure = event_counts(traj)
-    mix = PoissonMixture(k=k, sample_size=sample_size, seed=seed).fit(counts, exposure)
+    late, intervals = refill_channel(traj)
+    mix = PoissonMixture(k=k, sample_size=sample_size, seed=seed).fit(counts, exposure, late, intervals)
     r = mix.result_
     assert r is not None
-    reps = []
-    for c in range(r.k):
-        members = np.flatnonzero(r.labels == c)
-        # the most certain member, the longest observed among equals
-        best = members[np.lexsort((-exposure[members], -r.probability[members]))[0]]
-        reps.append(traj.codes[best])
-    return Clustering(r.k, r.labels, np.array(reps), None, r.probability,
-                      mix.summary, mix.rates)
+    central = central_sequences(traj.codes, r.labels, r.k, seed=seed)
+    return Clustering(r.k, r.labels, np.array([c[0] for c in central]), None, r.probability,
+                      mix.summary, mix.rates, mix.probabilities, central)
 
 
 def describe(traj: Trajectories, clustering: Clustering) -> list[dict]:
@@ -109,8 +138,8 @@ def describe(traj: Trajectories, clustering: Clustering) -> list[dict]:
         desc = {
             "cluster": c,
             "size": int(sel.sum()),
-            "medoid": "".join("." if x == OUT else chr(65 + int(x))
-                              for x in clustering.representatives[c]),
+            "medoid": _letters(clustering.representatives[c]),
+            "central": [_letters(x) for x in clustering.central[c]] if clustering.central else [],
             "treatment_share": {
                 TREATMENT_LABELS[lv]: float(((t[sel] == lv) & o).sum() / n_obs) for lv in range(4)
             },
@@ -122,5 +151,11 @@ def describe(traj: Trajectories, clustering: Clustering) -> list[dict]:
         }
         if clustering.rates is not None:
             desc["per_year"] = {ch: float(v) * 12 for ch, v in clustering.rates.iloc[c].items()}
+        if clustering.probabilities is not None:
+            desc["share"] = {ch: float(v) for ch, v in clustering.probabilities.iloc[c].items()}
         out.append(desc)
     return out
+
+
+def _letters(codes: np.ndarray) -> str:
+    return "".join("." if x == OUT else chr(65 + int(x)) for x in codes)

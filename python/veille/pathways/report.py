@@ -212,8 +212,11 @@ def _clusters(page: Report, conn: sa.Connection, run_id: int) -> None:
         page.figure(fig)
     rows = []
     rates: dict[str, dict[str, float]] = {}
+    central: dict[str, list[str]] = {}
     for _, c in cl.iterrows():
         d = c["description"] if isinstance(c["description"], dict) else json.loads(c["description"])
+        if c["size"] >= THRESHOLD and d.get("central"):
+            central[f"cluster {c['cluster']}"] = d["central"]
         row = {"cluster": c["cluster"], "patients": c["size"]}
         row.update({k: round(v, 3) for k, v in d["treatment_share"].items()})
         row.update({"monitored": round(d["monitored_share"], 3),
@@ -222,10 +225,14 @@ def _clusters(page: Report, conn: sa.Connection, run_id: int) -> None:
                     "mean age": round(d["mean_age"], 1), "women": round(d["female_share"], 3)})
         rows.append(row)
         if "per_year" in d:
-            rates[f"cluster {c['cluster']}"] = d["per_year"]
+            rates[f"cluster {c['cluster']}"] = d["per_year"] | {
+                f"{ch} (share)": v for ch, v in d.get("share", {}).items()}
+        row.update({f"{ch} (share)": round(v, 3) for ch, v in d.get("share", {}).items()})
     page.table(pd.DataFrame(rows), counts=["patients"])
     if rates:
         page.figure(_rate_profiles(pd.DataFrame(rates)))
+    if central:
+        page.figure(typical_sequences(central))
     members = _read(conn, "select patient_id, cluster from results.pathways_cluster_member where run_id = :r",
                     run_id)
     target = conn.execute(sa.text("select coalesce(settings ->> 'target', 'default') from results.pathways_run "
@@ -243,16 +250,38 @@ def _clusters(page: Report, conn: sa.Connection, run_id: int) -> None:
 
 
 def _rate_profiles(rates: pd.DataFrame) -> go.Figure:
-    """Heatmap of the clusters' yearly event rates (rows = channels): colour = the rate over
-    the channel's highest cluster rate, text = the rate per patient-year."""
+    """Heatmap of the clusters' yearly event rates and Binomial shares (rows = channels): colour =
+    the value over the channel's highest cluster value, text = the rate per patient-year, or the
+    share (rows named '(share)')."""
     scaled = rates.div(rates.max(axis=1).replace(0, 1), axis=0)
     fig = go.Figure(go.Heatmap(
         z=scaled.to_numpy(), x=list(rates.columns), y=[i.replace("_", " ") for i in rates.index],
         text=rates.round(2).to_numpy(), texttemplate="%{text}", colorscale="Blues", zmin=0,
-        zmax=1, showscale=False, hovertemplate="%{y}, %{x}: %{text} a year<extra></extra>"))
-    fig.update_layout(title="What sets the clusters apart: events per patient-year (latent-class "
-                            "rates)", yaxis_autorange="reversed",
+        zmax=1, showscale=False, hovertemplate="%{y}, %{x}: %{text}<extra></extra>"))
+    fig.update_layout(title="What sets the clusters apart: events per patient-year, and shares "
+                            "(latent-class parameters)", yaxis_autorange="reversed",
                       height=80 + 32 * len(rates.index))
+    return fig
+
+
+def typical_sequences(central: dict[str, list[str]]) -> go.Figure:
+    """One row per central sequence of each cluster (the first is the cluster's medoid), in the
+    colours of the state-distribution plots: the trajectory to name the cluster by."""
+    labels, rows = [], []
+    for name, seqs in central.items():
+        for j, letters in enumerate(seqs):
+            labels.append(f"{name} · {'medoid' if j == 0 else f'#{j + 1}'}")
+            rows.append(letters)
+    cat = _category(encode(rows))
+    top = len(CATEGORY_COLORS) - 1
+    scale = [[j / top, CATEGORY_COLORS[j]] for j in range(top + 1)]
+    text = np.array(CATEGORY_LABELS, dtype=object)[cat]
+    fig = go.Figure(go.Heatmap(z=cat, y=labels, colorscale=scale, zmin=0, zmax=top, showscale=False,
+                               customdata=text, xgap=1, ygap=2,
+                               hovertemplate="%{y}, month %{x}: %{customdata}<extra></extra>"))
+    fig.update_layout(title="Typical sequences: each cluster's most central trajectories "
+                            "(treatment, monitoring per month)", xaxis_title="month since first dispensing",
+                      yaxis_autorange="reversed", height=120 + 24 * len(labels))
     return fig
 
 
