@@ -191,7 +191,8 @@ def test_prescriber_class_excess_counts_patients_once_per_window(mini):
     patient 5 has STATIN in both months: one patient in the February window."""
     expected = [
         # January: specialty 1 has 5 + 2 + 1 = 8 patients; BENZO 5 of them (share 5/8), OPIOID 2,
-        # STATIN 1; dispersion of STATIN (1 - 1/8)^2 / (1/8) = 6.125
+        # STATIN 1; dispersion of STATIN (1 - 1/8)^2 / (1/8) = 6.125 over the median of a
+        # chi-square with 1 degree of freedom, 0.4549: 13.464
         # the pooled controlled drugs (BENZO or OPIOID, a patient once): 7 of the 8, P1's 5
         # against 5 x 7/8 = 4.375, z 0.625 / sqrt(4.375), ratio (5 + 5) / (4.375 + 5); P2's 2
         # against 1.75
@@ -199,13 +200,15 @@ def test_prescriber_class_excess_counts_patients_once_per_window(mini):
         ("2020-01", "P1", "controlled", 5, 5, 4.375, 1.0, 0.299, 1.0667),
         ("2020-01", "P2", "N02AX", 1, 2, 0.5, 1.0, 0.707, 1.0909),
         ("2020-01", "P2", "controlled", 2, 2, 1.75, 1.0, 0.189, 1.037),
-        ("2020-01", "P3", "C10AA", 1, 1, 0.125, 6.125, 1.0, 1.1707),
-        # February: 6 + 2 + 1 = 9 patients; STATIN 2 of them (patients 4 and 5); controlled 7
+        ("2020-01", "P3", "C10AA", 1, 1, 0.125, 13.464, 0.674, 1.1707),
+        # February: 6 + 2 + 1 = 9 patients; STATIN 2 of them (patients 4 and 5); controlled 7.
+        # STATIN's dispersion: the median of P3's (1 - 2/9)^2 / (2/9) = 2.7222 and P1's
+        # (1 - 12/9)^2 / (12/9) = 0.0833 (below expectation, but a peer), 1.4028, / 0.4549
         ("2020-02", "P1", "N05BA", 4, 6, 3.333, 1.0, 0.365, 1.08),
         ("2020-02", "P1", "controlled", 5, 6, 4.667, 1.0, 0.154, 1.0345),
         ("2020-02", "P2", "N02AX", 1, 2, 0.444, 1.0, 0.833, 1.102),
         ("2020-02", "P2", "controlled", 2, 2, 1.556, 1.0, 0.356, 1.0678),
-        ("2020-02", "P3", "C10AA", 1, 1, 0.222, 1.403, 1.393, 1.1489),
+        ("2020-02", "P3", "C10AA", 1, 1, 0.222, 3.084, 0.94, 1.1489),
     ]
     assert _rows(CLASS_SCORES) == expected
     # the full sweep (every month at once, windows from runs of months) gives the same rows
@@ -370,3 +373,31 @@ def test_persistent_outliers_stand_out_from_their_peers_persistent_spread(mini):
     assert got == [("R7", "persistent_outlier", 3.327,
                     ("persistent_outlier: n_lines 179.00 vs peer median 100.00 on average over 12 months"
                      " (mean z 7.9, persistence z 3.3)"))]
+
+
+def test_pooled_controlled_drugs_alert_at_their_own_thresholds(mini):
+    """Three rows of class scores in a month of their own: a pooled excess at z 3.9 and ratio
+    1.75 alerts (thresholds 3.5 and 1.5), the same figures for one ATC5 do not (4 and 2), and
+    a pooled excess below the ratio does not either."""
+    from veille.fraud.settings import SweepSettings
+    from veille.fraud.sweep import score_month
+
+    cols = ("month", "prescriber_id", "specialty", "drug_class", "observed", "prescriber_total", "expected",
+            "dispersion", "poisson_z", "shrunk_ratio")
+    rows = [("2021-07-01", "Z1", "1", "controlled", 30, 200, 15.0, 1.0, 3.873, 1.75),
+            ("2021-07-01", "Z2", "1", "N05BA", 30, 200, 15.0, 1.0, 3.873, 1.75),
+            ("2021-07-01", "Z3", "1", "controlled", 24, 200, 15.0, 1.0, 3.6, 1.45)]
+    _exec(_insert("fraud.fraud_prescriber_class_scores", cols, rows))
+    try:
+        with db.engine().begin() as conn:
+            n = score_month(conn, date(2021, 7, 1), SweepSettings())
+        got = _rows("select entity_id, alert_kind, score, reasons from results.fraud_alert"
+                    " where month = '2021-07-01'")
+    finally:
+        _exec("delete from fraud.fraud_prescriber_class_scores where month = '2021-07-01'",
+              "delete from results.fraud_alert where month = '2021-07-01'",
+              "delete from results.fraud_sweep where month = '2021-07-01'")
+    assert n == 1
+    assert got == [("Z1", "class_excess", 3.873,
+                    "class_excess: controlled 30 patients (of 200 patients) vs 15.0 expected from specialty 1"
+                    " peers (ratio 1.75, z 3.9)")]
