@@ -376,9 +376,9 @@ def test_persistent_outliers_stand_out_from_their_peers_persistent_spread(mini):
 
 
 def test_pooled_controlled_drugs_alert_at_their_own_thresholds(mini):
-    """Three rows of class scores in a month of their own: a pooled excess at z 3.9 and ratio
+    """Four rows of class scores in a month of their own: a pooled excess at z 3.9 and ratio
     1.75 alerts (thresholds 3.5 and 1.5), the same figures for one ATC5 do not (4 and 2), and
-    a pooled excess below the ratio does not either."""
+    neither does a pooled excess below the ratio or below the z."""
     from veille.fraud.settings import SweepSettings
     from veille.fraud.sweep import score_month
 
@@ -386,7 +386,8 @@ def test_pooled_controlled_drugs_alert_at_their_own_thresholds(mini):
             "dispersion", "poisson_z", "shrunk_ratio")
     rows = [("2021-07-01", "Z1", "1", "controlled", 30, 200, 15.0, 1.0, 3.873, 1.75),
             ("2021-07-01", "Z2", "1", "N05BA", 30, 200, 15.0, 1.0, 3.873, 1.75),
-            ("2021-07-01", "Z3", "1", "controlled", 24, 200, 15.0, 1.0, 3.6, 1.45)]
+            ("2021-07-01", "Z3", "1", "controlled", 24, 200, 15.0, 1.0, 3.6, 1.45),
+            ("2021-07-01", "Z4", "1", "controlled", 28, 200, 15.0, 1.2, 3.4, 1.65)]
     _exec(_insert("fraud.fraud_prescriber_class_scores", cols, rows))
     try:
         with db.engine().begin() as conn:

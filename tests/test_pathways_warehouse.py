@@ -66,9 +66,10 @@ def test_clusters_recover_archetypes(warehouse, evaluation, pathways_run):
         "creatinine", "endocrinology", "eye_exam", "hba1c", "lipids", "microalbumin",
         "treatment_stops", "hospital_admissions"}
     assert set(description["share"]) == {"late_refills"}
-    # the medoid and the next two most central members, 60 months each
-    assert len(description["central"]) == 3 and description["central"][0] == description["medoid"]
-    assert {len(c) for c in description["central"]} == {60}
+    # the medoid and the next two most central members, each observed at least 45 of its 60
+    # months (a short sequence is close to everything over its few months: no candidate)
+    assert len(description["central"]) == 3
+    assert min(sum(ch != "." for ch in c) for c in description["central"]) >= 45
 
 
 def test_clara_is_stored_beside(warehouse, synthetic_warehouse, pathways_run):

@@ -10,8 +10,9 @@
     prescribers dispensed the class to. Quasi-Poisson z = (O - E) / sqrt(phi E), phi = the
     peers' median (O - E)^2 / E for that specialty x class over 0.4549, the median of a
     chi-square with 1 degree of freedom (at least 1): robust, so that a few prescribers far in
-    excess do not widen their own yardstick as a mean would (the peers with no patient of the
-    class are not in the median, which can only make phi larger). The ratio is shrunk
+    excess do not widen their own yardstick as a mean would. The peers with no patient of the
+    class are not in the median (their (O - E)^2 / E is E: small for a rare class, so leaving
+    them out usually makes phi larger, not smaller). The ratio is shrunk
     towards 1 by a gamma prior of weight var fraud_class_prior (default 5 expected patients):
     (O + prior) / (E + prior). Only classes prescribed above expectation are kept. E and the
     ratio are rounded from exact fractions of the counts (macro rounded_ratio), so that a tie

@@ -12,8 +12,8 @@
 -- peers), capped at 15: a stable trait shared by many peers (a large practice, z 2.5 every
 -- month) is no outlier, a provider beyond its peers' own persistent spread is; prescriber x
 -- class excess its quasi-Poisson z (capped at 15), with lower thresholds (:class_pooled_z,
--- :class_pooled_ratio) for the pooled controlled drugs, where a prescriber's moderate excess in
--- several classes adds up to one test instead of many.
+-- :class_pooled_ratio) for the pooled controlled drugs, one more test beside the ATC5 ones,
+-- where a prescriber's moderate excess in several classes adds up.
 
 -- step: clear
 delete from results.fraud_alert where month = :month;

@@ -124,15 +124,17 @@ def _month_has_claims(conn: sa.Connection, month: date) -> bool:
 
 
 def _check_models_current(conn: sa.Connection) -> None:
-    """A base swept by an older version lacks the patient-level class table and the features'
-    n_drug_patients: an incremental scan would build them from one month only."""
+    """A base swept by an older version lacks the patient-level class table, the features'
+    n_drug_patients or the shoppers' supply_ratio (and the pooled 'controlled' class that came
+    with it): an incremental scan would build them from one month only, or not at all."""
     swept = conn.execute(sa.text("select to_regclass('fraud.fraud_provider_features')")).scalar()
     if swept is None:
         return
     current = conn.execute(sa.text(
-        "select to_regclass('fraud.fraud_prescriber_class_patients') is not null and exists ("
-        "select 1 from information_schema.columns where table_schema = 'fraud' "
-        "and table_name = 'fraud_provider_features' and column_name = 'n_drug_patients')")).scalar()
+        "select to_regclass('fraud.fraud_prescriber_class_patients') is not null and ("
+        "select count(*) from information_schema.columns where table_schema = 'fraud' and ("
+        "(table_name = 'fraud_provider_features' and column_name = 'n_drug_patients') or "
+        "(table_name = 'fraud_shopping_patients' and column_name = 'supply_ratio'))) = 2")).scalar()
     if not current:
         raise VeilleError("the fraud models were built by an older version: run `veille fraud sweep` "
                           "once (it rebuilds every month), then scan months one by one")

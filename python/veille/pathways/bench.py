@@ -49,8 +49,11 @@ def planted_trajectories(n: int, seed: int = 0) -> tuple[Trajectories, np.ndarra
     observed = (codes != OUT).sum(axis=1)
     contacts = rng.poisson(PLANTED_CONTACTS[truth] * observed[:, None])
     people = pd.DataFrame({"patient_id": np.arange(n), "age": 60, "sex": 1})
+    # no refill timing in the planted sequences: no trial, nothing added to the likelihood
+    refills = pd.DataFrame({"refill_intervals": np.zeros(n, int), "late_refills": np.zeros(n, int)})
     return Trajectories(np.arange(n), codes, people,
-                        pd.DataFrame(contacts, columns=["hba1c", "microalbumin", "endocrinology"])), truth
+                        pd.DataFrame(contacts, columns=["hba1c", "microalbumin", "endocrinology"]),
+                        refills), truth
 
 
 CLUSTERING_TABLE = Table((

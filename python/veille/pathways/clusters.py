@@ -23,7 +23,7 @@ class Trajectories:
     codes: np.ndarray  # (n, months) int8
     people: pd.DataFrame  # patient_id, age, sex
     contacts: pd.DataFrame  # (n, items) monitoring contact days over the observed months
-    refills: pd.DataFrame  # (n,) refill_intervals, late_refills over the observed months
+    refills: pd.DataFrame  # (n, 2) refill_intervals, late_refills over the observed months
 
 
 def load(marts: Marts, min_months: int = 12) -> Trajectories:
@@ -85,21 +85,29 @@ class Clustering:
 
 
 def central_sequences(codes: np.ndarray, labels: np.ndarray, k: int, n: int = 3,
-                      sample_size: int = 500, seed: int = 0) -> list[np.ndarray]:
-    """Per cluster, its ``n`` most central sequences: the members with the smallest summed
-    distance (generalized Hamming, ``clustering.distances``) to the other members of a random
-    sample of at most ``sample_size`` of them. The first is the cluster's medoid (of the
-    sample): the typical trajectory a clinician can name the cluster by."""
+                      sample_size: int = 500, seed: int = 0,
+                      min_observed: float = 0.75) -> list[np.ndarray]:
+    """Per cluster, its ``n`` most central sequences: among the members of a random sample of
+    at most ``sample_size`` of them, those with the smallest summed distance (generalized
+    Hamming, ``clustering.distances``) to the whole sample. The first is the cluster's medoid
+    (of the sample): the typical trajectory a clinician can name the cluster by. Candidates are
+    the members observed at least ``min_observed`` of the months, as for CLARA's medoids: a
+    short sequence is close to everything over its few months (all members when none is)."""
     rng = np.random.default_rng(seed)
     cost = substitution_costs()
+    observed = (codes != OUT).sum(axis=1)
     out = []
     for c in range(k):
         members = np.flatnonzero(labels == c)
+        if len(members) == 0:
+            out.append(codes[:0])
+            continue
         if len(members) > sample_size:
             members = np.sort(rng.choice(members, size=sample_size, replace=False))
-        sub = codes[members]
-        total = distances(sub, sub, cost).sum(axis=1, dtype=np.float64)
-        out.append(sub[np.argsort(total, kind="stable")[:n]])
+        long = observed[members] >= min_observed * codes.shape[1]
+        candidates = members[long] if long.any() else members
+        total = distances(codes[candidates], codes[members], cost).sum(axis=1, dtype=np.float64)
+        out.append(codes[candidates[np.argsort(total, kind="stable")[:n]]])
     return out
 
 
@@ -109,8 +117,12 @@ def cluster(traj: Trajectories, method: str = "mixture", k: int | None = None,
         model = Clara(k=k, sample_size=sample_size, n_samples=n_samples, seed=seed).fit(traj.codes)
         r = model.result_
         assert r is not None
+        # CLARA's own medoid first, then the most central others
+        central = [np.vstack([m, *[x for x in c if not np.array_equal(x, m)][:2]])
+                   for m, c in zip(r.medoids, central_sequences(traj.codes, r.labels, r.k, seed=seed),
+                                   strict=True)]
         return Clustering(r.k, r.labels, r.medoids, r.distance, None, model.summary, None,
-                          central=central_sequences(traj.codes, r.labels, r.k, seed=seed))
+                          central=central)
     if method != "mixture":
         raise ValueError(f"clustering method must be one of {', '.join(METHODS)}, got {method}")
     counts, exposure = event_counts(traj)
