@@ -33,7 +33,8 @@ def _error(tmp_path: Path, model: type[Settings], text: str, name: str = "settin
          "settings.yml: unknown key 'washout_day' (did you mean 'washout_days'?)"),
         (SweepSettings, "threshold: 3\n",
          ("settings.yml: unknown key 'threshold' (known keys: z_alert, z_reason, z_with_forest, persistent_z, "
-          "persistent_months, forest_share, class_z, class_ratio, shopping_share, shopping_min_overlapping, seed)")),
+          "persistent_months, forest_share, class_z, class_ratio, class_pooled_z, class_pooled_ratio, "
+          "shopping_share, shopping_min_overlapping, shopping_supply_ratio, seed)")),
         (ScanSettings, "replicates: many\n", "settings.yml: replicates: must be a whole number, got 'many'"),
         (ScanSettings, "replicates: 99.5\n", "settings.yml: replicates: must be a whole number, got 99.5"),
         (SweepSettings, "z_alert: high\n", "settings.yml: z_alert: must be a number, got 'high'"),
