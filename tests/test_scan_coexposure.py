@@ -1,4 +1,4 @@
-"""Joint exposure of two drugs (scan_ddi_coexposure, issue 25) on the scan's mini-extract
+"""Joint exposure of two drugs (scan_ddi_coexposure, scan_ddi_pair_time; issue 25) on the scan's mini-extract
 (tests/test_scan_counts.py) plus four patients taking both drugs, A = C10AA05 and B = N05BA12,
 one 30-day pack each unless said:
 
@@ -48,7 +48,7 @@ def _insert_coexposed() -> None:
 
 def _build(min_patients: int) -> list[tuple]:
     variables = ScanSettings(min_events=1, latency_days=10).dbt_vars() | {"scan_ddi_min_patients": min_patients}
-    run_dbt(["build", "--select", "+scan_ddi_coexposure", "--resource-type", "model", "--resource-type", "seed",
+    run_dbt(["build", "--select", "+scan_ddi_pair_time", "--resource-type", "model", "--resource-type", "seed",
              "--resource-type", "test", "--quiet", "--vars", json.dumps(variables)])
     with db.engine().connect() as conn:
         return [tuple(r) for r in conn.execute(sa.text(
@@ -66,5 +66,11 @@ def test_joint_exposure_overlaps_only(migrated_db):
         ("atc7", "C10AA05", "N05BA12", 10, D(2016, 2, 11), D(2016, 3, 2), 20),
         ("atc7", "C10AA05", "N05BA12", 13, D(2016, 11, 10), D(2016, 11, 30), 20),
     ]
+    # the joint person-time by stratum: both men born in 1950, age band (2016 - 1950) / 5 = 13
+    with db.engine().connect() as conn:
+        strata = [tuple(r) for r in conn.execute(sa.text(
+            "select drug_level, drug_a, drug_b, calendar_year, age_band, sex, joint_days"
+            " from scan.scan_ddi_pair_time order by 1"))]
+    assert strata == [("atc5", "C10AA", "N05BA", 2016, 13, 1, 40), ("atc7", "C10AA05", "N05BA12", 2016, 13, 1, 40)]
     # two co-users: the pair is left out when it needs three
     assert _build(3) == []

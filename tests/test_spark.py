@@ -100,7 +100,7 @@ def test_every_pathways_scan_and_fraud_table_built_on_spark_equals_postgresql(bo
     assert rows["fraud.fraud_shopping_dispensings"] > 1000
     assert rows["fraud.fraud_provider_peer_scores"] > 1000
     assert len([t for t in rows if t.startswith("fraud.")]) == 8
-    assert len(results) == 39
+    assert len(results) == 40
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
