@@ -274,9 +274,8 @@ def typical_sequences(central: dict[str, list[str]]) -> go.Figure:
             rows.append(letters)
     cat = _category(encode(rows))
     top = len(CATEGORY_COLORS) - 1
-    scale = [[j / top, CATEGORY_COLORS[j]] for j in range(top + 1)]
     text = np.array(CATEGORY_LABELS, dtype=object)[cat]
-    fig = go.Figure(go.Heatmap(z=cat, y=labels, colorscale=scale, zmin=0, zmax=top, showscale=False,
+    fig = go.Figure(go.Heatmap(z=cat, y=labels, colorscale=CATEGORY_SCALE, zmin=0, zmax=top, showscale=False,
                                customdata=text, xgap=1, ygap=2,
                                hovertemplate="%{y}, month %{x}: %{customdata}<extra></extra>"))
     fig.update_layout(title="Typical sequences: each cluster's most central trajectories "
@@ -298,6 +297,8 @@ CATEGORY_COLORS = ["#f0f0f0", "#d9d9d9", "#bdbdbd",  # no treatment
                    "#e5f5e0", "#a1d99b", "#41ab5d",  # two+ classes
                    "#fee6ce", "#fdae6b", "#e6550d",  # insulin
                    "#ffffff"]
+# the categories' colours as a discrete plotly colour scale over 0..12 (heatmaps of sequences)
+CATEGORY_SCALE = [[j / (len(CATEGORY_COLORS) - 1), c] for j, c in enumerate(CATEGORY_COLORS)]
 
 
 def state_distribution(codes: np.ndarray, title: str) -> go.Figure:
@@ -318,8 +319,7 @@ def index_plot(codes: np.ndarray, title: str, n: int = 100, seed: int = 0) -> go
     cat = _category(codes[pick])
     cat = cat[np.lexsort(cat.T[::-1])]
     top = len(CATEGORY_COLORS) - 1
-    scale = [[j / top, CATEGORY_COLORS[j]] for j in range(top + 1)]
-    fig = go.Figure(go.Heatmap(z=cat, colorscale=scale, zmin=0, zmax=top, showscale=False,
+    fig = go.Figure(go.Heatmap(z=cat, colorscale=CATEGORY_SCALE, zmin=0, zmax=top, showscale=False,
                                hovertemplate="month %{x}: %{z}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="month since first dispensing",
                       yaxis_title="patients", yaxis_showticklabels=False)
