@@ -43,6 +43,7 @@ class Drug:
     gc_units: int  # units per large (quarterly) pack, 0 = no large pack
     price_cents: int  # price of the small pack
     nature: int = NATURE["pharmacy_65"]
+    daily_units: int = 1  # units taken per day: a pack supplies units // daily_units days
 
 
 DRUGS: tuple[Drug, ...] = (
@@ -76,6 +77,9 @@ DRUGS: tuple[Drug, ...] = (
     Drug("N02AX02", "TRAMADOL", "50MG", 30, 0, 310),
     Drug("N02AA01", "MORPHINE", "30MG", 14, 0, 720),
     Drug("M05BA04", "ACIDE ALENDRONIQUE", "70MG", 4, 12, 1480),
+    # drugs added after the first 30 go at the end, so that every earlier pack keeps its code;
+    # a scenario that does not use them writes no pack of them (referential.write_pha)
+    Drug("J01FA09", "CLARITHROMYCINE", "500MG", 14, 0, 1190, daily_units=2),  # a 7-day course
 )
 DRUG_INDEX = {d.atc7: i for i, d in enumerate(DRUGS)}
 
@@ -116,6 +120,8 @@ OUTCOME_CODES = {
     "S72": ("S720", "S721", "S722"),
     "J18": ("J189",),
     "N39": ("N390",),
+    "E87": ("E875",),  # hyperkalaemia
+    "M62": ("M62890",),  # rhabdomyolysis (CIM-10-FR extension of M62.8)
 }
 OUTCOME_GHM = {
     "C67": "11C02J",
@@ -124,6 +130,8 @@ OUTCOME_GHM = {
     "S72": "08C47T",
     "J18": "04M05T",
     "N39": "11M04T",
+    "E87": "10M13T",  # assumption (docs/synth.md)
+    "M62": "08M22T",  # assumption (docs/synth.md)
 }
 OUTCOME_ACTS = {
     "C67": ("JDFE002", "JDFE002", "JDFA003", "JDFA008"),

@@ -33,6 +33,7 @@ _LARGE = np.full(len(DRUGS), -1)
 for _i, _p in enumerate(PACKS):
     (_LARGE if _p.large else _SMALL)[_p.drug] = _i
 PACK_UNITS = np.array([p.units for p in PACKS])
+PACK_DAYS = np.array([p.units // DRUGS[p.drug].daily_units for p in PACKS])  # days one pack supplies
 PACK_DRUG = np.array([p.drug for p in PACKS])
 
 
@@ -156,7 +157,7 @@ def make_fills(rng: np.random.Generator, pts: Patients, eps: Episodes, world: Wo
     gc_share = np.array([float(sc["classes"][c]["gc_share"]) for c in class_names])
     large = (_LARGE[eps.drug] >= 0) & (rng.random(len(eps.drug)) < gc_share[eps.klass])
     pack = np.where(large, _LARGE[eps.drug], _SMALL[eps.drug])
-    units = PACK_UNITS[pack]
+    units = PACK_DAYS[pack]
     horizon = np.minimum(eps.stop, pts.exit[eps.patient])
     first = np.where(eps.start < pts.entry[eps.patient],
                      pts.entry[eps.patient] + (rng.random(len(units)) * units).astype(np.int64),
@@ -230,7 +231,7 @@ def supply_intervals(pts: Patients, eps: Episodes, fills: list[Fills]) -> Exposu
     keep = episode >= 0
     episode = episode[keep]
     day = np.concatenate([f.day for f in fills])[keep]
-    supply = np.concatenate([PACK_UNITS[f.pack] * f.packs for f in fills])[keep]
+    supply = np.concatenate([PACK_DAYS[f.pack] * f.packs for f in fills])[keep]
     order = np.lexsort((day, episode))
     episode, day, supply = episode[order], day[order], supply[order]
     first = np.r_[True, episode[1:] != episode[:-1]]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from veille.errors import VeilleError
-from veille.synth import care, dcir, exposure, fraud, hazards, hospital, referential
+from veille.synth import care, courses, dcir, exposure, fraud, hazards, hospital, referential
 from veille.synth.lines import concat
 from veille.synth.population import make_patients
 from veille.synth.scenario import load_scenario
@@ -87,7 +87,7 @@ def generate(
     world.fraud = fraud.choose_actors(world)
     fmt = Formatter(day_number(date(1900, 1, 1)), day_number(end) + 4000)
     sink = Sink(out)
-    referential.write_pha(sink, fmt)
+    referential.write_pha(sink, fmt, sc)
     _touch_flows(sink, world)
     truth: dict[str, Any] = {"pathways": {}, "fraud": fraud.truth_entries(world), "noise": {},
                              "events": {o: 0 for o in sc["outcomes"]}, "deaths": 0}
@@ -103,6 +103,10 @@ def generate(
             truth["events"][o] += v
         truth["deaths"] += result["deaths"]
         truth["fraud"].update(result["fraud"])
+        for i, c in result["interactions"].items():
+            total = truth.setdefault("interactions", {}).setdefault(i, dict.fromkeys(c, 0))
+            for key, v in c.items():
+                total[key] += v
         truth["pathways"].update(result["pathways"])
         if progress:
             progress(min((chunk + 1) * chunk_size, patients), patients)
@@ -134,14 +138,23 @@ def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: S
     fills, eps = exposure.make_fills(rng, pts, eps, world, arch)
     shop, shop_truth = fraud.doctor_shopping(rng, pts, eps, world, chunk)
     regular = [fills] + ([shop] if shop is not None else [])
+    if courses.needed(sc):
+        eps, regular = courses.add_drug_use(world, chunk, pts, eps, arch, regular)
     exposed = exposure.supply_intervals(pts, eps, regular)
     by_outcome = hazards.effects_by_outcome(sc)
+    inter_by_outcome = hazards.interactions_by_outcome(sc)
     events: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     segments = []
+    inter_counts: dict[int, dict[str, int]] = {}
     for o, effs in by_outcome.items():
-        draw = hazards.draw_outcome(rng, pts, exposed, world, o, effs)
+        draw = hazards.draw_outcome(rng, pts, exposed, world, o, effs, inter_by_outcome[o])
         events[o] = (draw.patient, draw.day)
         segments.append((o, draw.segments))
+        for j, (i, _) in enumerate(inter_by_outcome[o]):
+            joint = ((draw.segments["bits"].astype(np.int64) >> (len(effs) + j)) & 1) == 1
+            inter_counts[i] = {"patients": len(np.unique(draw.segments["patient"][joint])),
+                               "person_days": int(draw.segments["days"][joint].sum()),
+                               "events": int(draw.segments["event"][joint].sum())}
     stays, stay_noise = hospital.make_stays(rng, pts, world, events, chunk)
     phantom, to_dead = fraud.phantom_fills(rng, pts, world)
     all_fills = [*regular, phantom]
@@ -159,6 +172,7 @@ def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: S
         "events": {o: len(p) for o, (p, _) in events.items()},
         "deaths": int(pts.died.sum()),
         "fraud": shop_truth,
+        "interactions": inter_counts,
         "pathways": {pts.nir[i].decode(): exposure.ARCHETYPES[arch[i]]
                      for i in np.flatnonzero(arch >= 0)},
     }
@@ -209,10 +223,36 @@ def _write_truth(out: Path, world: World, sc: dict, truth: dict, start: date, en
         "noise": truth["noise"],
         "counts": {"rows": dict(sorted(sink.rows.items())), "claim_lines": lines_total,
                    "events": truth["events"], "deaths": truth["deaths"]},
-        "drugs": {d.atc7: d.molecule for d in DRUGS},
+        "drugs": {d.atc7: d.molecule for d in DRUGS if d.atc7 in referential.used_drugs(sc)},
         "scenario": sc,
     }
+    if sc.get("interactions"):
+        doc["interactions"] = _interaction_truth(sc, truth.get("interactions", {}))
     (out / "truth.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=_plain) + "\n", "utf-8")
+
+
+def _main_hr(sc: dict, atc: str, outcome: str) -> float:
+    """The largest injected effect of a drug (or of a code it falls under) on an outcome."""
+    hrs = [float(e["hazard_ratio"]) for e in sc["effects"] if str(e["outcome_icd10"]) == outcome
+           and (atc.startswith(str(e["exposure_atc"])) or str(e["exposure_atc"]).startswith(atc))]
+    return max(hrs, default=1.0)
+
+
+def _interaction_truth(sc: dict, counts: dict[int, dict[str, int]]) -> list[dict[str, Any]]:
+    """One entry per interaction: the injected ratio, the drugs' own effects on the outcome (a
+    null pair with a main effect is a trap) and the latent joint exposure (a power check)."""
+    out = []
+    for i, inter in enumerate(sc["interactions"]):
+        e = {k: inter.get(k) for k in ("object_atc", "precipitant_atc", "outcome_icd10", "hazard_ratio",
+                                        "population", "shape")}
+        e["hazard_ratio"] = float(e["hazard_ratio"])
+        e["negative_control"] = e["hazard_ratio"] == 1.0
+        e["object_hr"] = _main_hr(sc, str(e["object_atc"]), str(e["outcome_icd10"]))
+        e["precipitant_hr"] = _main_hr(sc, str(e["precipitant_atc"]), str(e["outcome_icd10"]))
+        e["trap"] = e["negative_control"] and max(e["object_hr"], e["precipitant_hr"]) > 1.0
+        e["latent"] = counts.get(i, {"patients": 0, "person_days": 0, "events": 0})
+        out.append(e)
+    return out
 
 
 def _plain(x: object) -> object:

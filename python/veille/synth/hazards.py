@@ -6,7 +6,8 @@ effect's drug (after its latency, and once old enough for the effect's populatio
 multiplied by the effect's hazard ratio. The first event is drawn exactly by inverting the
 piecewise-linear cumulative hazard. The segments of constant hazard, truncated at the
 event and summed per patient and exposure pattern (``bits``: bit j = the outcome's j-th
-effect), are the latent person-time the statistical test fits.
+effect, then one bit per interaction of the outcome: both its drugs current), are the latent
+person-time the statistical test fits.
 """
 
 from __future__ import annotations
@@ -47,26 +48,45 @@ def baseline_rate(pts: Patients, spec: dict) -> np.ndarray:
     return float(spec["rate"]) / 1000.0 / YEAR * np.exp(lin)
 
 
+def interactions_by_outcome(sc: dict) -> dict[str, list[tuple[int, dict]]]:
+    out: dict[str, list[tuple[int, dict]]] = {o: [] for o in sc["outcomes"]}
+    for i, inter in enumerate(sc.get("interactions") or []):
+        out[str(inter["outcome_icd10"])].append((i, inter))
+    return out
+
+
+def _current(pts: Patients, eps: Exposures, atc: str, latency: int, population: str):
+    """Patient, start and stop of the exposed intervals of the drugs whose ATC starts with ``atc``."""
+    sel = np.flatnonzero(np.array([a.startswith(atc) for a in ATC])[eps.drug])
+    p = eps.patient[sel]
+    t0 = np.maximum(eps.start[sel], eps.episode_start[sel] + latency)
+    if population.startswith("age>="):
+        t0 = np.maximum(t0, pts.birth[p] + round(float(population[5:]) * YEAR))
+    t0 = np.maximum(t0, pts.entry[p])
+    t1 = np.minimum(eps.stop[sel], pts.exit[p])
+    ok = t0 < t1
+    return p[ok], t0[ok], t1[ok]
+
+
 def draw_outcome(rng: np.random.Generator, pts: Patients, eps: Exposures, world: World, outcome: str,
-                 effects: list[tuple[int, dict]]) -> OutcomeDraw:
+                 effects: list[tuple[int, dict]], interactions: list[tuple[int, dict]] = ()) -> OutcomeDraw:
+    """The first event of one outcome per patient. An interaction multiplies the hazard by its
+    hazard ratio while both its drugs are current (on top of each drug's own effects); its
+    latent bit follows the ``len(effects)`` effect bits."""
     n = len(pts)
     k = len(effects)
+    m = len(interactions)
+    cols = [(str(eff["exposure_atc"]), int(eff["latency_days"]), str(eff["population"])) for _, eff in effects]
+    for _, inter in interactions:
+        cols += [(str(inter[key]), 0, str(inter["population"])) for key in ("object_atc", "precipitant_atc")]
+    width = k + 2 * m
     pat, tim, delta = [np.arange(n), np.arange(n)], [pts.entry, pts.exit], []
-    delta.append(np.zeros((2 * n, k), np.int64))
-    log_hr = np.zeros(k)
-    for j, (_, eff) in enumerate(effects):
-        log_hr[j] = np.log(float(eff["hazard_ratio"]))
-        sel = np.flatnonzero(np.array([a.startswith(str(eff["exposure_atc"])) for a in ATC])[eps.drug])
-        p = eps.patient[sel]
-        t0 = np.maximum(eps.start[sel], eps.episode_start[sel] + int(eff["latency_days"]))
-        pop = str(eff["population"])
-        if pop.startswith("age>="):
-            t0 = np.maximum(t0, pts.birth[p] + round(float(pop[5:]) * YEAR))
-        t0 = np.maximum(t0, pts.entry[p])
-        t1 = np.minimum(eps.stop[sel], pts.exit[p])
-        ok = t0 < t1
-        p, t0, t1 = p[ok], t0[ok], t1[ok]
-        d = np.zeros((2 * len(p), k), np.int64)
+    delta.append(np.zeros((2 * n, width), np.int64))
+    log_hr = np.array([np.log(float(eff["hazard_ratio"])) for _, eff in effects])
+    log_int = np.array([np.log(float(inter["hazard_ratio"])) for _, inter in interactions])
+    for j, (atc, latency, population) in enumerate(cols):
+        p, t0, t1 = _current(pts, eps, atc, latency, population)
+        d = np.zeros((2 * len(p), width), np.int64)
         d[: len(p), j], d[len(p):, j] = 1, -1
         pat += [p, p]
         tim += [t0, t1]
@@ -80,7 +100,12 @@ def draw_outcome(rng: np.random.Generator, pts: Patients, eps: Exposures, world:
     nxt_same = np.r_[pat_a[1:] == pat_a[:-1], False]
     t_next = np.r_[tim_a[1:], tim_a[-1]]
     dur = np.where(nxt_same, t_next - tim_a, 0).astype(float)
-    mult = np.exp(active @ log_hr)
+    if m:
+        joint = active[:, k::2] & active[:, k + 1::2]
+        mult = np.exp(active[:, :k] @ log_hr + joint @ log_int)
+        active = np.hstack([active[:, :k], joint])
+    else:
+        mult = np.exp(active @ log_hr)
     lam = baseline_rate(pts, world.scenario["outcomes"][outcome])[pat_a] * mult
     h = lam * dur
     cum = np.cumsum(h)
@@ -100,7 +125,7 @@ def draw_outcome(rng: np.random.Generator, pts: Patients, eps: Exposures, world:
     ev_of[ev_pat] = ev_time
     seg = dur > 0
     t0, t1, p = tim_a[seg], t_next[seg], pat_a[seg]
-    bits = (active[seg] * (1 << np.arange(k))).sum(axis=1) if k else np.zeros(seg.sum(), np.int64)
+    bits = (active[seg] * (1 << np.arange(k + m))).sum(axis=1) if k + m else np.zeros(seg.sum(), np.int64)
     live = t0 <= ev_of[p]
     t0, t1, p, bits = t0[live], t1[live], p[live], bits[live]
     event = (ev_of[p] >= t0) & (ev_of[p] < t1)

@@ -23,7 +23,7 @@ from veille.synth.population import YEAR, Patients
 from veille.synth.timing import reshape_days
 from veille.synth.world import World
 
-LOS_MEAN = {"C67": 5, "I50": 8, "I21": 6, "S72": 10, "J18": 7, "N39": 4}
+LOS_MEAN = {"C67": 5, "I50": 8, "I21": 6, "S72": 10, "J18": 7, "N39": 4, "E87": 4, "M62": 6}
 RET_COLUMNS = ("NIR_RET", "NAI_RET", "SEX_RET", "SEJ_RET", "FHO_RET", "PMS_RET", "DAT_RET")
 
 

@@ -70,20 +70,29 @@ def write_ald(rng: np.random.Generator, pts: Patients, world: World, events: dic
     return n
 
 
-def write_pha(sink: Sink, fmt: Formatter) -> None:
-    n = len(PACKS)
-    drug = [DRUGS[p.drug] for p in PACKS]
+def used_drugs(sc: dict) -> set[str]:
+    """The ATC7 codes a scenario dispenses: its classes' and its short courses' molecules."""
+    used = {atc for spec in sc["classes"].values() for atc in spec["drugs"]}
+    return used | {atc for spec in (sc.get("courses") or {}).values() for atc in spec["drugs"]}
+
+
+def write_pha(sink: Sink, fmt: Formatter, sc: dict) -> None:
+    """IR_PHA_R: the packs of the drugs the scenario uses (all 30 first drugs for the bundled ones)."""
+    used = used_drugs(sc)
+    packs = [p for p in PACKS if DRUGS[p.drug].atc7 in used]
+    n = len(packs)
+    drug = [DRUGS[p.drug] for p in packs]
     cols = {
-        "PHA_CIP_C13": np.array([p.cip13 for p in PACKS], dtype=object),
-        "PHA_PRS_IDE": np.array([p.cip13[5:12] for p in PACKS], dtype=object),
+        "PHA_CIP_C13": np.array([p.cip13 for p in packs], dtype=object),
+        "PHA_PRS_IDE": np.array([p.cip13[5:12] for p in packs], dtype=object),
         "PHA_ATC_C07": np.array([d.atc7 for d in drug], dtype=object),
         "PHA_ATC_C03": np.array([d.atc7[:3] for d in drug], dtype=object),
         "PHA_NOM_PA": np.array([d.molecule for d in drug], dtype=object),
         "PHA_MED_NOM": np.array([f"{d.molecule.split()[0]} VEILLE {d.strength} B/{p.units}"
-                                 for d, p in zip(drug, PACKS, strict=True)], dtype=object),
-        "PHA_CND_TOP": np.array(["GC" if p.large else "NGC" for p in PACKS], dtype=object),
-        "PHA_UNT_NBR_DSES": fmt.num(np.array([p.units for p in PACKS])),
-        "PHA_PRI_UNI": fmt.money(np.array([p.price_cents for p in PACKS])),
+                                 for d, p in zip(drug, packs, strict=True)], dtype=object),
+        "PHA_CND_TOP": np.array(["GC" if p.large else "NGC" for p in packs], dtype=object),
+        "PHA_UNT_NBR_DSES": fmt.num(np.array([p.units for p in packs])),
+        "PHA_PRI_UNI": fmt.money(np.array([p.price_cents for p in packs])),
     }
     sink.append("IR_PHA_R.csv", "IR_PHA_R", render("IR_PHA_R", cols, n), n)
 

@@ -12,13 +12,16 @@ import yaml
 
 from veille.errors import VeilleError
 
-BUNDLED = ("default", "strong")
+BUNDLED = ("default", "strong", "interactions")
 PROFILES = ("default", "stress")
-_TRUTH_SECTIONS = ("effects", "outcomes")  # a profile may not change what is injected
+_TRUTH_SECTIONS = ("effects", "outcomes", "interactions", "courses")  # a profile may not change what is injected
 _REQUIRED = ("population", "conditions", "classes", "refills", "outcomes", "effects", "pathways",
              "care", "noise", "fraud", "providers")
 _EFFECT_KEYS = {"exposure_atc", "outcome_icd10", "hazard_ratio", "window", "latency_days",
                 "population"}
+_INTERACTION_KEYS = {"object_atc", "precipitant_atc", "outcome_icd10", "hazard_ratio", "population"}
+SHAPES = ("no_main", "on_top", "short_course")
+MAX_BITS = 15  # latent bits per outcome (effects + interactions): an int16
 
 
 def _read_bundled(name: str) -> dict[str, Any]:
@@ -96,4 +99,69 @@ def _validated(sc: dict[str, Any]) -> dict[str, Any]:
         pop = str(eff["population"])
         if pop != "all" and not pop.startswith("age>="):
             raise VeilleError(f"scenario effect #{i + 1}: population must be 'all' or 'age>=N'")
+    _check_drugs(sc)
+    for i, inter in enumerate(sc.get("interactions") or []):
+        _check_interaction(sc, i + 1, inter)
+    for o in sc["outcomes"]:
+        n = sum(str(e["outcome_icd10"]) == o for e in sc["effects"] + list(sc.get("interactions") or []))
+        if n > MAX_BITS:
+            raise VeilleError(f"scenario: outcome {o!r} has {n} effects and interactions (at most {MAX_BITS})")
     return sc
+
+
+def _check_drugs(sc: dict[str, Any]) -> None:
+    from veille.synth.catalog import DRUG_INDEX, OUTCOME_CODES
+
+    for o in sc["outcomes"]:
+        if o not in OUTCOME_CODES:
+            raise VeilleError(f"scenario outcome {o!r}: the generator has no hospital codes for it "
+                              f"(known: {', '.join(OUTCOME_CODES)})")
+    for section in ("classes", "courses"):
+        for name, spec in (sc.get(section) or {}).items():
+            unknown = [a for a in spec.get("drugs", {}) if a not in DRUG_INDEX]
+            if unknown:
+                raise VeilleError(f"scenario {section[:-1]} {name!r}: unknown drug(s) {', '.join(unknown)}")
+            if section == "courses" and not {"rate", "drugs"} <= set(spec):
+                raise VeilleError(f"scenario course {name!r}: needs 'rate' and 'drugs'")
+
+
+def _check_interaction(sc: dict[str, Any], n: int, inter: dict[str, Any]) -> None:
+    from veille.synth.referential import used_drugs
+
+    where = f"scenario interaction #{n}"
+    lacking = _INTERACTION_KEYS - set(inter)
+    if lacking:
+        raise VeilleError(f"{where}: missing {', '.join(sorted(lacking))}")
+    a, b, o = str(inter["object_atc"]), str(inter["precipitant_atc"]), str(inter["outcome_icd10"])
+    if float(inter["hazard_ratio"]) <= 0:
+        raise VeilleError(f"{where}: hazard_ratio must be > 0")
+    if a.startswith(b) or b.startswith(a):
+        raise VeilleError(f"{where}: object {a!r} and precipitant {b!r} overlap")
+    if o not in sc["outcomes"]:
+        raise VeilleError(f"{where}: outcome {o!r} is not in 'outcomes'")
+    pop = str(inter["population"])
+    if pop != "all" and not pop.startswith("age>="):
+        raise VeilleError(f"{where}: population must be 'all' or 'age>=N'")
+    used = used_drugs(sc)
+    for code in (a, b):
+        if not any(u.startswith(code) for u in used):
+            raise VeilleError(f"{where}: no drug of the scenario has ATC code {code!r}")
+    shape = inter.get("shape")
+    if shape is not None and shape not in SHAPES:
+        raise VeilleError(f"{where}: shape must be one of {', '.join(SHAPES)}")
+    if shape == "no_main":
+        for e in sc["effects"]:
+            x = str(e["exposure_atc"])
+            if str(e["outcome_icd10"]) == o and float(e["hazard_ratio"]) != 1 and any(
+                    c.startswith(x) or x.startswith(c) for c in (a, b)):
+                raise VeilleError(f"{where}: shape no_main, but {x} has an effect on {o}")
+    co = inter.get("co_start")
+    if co is not None:
+        if not isinstance(co, dict) or not {"share", "delay_days", "duration_days"} <= set(co):
+            raise VeilleError(f"{where}: co_start needs share, delay_days [min, max] and duration_days")
+        lo, hi = co["delay_days"]
+        if not 0 < float(co["share"]) <= 1 or not 0 <= int(lo) <= int(hi) or float(co["duration_days"]) <= 0:
+            raise VeilleError(f"{where}: co_start needs 0 < share <= 1, 0 <= min <= max, duration_days > 0")
+        classed = {d for spec in sc["classes"].values() for d in spec["drugs"]}
+        if not any(d.startswith(b) for d in classed):
+            raise VeilleError(f"{where}: co_start needs a precipitant that a class dispenses")
