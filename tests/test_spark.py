@@ -42,8 +42,8 @@ from veille.synth import generate
 # what `dbt build --selector warehouse` makes as tables (views are not stored)
 WAREHOUSE_TABLES = 25
 # the pathways, scan and fraud models, as `veille pathways run`, `veille scan` and `veille fraud
-# sweep` build them
-AREAS = ["run", "--select", "tag:pathways", "tag:scan", "tag:fraud", "--quiet"]
+# sweep` build them, and the interaction screen's (tag scan_ddi)
+AREAS = ["run", "--select", "tag:pathways", "tag:scan", "tag:scan_ddi", "tag:fraud", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_every_pathways_scan_and_fraud_table_built_on_spark_equals_postgresql(bo
     assert rows["fraud.fraud_shopping_dispensings"] > 1000
     assert rows["fraud.fraud_provider_peer_scores"] > 1000
     assert len([t for t in rows if t.startswith("fraud.")]) == 8
-    assert len(results) == 40
+    assert len(results) == 43
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:

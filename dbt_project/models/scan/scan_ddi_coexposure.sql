@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan']) }}
+{{ config(materialized='table', tags=['scan_ddi']) }}
 {#-
   Joint exposure of two drugs (the interaction screen, issue 25): for every pair of drugs of one
   screen level taken together by at least var scan_ddi_min_patients (20) patients, each

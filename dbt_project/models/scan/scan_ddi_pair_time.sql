@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['scan']) }}
+{{ config(materialized='table', tags=['scan_ddi']) }}
 {#-
   Joint person-time of each drug pair of scan_ddi_coexposure by stratum: calendar year x 5-year
   age band (macro split_by_calendar_year) x sex, as scan_stratum_person_time for the whole

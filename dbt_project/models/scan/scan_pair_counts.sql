@@ -5,9 +5,9 @@
   * sequence symmetry: drug_first, outcome_first, nsr_numerator, nsr_denominator;
   * observed vs expected: new outcomes during the drug's exposure episodes (observed) and the
     expected count, sum over strata of the exposed person-days times the stratum's outcome
-    rate in the whole population (calendar year x 5-year age band x sex); the same restricted
-    to the long-term part of the episodes, at least var scan_latency_days (365) after their
-    first day (oe_latent_observed, oe_latent_expected);
+    rate in the whole population (scan_outcome_rates: calendar year x 5-year age band x sex);
+    the same restricted to the long-term part of the episodes, at least var scan_latency_days
+    (365) after their first day (oe_latent_observed, oe_latent_expected);
   * tree scan: risk_events (exposed), control_events (the new users' other observed days),
     summed over the block's leaves at block level.
 -#}
@@ -20,10 +20,6 @@ with onsets as (
 
 episodes as (
     select * from {{ ref('scan_drug_episodes') }}
-),
-
-windows as (
-    select * from {{ ref('scan_patient_windows') }}
 ),
 
 ssa as (
@@ -75,42 +71,12 @@ pairs as (
     where risk_events >= {{ min_events }}
 ),
 
-stratum_time as (
-    select * from {{ ref('scan_stratum_person_time') }}
-),
-
 exposed_time as (
     select * from {{ ref('scan_exposed_person_time') }}
 ),
 
-outcome_strata as (
-    select
-        onsets.outcome_level,
-        onsets.outcome_code,
-        extract(year from onsets.onset_date)::int as calendar_year,
-        coalesce(least(greatest({{ int_div('extract(year from onsets.onset_date)::int - windows.birth_year', '5') }}, 0), 18), -1)
-            as age_band,
-        windows.sex,
-        count(*) as cases
-    from onsets
-    inner join windows
-        on onsets.patient_id = windows.patient_id
-    group by 1, 2, 3, 4, 5
-),
-
 outcome_rates as (
-    select
-        outcome_strata.outcome_level,
-        outcome_strata.outcome_code,
-        outcome_strata.calendar_year,
-        outcome_strata.age_band,
-        outcome_strata.sex,
-        outcome_strata.cases::{{ double_type() }} / stratum_time.person_days as cases_per_day
-    from outcome_strata
-    inner join stratum_time
-        on outcome_strata.calendar_year = stratum_time.calendar_year
-        and outcome_strata.age_band = stratum_time.age_band
-        and outcome_strata.sex = stratum_time.sex
+    select * from {{ ref('scan_outcome_rates') }}
 ),
 
 expected as (

@@ -23,7 +23,7 @@ from veille.benchkit import Bench, Column, OutFile, Table, generated_extract, sc
 from veille.errors import VeilleError
 
 BUILD = ["build", "--selector", "warehouse", "--quiet"]
-AREAS = ["run", "--select", "tag:pathways", "tag:scan", "tag:fraud", "--quiet"]
+AREAS = ["run", "--select", "tag:pathways", "tag:scan", "tag:scan_ddi", "tag:fraud", "--quiet"]
 
 
 def bench_spark(bench: Bench, patients: int, years: int, seed: int, cores: int,
