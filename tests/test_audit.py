@@ -168,6 +168,7 @@ SUITE_EXPORTS = {
                                  "studies/results.json", "studies/results.csv"],
     "test_study_registry.py": ["registry/results.json", "registry/results.csv"],
     "test_scan_warehouse.py": ["scan/scan.html", "scan/evaluate.json"],
+    "test_ddi_warehouse.py": ["scan/interactions.html"],
     "test_pathways_warehouse.py": ["pathways/pathways.html", "pathways/evaluate.json"],
     "test_fraud_warehouse.py": ["fraud/fraud_report.html", "fraud/evaluate.json"],
 }

@@ -52,6 +52,7 @@ STAGES = {
     "dbt": ["dbt", "build", "--selector", "warehouse"],
     "studies": ["study", "run", "--all"],
     "scan": ["scan"],
+    "interactions": ["scan", "interactions", "--no-upstream"],  # after scan: reads its marts
     "pathways": ["pathways", "run"],
     "fraud": ["fraud", "sweep"],
 }

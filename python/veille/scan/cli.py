@@ -79,16 +79,31 @@ def evaluate_cmd(
     truth: Path = typer.Option(..., "--truth", help="truth.json of a synthetic extract (or its directory)"),
     fmt: str = typer.Option("text", "--format", help="text or json"),
     run_id: int = typer.Option(None, "--run-id", help="scan run (default: the latest)"),
+    interaction_run_id: int = typer.Option(None, "--interaction-run-id",
+                                           help="interaction screen run (default: the latest)"),
 ) -> None:
-    """AUC of each method and of the combined ranking: injected effects vs negative controls."""
+    """AUC of each method and of the combined ranking: injected effects vs negative controls;
+    with a truth holding interactions, the same for the interaction screen."""
+    from veille.evaluation import read_truth_file
+    from veille.scan.ddi import evaluate_interactions
+    from veille.scan.ddi import read_signals as read_interactions
     from veille.scan.evaluate import evaluate
     from veille.scan.run import read_signals
 
     cliapp.choice(fmt, ("text", "json"), "--format")
     result = evaluate(truth, read_signals(run_id))
+    _, doc = read_truth_file(truth)
+    if doc.get("interactions"):
+        result["interactions"] = evaluate_interactions(doc, read_interactions(interaction_run_id))
     if fmt == "json":
         typer.echo(json.dumps(result))
         return
+    _echo_single(result)
+    if "interactions" in result:
+        _echo_interactions(result["interactions"])
+
+
+def _echo_single(result: dict) -> None:
     typer.echo(f"{result['positives']} injected effects, {result['negatives']} negative controls "
                f"(scanned: {result['scanned']['positives']}, {result['scanned']['negatives']})")
     for method, value in result["auc"].items():
@@ -103,6 +118,62 @@ def evaluate_cmd(
                    f"rank {eff['rank']:<7} observed {eff['observed']!s:>4}  expected "
                    f"{eff['expected']:7.1f}  power {eff['power']:.2f}"
                    + (f"  tree node {eff['tree_node']}" if eff["tree_node"] else ""))
+
+
+def _echo_interactions(r: dict) -> None:
+    typer.echo(f"interactions: {r['positives']} injected, {r['negatives']} null pairs ({r['traps']} traps; "
+               f"screened: {r['screened']['positives']}, {r['screened']['negatives']}) among "
+               f"{r['triples_screened']} drug pairs x outcomes")
+    for method, value in r["auc"].items():
+        typer.echo(f"AUC {method:<13} " + ("-" if value is None else f"{value:.3f}"))
+    typer.echo(f"traps in the top 5: {r['traps_in_top5']}")
+    for p in r["pairs"]:
+        kind = "injected" if p["hazard_ratio"] > 1 else ("trap" if p["trap"] else "null")
+        where = "not screened" if p["rank"] is None else (
+            f"rank {p['rank']:<6} observed {p['o_ab']!s:>4} expected {p['e_mult']:7.1f} "
+            f"Omega {p['omega']:6.2f} RoR {p['ror'] if p['ror'] is not None else float('nan'):6.2f}")
+        typer.echo(f"  {kind:<8} {p['object_atc']:<8} + {p['precipitant_atc']:<8} {p['outcome_icd10']}  "
+                   f"HR {p['hazard_ratio']:<4g} {where}")
+
+
+@scan_app.command("interactions")
+def interactions_cmd(
+    ctx: typer.Context,
+    settings_file: cliapp.SettingsFile = None,
+    build: bool = typer.Option(True, "--build/--no-build", help="rebuild the dbt interaction marts first"),
+    upstream: bool = typer.Option(True, "--upstream/--no-upstream",
+                                  help="also rebuild the scan and warehouse models the marts read"),
+    min_patients: int = typer.Option(20, "--min-patients", help="screen drug pairs taken together by this many patients"),
+    min_events: int = typer.Option(3, "--min-events", help="screen pairs x outcomes with this many joint events"),
+    washout_days: int = typer.Option(365, "--washout-days", help="days of history before a first use is new"),
+    fdr: float = typer.Option(0.05, "--fdr", help="false discovery rate level of a signal"),
+    report: Path = typer.Option(Path("reports/scan/interactions.html"), "--report", help="HTML report path"),
+    top: int = typer.Option(20, "--top", help="signals to print"),
+) -> None:
+    """Screen every pair of drugs taken together against every outcome: observed vs expected
+    from both drugs' own effects (Omega) and the self-controlled ratio of ratios; store, report."""
+    from rich.console import Console
+
+    from veille.privacy import mask_count
+    from veille.scan.ddi import InteractionSettings, read_signals, run_interactions
+    from veille.scan.ddi_report import write_report
+
+    values = {"ddi_min_patients": min_patients, "min_events": min_events, "washout_days": washout_days, "fdr": fdr}
+    settings = cliapp.load_settings(ctx, InteractionSettings, settings_file, values,
+                                    params={"ddi_min_patients": "min_patients"})
+    console = Console(stderr=True)
+    with console.status("screening interactions") as status:
+        run_id, _ = run_interactions(settings, build=build, upstream=upstream,
+                                     progress=lambda s: status.update(f"interactions: {s}"))
+        signals = read_signals(run_id)
+        status.update("interactions: report")
+        path = write_report(signals, report, run_id)
+    typer.echo(f"interaction run {run_id}: {len(signals)} drug pairs x outcomes, {int(signals['is_signal'].sum())} "
+               f"signals (q <= {settings.fdr}); report {path}")
+    for r in signals.head(top).itertuples(index=False):
+        typer.echo(f"{r.rank:>4}  {r.drug_a:<8} + {r.drug_b:<8} {r.outcome_code:<5} observed {mask_count(r.o_ab):>4}"
+                   f"  expected {r.e_mult:7.1f}  Omega {_num(r.omega):5.2f}  RoR {_num(r.ror_ab):5.2f}/"
+                   f"{_num(r.ror_ba):5.2f}  q {r.q_value:.2e}")
 
 
 def register(app: typer.Typer) -> None:

@@ -90,13 +90,8 @@ def store_run(signals: pd.DataFrame, settings: ScanSettings, started: datetime,
     return int(run_id)
 
 
-def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=None,
-             select: str = "+tag:scan", target: str = "default") -> tuple[int, dict[str, float]]:
-    """The whole screen: dbt marts on ``target`` (unless build=False; `select` = the dbt
-    selection), statistics, stored run. Returns the run id and the seconds of each step."""
-    settings = settings or ScanSettings()
-    started = datetime.now(UTC)
-    seconds: dict[str, float] = {}
+def timed_steps(seconds: dict[str, float], progress=None):
+    """``step(name, fn)``: say ``name`` to ``progress``, run ``fn``, record its seconds."""
 
     def step(name: str, fn):
         t0 = time.perf_counter()
@@ -106,6 +101,17 @@ def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=
         seconds[name] = round(time.perf_counter() - t0, 3)
         return value
 
+    return step
+
+
+def run_scan(settings: ScanSettings | None = None, build: bool = True, progress=None,
+             select: str = "+tag:scan", target: str = "default") -> tuple[int, dict[str, float]]:
+    """The whole screen: dbt marts on ``target`` (unless build=False; `select` = the dbt
+    selection), statistics, stored run. Returns the run id and the seconds of each step."""
+    settings = settings or ScanSettings()
+    started = datetime.now(UTC)
+    seconds: dict[str, float] = {}
+    step = timed_steps(seconds, progress)
     if build:
         step("count (dbt)", lambda: build_marts(settings, select, target))
     marts = step("read marts", lambda: read_marts(target))

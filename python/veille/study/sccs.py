@@ -216,3 +216,42 @@ def run_case_series(conn: sa.Connection, study, run_id: int, save) -> list[Outco
         save(res)
         out.append(res)
     return out
+
+
+def fit_binary_series(group: np.ndarray, d1: np.ndarray, d0: np.ndarray, y: np.ndarray, *,
+                      prior_variance: float | None = None, iterations: int = 50) -> pd.DataFrame:
+    """Many case series at once, each with one binary exposure and no other term: the model of
+    ``fit_sccs`` with a single risk window and no age or year, for every group in one pass.
+
+    Each case has one event; ``d1``/``d0`` are its exposed and unexposed days, ``y`` 1 when the
+    event fell in exposed time. Conditioned on the event, the case's likelihood is binomial,
+    p = d1 e^b / (d1 e^b + d0), so Newton's steps need only per-group sums (np.bincount).
+    ``prior_variance`` adds a normal prior N(0, v) on b (a penalised fit, finite when every
+    event is exposed or none is); without it the estimate is the conditional Poisson MLE.
+    Returns per group (0..max): log relative incidence, its standard error, the informative
+    cases and the exposed events; cases with d1 = 0 or d0 = 0 carry no information.
+    """
+    group = np.asarray(group, dtype=np.int64)
+    d1, d0, y = (np.asarray(a, dtype=float) for a in (d1, d0, y))
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    keep = (d1 > 0) & (d0 > 0)
+    g, log_ratio, y = group[keep], np.log(d1[keep] / d0[keep]), y[keep]
+    beta = np.zeros(n_groups)
+    penalty = 0.0 if prior_variance is None else 1.0 / prior_variance
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(beta[g] + log_ratio)))
+        score = np.bincount(g, weights=y - p, minlength=n_groups) - penalty * beta
+        info = np.bincount(g, weights=p * (1 - p), minlength=n_groups) + penalty
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(info > 0, score / info, 0.0)
+        beta = beta + np.clip(step, -5, 5)
+        if np.all(np.abs(step) < 1e-10):
+            break
+    p = 1.0 / (1.0 + np.exp(-(beta[g] + log_ratio)))
+    info = np.bincount(g, weights=p * (1 - p), minlength=n_groups) + penalty
+    cases = np.bincount(g, minlength=n_groups)
+    events = np.bincount(g, weights=y, minlength=n_groups).astype(np.int64)
+    with np.errstate(divide="ignore"):
+        se = np.where(info > 0, 1.0 / np.sqrt(info), np.nan)
+    return pd.DataFrame({"log_ratio": np.where(cases > 0, beta, np.nan), "se": np.where(cases > 0, se, np.nan),
+                         "cases": cases, "exposed_events": events})
