@@ -19,10 +19,14 @@ Every pair of drugs taken together (scan.scan_ddi_counts) against every outcome,
   (Leonard et al., Clin Pharmacol Ther 2018). Each series has one binary exposure and is fitted
   by the conditional Poisson likelihood of veille.study.sccs.fit_binary_series, with a normal
   prior N(0, 4) on each log ratio so that a series whose events are all exposed stays finite.
-  Both directions (A as object, B as object) are fitted; their smaller one-sided p-value,
-  doubled, is the method's.
+  Both directions (A as object, B as object) are fitted; each log ratio of ratios is calibrated
+  on the empirical null of its outcome (as Omega is, below), and the smaller one-sided
+  calibrated p-value, doubled, is the method's (``sccs_p``; ``ror_ab_p``, ``ror_ba_p`` are the
+  uncalibrated ones).
 
-The two p-values combine as the single-drug scan's do (Bonferroni min-p, then Benjamini-Hochberg
+Omega's p-value is calibrated too (``omega_cal_p``): co-users of two drugs are sicker than users
+of one in ways standardisation does not see, so most pairs show some excess.
+The two calibrated p-values combine as the single-drug scan's do (Bonferroni min-p, then Benjamini-Hochberg
 q-values); the rank follows the combined p, ties broken by Omega's lower bound.
 """
 
@@ -86,29 +90,35 @@ def omega(c: pd.DataFrame) -> pd.DataFrame:
                          "omega975": value + half, "omega_p": sps.norm.sf(value * np.log(2) / m["log_se"])})
 
 
-def calibrated_omega_p(counts: pd.DataFrame, w: pd.DataFrame, min_expected: float = 5.0,
-                       min_triples: int = 10) -> np.ndarray:
-    """One-sided p-value of Omega against the empirical null of its outcome (and drug level):
-    people who take two drugs are sicker than those who take one, in ways a multiplicative
-    model of standardised ratios does not see (the generator's latent frailty, real
-    polypharmacy), so joint time has more outcomes than expected for most pairs. The centre and
-    spread of that excess are fitted robustly (veille.scan.stats.empirical_null) on the
-    outcome's triples with an expected count of at least ``min_expected``; an outcome with
-    fewer than ``min_triples`` of them uses the null of all outcomes of its level."""
-    log_ratio = w["omega"].to_numpy(float) * np.log(2)
-    se = multiplicative_expected(counts)["log_se"].to_numpy(float)
-    fit = (w["e_mult"] >= min_expected).to_numpy()
+def calibrated_p(counts: pd.DataFrame, log_ratio: np.ndarray, se: np.ndarray, fit: np.ndarray,
+                 min_triples: int = 10) -> np.ndarray:
+    """One-sided p-value of each log ratio against the empirical null of its outcome and drug
+    level (veille.scan.stats.empirical_null: a centre and a spread fitted robustly, so that the
+    few real effects among them pull it little), fitted on the rows where ``fit``; an outcome
+    with fewer than ``min_triples`` such rows uses the null of all outcomes of its level."""
     p = np.full(len(counts), np.nan)
+    ok = fit & np.isfinite(log_ratio) & np.isfinite(se)
     for by_level in counts.groupby("drug_level").groups.values():
         idx_level = np.asarray(by_level)
-        pooled = idx_level[fit[idx_level]]
+        pooled = idx_level[ok[idx_level]]
         null_level = stats.empirical_null(log_ratio[pooled], se[pooled]) if len(pooled) else (0.0, 0.0)
         for by_outcome in counts.loc[idx_level].groupby("outcome_code").groups.values():
             idx = np.asarray(by_outcome)
-            own = idx[fit[idx]]
+            own = idx[ok[idx]]
             mu, tau = stats.empirical_null(log_ratio[own], se[own]) if len(own) >= min_triples else null_level
-            p[idx] = sps.norm.sf((log_ratio[idx] - mu) / np.sqrt(tau ** 2 + se[idx] ** 2))
+            with np.errstate(invalid="ignore"):
+                p[idx] = sps.norm.sf((log_ratio[idx] - mu) / np.sqrt(tau ** 2 + se[idx] ** 2))
     return p
+
+
+def calibrated_omega_p(counts: pd.DataFrame, w: pd.DataFrame, min_expected: float = 5.0) -> np.ndarray:
+    """Omega's p-value against the empirical null of its outcome: people who take two drugs are
+    sicker than those who take one, in ways a multiplicative model of standardised ratios does
+    not see (the generator's latent frailty, real polypharmacy), so joint time has more
+    outcomes than expected for most pairs; the null is fitted on the triples with an expected
+    count of at least ``min_expected``."""
+    se = multiplicative_expected(counts)["log_se"].to_numpy(float)
+    return calibrated_p(counts, w["omega"].to_numpy(float) * np.log(2), se, (w["e_mult"] >= min_expected).to_numpy())
 
 
 def ratio_of_ratios(cases: pd.DataFrame, group: np.ndarray, n_groups: int, obj: str, pre: str,
@@ -130,7 +140,7 @@ def ratio_of_ratios(cases: pd.DataFrame, group: np.ndarray, n_groups: int, obj: 
     z = sps.norm.ppf(0.975)
     return pd.DataFrame({"ror": np.exp(log_ror), "ror_low": np.exp(log_ror - z * se),
                          "ror_high": np.exp(log_ror + z * se), "ror_p": sps.norm.sf(log_ror / se),
-                         "cases": s1["cases"]})
+                         "cases": s1["cases"], "log": log_ror, "se": se})
 
 
 def rank_interactions(counts: pd.DataFrame, case_days: pd.DataFrame, settings: InteractionSettings) -> pd.DataFrame:
@@ -150,7 +160,13 @@ def rank_interactions(counts: pd.DataFrame, case_days: pd.DataFrame, settings: I
         ror.loc[unfit, ["ror", "ror_low", "ror_high", "ror_p"]] = np.nan
         out = pd.concat([out, ror.rename(columns=lambda c, s=obj + pre: c.replace("ror", f"ror_{s}")
                                          if c.startswith("ror") else f"{c}_{s}")], axis=1)
-    p = out[["ror_ab_p", "ror_ba_p"]].to_numpy(float)
+    # each direction's log ratio of ratios against its outcome's empirical null: outcomes that
+    # end observation (a stay ending in death) break the case series' assumptions for every
+    # pair alike
+    p = np.column_stack([
+        calibrated_p(counts, out[f"log_{d}"].to_numpy(float), out[f"se_{d}"].to_numpy(float),
+                     (out[f"se_{d}"] < 1.0).to_numpy()) for d in ("ab", "ba")])
+    p[out[["ror_ab_p", "ror_ba_p"]].isna().to_numpy()] = np.nan
     best = np.nanmin(np.where(np.isnan(p), np.inf, p), axis=1)
     out["sccs_p"] = np.where(np.isfinite(best), np.minimum(1.0, 2 * best), np.nan)
     out["combined_p"] = stats.combined_p(out[["omega_cal_p", "sccs_p"]])

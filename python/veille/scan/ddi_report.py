@@ -85,12 +85,12 @@ def ranked_table(signals: pd.DataFrame) -> str:
         "expected (both drugs' effects)": signals["e_mult"].map(lambda v: _fmt(v, 1)),
         "Omega (95% CI)": [ci(v, lo, hi) for v, lo, hi in zip(signals["omega"], signals["omega025"],
                                                               signals["omega975"], strict=True)],
-        "Omega p": signals["omega_p"].map(_pval),
+        "Omega p (calibrated)": signals["omega_p"].map(_pval) + " (" + signals["omega_cal_p"].map(_pval) + ")",
         "ratio of ratios, first as object (95% CI)": [ci(v, lo, hi) for v, lo, hi in zip(
             signals["ror_ab"], signals["ror_ab_low"], signals["ror_ab_high"], strict=True)],
         "ratio of ratios, second as object (95% CI)": [ci(v, lo, hi) for v, lo, hi in zip(
             signals["ror_ba"], signals["ror_ba_low"], signals["ror_ba_high"], strict=True)],
-        "case series p": signals["sccs_p"].map(_pval),
+        "case series p (calibrated)": signals["sccs_p"].map(_pval),
         "combined p": signals["combined_p"].map(_pval), "q": signals["q_value"].map(_pval),
     })
     flags = dict(zip(df.index, signals["is_signal"], strict=True))
