@@ -10,8 +10,8 @@ from veille import db
 from veille.dbt import run_dbt
 from veille.docs import PUBLISHED_SCHEMAS, generate, published_counts, undocumented
 
-EXPOSURES = {"study_reports", "study_results_export", "scan_report", "pathways_report", "fraud_sweep",
-             "fraud_report"}
+EXPOSURES = {"study_reports", "study_results_export", "scan_report", "interaction_report", "pathways_report",
+             "fraud_sweep", "fraud_report"}
 
 
 def _queried_relations() -> set[str]:

@@ -399,32 +399,38 @@ def test_itt_with_latency_and_max_followup(q):
                 and patient_id = 2""") == [(0, 0, 1, "<1y")]
 
 
+# fct_sccs_intervals of the series pio_sccs (tests/test_sccs_interaction.py checks them unchanged
+# beside an interaction series)
+SCCS_COLUMNS = "patient_id, interval_start, interval_end, days, window_id, age_group, calendar_year, events"
+PIO_SCCS_INTERVALS = [
+    # patient 1 (born June 1950): pioglitazone 1 March to 30 May 2019, bladder cancer 15 May
+    (1, d("2018-01-05"), d("2019-01-01"), 361, 0, 0, 2018, 0),
+    (1, d("2019-01-01"), d("2019-01-30"), 29, 0, 0, 2019, 0),
+    (1, d("2019-01-30"), d("2019-03-01"), 30, -1, 0, 2019, 0),  # the 30 days before: pre-exposure
+    (1, d("2019-03-01"), d("2019-03-31"), 30, 1, 0, 2019, 0),  # days 0-29
+    (1, d("2019-03-31"), d("2019-05-31"), 61, 2, 0, 2019, 1),  # day 30 to the episode's end
+    (1, d("2019-05-31"), d("2020-01-01"), 215, 0, 0, 2019, 0),
+    (1, d("2020-01-01"), d("2020-06-01"), 152, 0, 0, 2020, 0),
+    (1, d("2020-06-01"), d("2021-01-01"), 214, 0, 1, 2020, 0),  # aged 70 on 1 June 2020
+    # patient 6: bladder cancer in January 2019, before a single month of pioglitazone in August
+    (6, d("2018-01-05"), d("2019-01-01"), 361, 0, 0, 2018, 0),
+    (6, d("2019-01-01"), d("2019-07-02"), 182, 0, 0, 2019, 1),
+    (6, d("2019-07-02"), d("2019-08-01"), 30, -1, 0, 2019, 0),
+    (6, d("2019-08-01"), d("2019-08-31"), 30, 1, 0, 2019, 0),  # window 2 is empty: the episode ends
+    (6, d("2019-08-31"), d("2020-01-01"), 123, 0, 0, 2019, 0),
+    (6, d("2020-01-01"), d("2021-01-01"), 366, 0, 1, 2020, 0),  # born 1950, month unknown: 1 January
+    # patient 11: a case never exposed (C67 as principal diagnosis in May 2019; C671 as DR is not one)
+    (11, d("2018-01-05"), d("2019-01-01"), 361, 0, 0, 2018, 0),
+    (11, d("2019-01-01"), d("2020-01-01"), 365, 0, 0, 2019, 1),
+    (11, d("2020-01-01"), d("2021-01-01"), 366, 0, 1, 2020, 0),
+]
+
+
 def test_sccs_intervals(q):
     """Each case's observation cut at its windows, its 70th birthday and each 1 January."""
-    rows = q("select patient_id, interval_start, interval_end, days, window_id, age_group, calendar_year, events "
-             "from marts.fct_sccs_intervals where sccs_id = 'pio_sccs' order by patient_id, interval_start")
-    assert rows == [
-        # patient 1 (born June 1950): pioglitazone 1 March to 30 May 2019, bladder cancer 15 May
-        (1, d("2018-01-05"), d("2019-01-01"), 361, 0, 0, 2018, 0),
-        (1, d("2019-01-01"), d("2019-01-30"), 29, 0, 0, 2019, 0),
-        (1, d("2019-01-30"), d("2019-03-01"), 30, -1, 0, 2019, 0),  # the 30 days before: pre-exposure
-        (1, d("2019-03-01"), d("2019-03-31"), 30, 1, 0, 2019, 0),  # days 0-29
-        (1, d("2019-03-31"), d("2019-05-31"), 61, 2, 0, 2019, 1),  # day 30 to the episode's end
-        (1, d("2019-05-31"), d("2020-01-01"), 215, 0, 0, 2019, 0),
-        (1, d("2020-01-01"), d("2020-06-01"), 152, 0, 0, 2020, 0),
-        (1, d("2020-06-01"), d("2021-01-01"), 214, 0, 1, 2020, 0),  # aged 70 on 1 June 2020
-        # patient 6: bladder cancer in January 2019, before a single month of pioglitazone in August
-        (6, d("2018-01-05"), d("2019-01-01"), 361, 0, 0, 2018, 0),
-        (6, d("2019-01-01"), d("2019-07-02"), 182, 0, 0, 2019, 1),
-        (6, d("2019-07-02"), d("2019-08-01"), 30, -1, 0, 2019, 0),
-        (6, d("2019-08-01"), d("2019-08-31"), 30, 1, 0, 2019, 0),  # window 2 is empty: the episode ends
-        (6, d("2019-08-31"), d("2020-01-01"), 123, 0, 0, 2019, 0),
-        (6, d("2020-01-01"), d("2021-01-01"), 366, 0, 1, 2020, 0),  # born 1950, month unknown: 1 January
-        # patient 11: a case never exposed (C67 as principal diagnosis in May 2019; C671 as DR is not one)
-        (11, d("2018-01-05"), d("2019-01-01"), 361, 0, 0, 2018, 0),
-        (11, d("2019-01-01"), d("2020-01-01"), 365, 0, 0, 2019, 1),
-        (11, d("2020-01-01"), d("2021-01-01"), 366, 0, 1, 2020, 0),
-    ]
+    rows = q(f"select {SCCS_COLUMNS} from marts.fct_sccs_intervals where sccs_id = 'pio_sccs' "
+             "order by patient_id, interval_start")
+    assert rows == PIO_SCCS_INTERVALS
 
 
 def test_sccs_conv_cases_and_starts(q):

@@ -213,7 +213,7 @@ def register(bench_app: typer.Typer) -> None:
         keep: bool = typer.Option(False, help="keep the scratch databases"),
         out: OutFile = None,
     ) -> None:
-        """Every stage (load, dbt, studies, scan, pathways, fraud) at several sizes and profiles."""
+        """Every stage (load, dbt, studies, scan, interactions, pathways, fraud) at several sizes and profiles."""
         results = results or db.veille_home() / "bench" / "pipeline" / "results.jsonl"
         results.parent.mkdir(parents=True, exist_ok=True)
         bench = Bench("pipeline", out=out, server=True)

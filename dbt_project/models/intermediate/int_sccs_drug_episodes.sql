@@ -2,9 +2,10 @@
 {#-
   Exposure episodes of each self-controlled case series' drugs, for the series' cases only
   (int_sccs_cases): drug 0 is the series' exposure (its exposure_atc, all drugs together), drugs
-  1.. are those of the multi-drug series (stg_study__sccs_drugs). Built by build_episodes with
-  the series' grace_days and no end delay (var stockpiling applies). Read by fct_sccs_intervals
-  (drug 0) and fct_sccs_conv_starts (every drug).
+  1.. are those of the multi-drug series, drug -1 the object drug of an interaction series
+  (stg_study__sccs_drugs). Built by build_episodes with the series' grace_days and no end delay
+  (var stockpiling applies). Read by fct_sccs_intervals (drugs 0 and -1) and
+  fct_sccs_conv_starts (drugs 0 and 1..).
 -#}
 
 with drug_cips as (

@@ -1,9 +1,10 @@
 {{ config(tags=['study']) }}
 {#-
-  Cases of the multi-drug case series (series with drugs in study.sccs_drug; the ConvSCCS of
-  veille.study.convsccs): one row per series x outcome x case (int_sccs_cases) with its
-  observation length, the day of its event counted from the start of its observation, and its
-  age on that first day (birthdays on the first of the birth month, of January when unknown).
+  Cases of the multi-drug case series (series with ConvSCCS drugs, 1.., in study.sccs_drug;
+  the ConvSCCS of veille.study.convsccs): one row per series x outcome x case (int_sccs_cases)
+  with its observation length, the day of its event counted from the start of its observation,
+  and its age on that first day (birthdays on the first of the birth month, of January when
+  unknown).
 -#}
 
 with cases as (
@@ -12,6 +13,7 @@ with cases as (
 
 series as (
     select distinct sccs_id from {{ ref('stg_study__sccs_drugs') }}
+    where drug_id > 0
 ),
 
 final as (

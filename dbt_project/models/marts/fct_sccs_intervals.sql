@@ -14,7 +14,11 @@
     is baseline (window_id 0);
   * age groups start at the birthdays of age_group_bounds (age_group = how many bounds are
     reached, 0 below the first); calendar_year is the interval's year when the series adjusts
-    for calendar time (calendar_adjustment 'year'), else 0.
+    for calendar time (calendar_adjustment 'year'), else 0;
+  * an interaction series (study.sccs_drug, drug -1: the object drug, whose interaction with
+    the exposure is asked) also cuts at the start and end of each object episode
+    (int_sccs_drug_episodes, drug -1); object_exposed is 1 inside one, else 0. A series
+    without an object drug has no such cut and object_exposed 0 throughout.
   Intervals are [interval_start, interval_end) in days; events is 1 in the interval holding the
   case's first event, else 0. Only first events count (a non-recurrent outcome).
 -#}
@@ -30,6 +34,22 @@ eligible_cases as (
 episodes as (
     select * from {{ ref('int_sccs_drug_episodes') }}
     where drug_id = 0
+),
+
+object_episodes as (
+    select
+        eligible_cases.sccs_id,
+        eligible_cases.outcome_id,
+        eligible_cases.patient_id,
+        greatest(episodes.episode_start, eligible_cases.case_start) as object_start,
+        least(episodes.episode_end, eligible_cases.case_end) as object_end
+    from eligible_cases
+    inner join {{ ref('int_sccs_drug_episodes') }} as episodes
+        on eligible_cases.sccs_id = episodes.sccs_id
+        and eligible_cases.patient_id = episodes.patient_id
+    where episodes.drug_id = -1
+        and episodes.episode_start < eligible_cases.case_end
+        and episodes.episode_end > eligible_cases.case_start
 ),
 
 windows as (
@@ -96,6 +116,10 @@ cuts as (
     union
     select sccs_id, outcome_id, patient_id, window_end from case_windows
     union
+    select sccs_id, outcome_id, patient_id, object_start from object_episodes
+    union
+    select sccs_id, outcome_id, patient_id, object_end from object_episodes
+    union
     select birthdays.sccs_id, birthdays.outcome_id, birthdays.patient_id, birthdays.cut
     from birthdays
     inner join eligible_cases using (sccs_id, outcome_id, patient_id)
@@ -144,6 +168,21 @@ segment_windows as (
         segments.interval_start, segments.interval_end
 ),
 
+object_segments as (
+    select distinct
+        segments.sccs_id,
+        segments.outcome_id,
+        segments.patient_id,
+        segments.interval_start
+    from segments
+    inner join object_episodes
+        on segments.sccs_id = object_episodes.sccs_id
+        and segments.outcome_id = object_episodes.outcome_id
+        and segments.patient_id = object_episodes.patient_id
+        and object_episodes.object_start <= segments.interval_start
+        and object_episodes.object_end > segments.interval_start
+),
+
 final as (
     select
         segment_windows.sccs_id,
@@ -162,7 +201,8 @@ final as (
         case when definitions.calendar_adjustment = 'year'
             then extract(year from segment_windows.interval_start)::int else 0 end as calendar_year,
         case when eligible_cases.event_date >= segment_windows.interval_start
-            and eligible_cases.event_date < segment_windows.interval_end then 1 else 0 end as events
+            and eligible_cases.event_date < segment_windows.interval_end then 1 else 0 end as events,
+        case when object_segments.patient_id is null then 0 else 1 end as object_exposed
     from segment_windows
     inner join eligible_cases
         on segment_windows.sccs_id = eligible_cases.sccs_id
@@ -170,6 +210,11 @@ final as (
         and segment_windows.patient_id = eligible_cases.patient_id
     inner join definitions
         on segment_windows.sccs_id = definitions.sccs_id
+    left join object_segments
+        on segment_windows.sccs_id = object_segments.sccs_id
+        and segment_windows.outcome_id = object_segments.outcome_id
+        and segment_windows.patient_id = object_segments.patient_id
+        and segment_windows.interval_start = object_segments.interval_start
 )
 
 select * from final

@@ -20,7 +20,10 @@ final as (
         definitions.exposure_label,
         definitions.exposure_atc
     from definitions
-    where exists (select 1 from source where source.sccs_id = definitions.sccs_id)
+    where exists (
+        select 1 from source
+        where source.sccs_id = definitions.sccs_id and source.drug_id > 0
+    )
 )
 
 select * from final

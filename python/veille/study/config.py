@@ -199,10 +199,21 @@ class Convolution(_Strict):
     on_treatment: bool = False
 
 
+class Interaction(_Strict):
+    """A drug-drug interaction asked of a case series (docs/sccs.md): the series' exposure is the
+    precipitant, ``object`` the drug it may interact with. The precipitant's relative incidence
+    within the object's exposed time over the same in the cases never exposed to the object is
+    the ratio of ratios (Leonard et al., Clin Pharmacol Ther 2018)."""
+
+    object: DrugSet
+
+
 class CaseSeries(_Strict):
     """A self-controlled case series (``design: sccs``): the cases of each outcome, each
     compared with itself, exposed time in ``risk_windows`` against the rest of its observation;
-    with ``convolution``, also the multi-drug ConvSCCS of the exposure and other drugs."""
+    with ``convolution``, also the multi-drug ConvSCCS of the exposure and other drugs; with
+    ``interaction``, also the ratio of ratios of the exposure (the precipitant) within and
+    without an object drug."""
 
     exposure: DrugSet
     risk_windows: list[RiskWindow] = Field(default_factory=lambda: [RiskWindow()], min_length=1)
@@ -211,6 +222,7 @@ class CaseSeries(_Strict):
     age_groups: list[int] = Field(default_factory=list)
     calendar: Literal["none", "year"] = "year"
     convolution: Convolution | None = None
+    interaction: Interaction | None = None
 
     @field_validator("age_groups")
     @classmethod
@@ -291,6 +303,8 @@ class Study(_Strict):
                     raise ValueError("sccs.convolution.drugs: labels must differ from each other and from the exposure's")
                 for i, d in enumerate(self.sccs.convolution.drugs):
                     self._resolve(d.atc, f"sccs.convolution.drugs[{i}].atc")
+            if self.sccs.interaction:
+                self._check_object(self.sccs.interaction.object)
             if self.reference and self.reference.estimates:
                 raise ValueError("reference estimates name comparisons: a case series has none")
             return self
@@ -330,6 +344,17 @@ class Study(_Strict):
             if not r.ci_low <= r.hr <= r.ci_high:
                 raise ValueError(f"reference estimate HR {r.hr} is outside its CI")
         return self
+
+    def _check_object(self, obj: DrugSet) -> None:
+        """The object drug of an interaction is not the precipitant (the exposure), nor part of it."""
+        where = "sccs.interaction.object"
+        if obj.label == self.sccs.exposure.label:
+            raise ValueError(f"{where}.label: {obj.label!r} is the exposure's label too")
+        exposure = self._resolve(self.sccs.exposure.atc, "sccs.exposure.atc")
+        for code in self._resolve(obj.atc, f"{where}.atc"):
+            clash = next((e for e in exposure if code.startswith(e) or e.startswith(code)), None)
+            if clash:
+                raise ValueError(f"{where}.atc: {code} overlaps the exposure's {clash} (the precipitant)")
 
     def _resolve(self, codes: list[str], where: str) -> list[str]:
         out: list[str] = []

@@ -90,6 +90,7 @@ _SCCS_WINDOW = sa.text(
     "insert into study.sccs_window (sccs_id, window_id, label, start_day, end_day) "
     "values (:sccs_id, :window_id, :label, :start_day, :end_day)"
 )
+OBJECT_DRUG = -1  # study.sccs_drug: the object drug of an interaction series (1.. ConvSCCS drugs)
 _SCCS_DRUG = sa.text(
     "insert into study.sccs_drug (sccs_id, drug_id, label, atc_prefixes) "
     "values (:sccs_id, :drug_id, :label, :atc_prefixes)"
@@ -101,7 +102,8 @@ _SCCS_OUTCOME = sa.text(
 
 
 def write_sccs(conn: sa.Connection, study: Study) -> list[str]:
-    """A case-series study's rows: its definition, risk windows and outcomes; its id is the study's."""
+    """A case-series study's rows: its definition, risk windows, drugs (those of its ConvSCCS,
+    its interaction's object drug) and outcomes; its id is the study's."""
     cs = study.sccs
     conn.execute(_SCCS, {
         "sccs_id": study.id, "study_id": study.id, "exposure_label": cs.exposure.label,
@@ -114,10 +116,13 @@ def write_sccs(conn: sa.Connection, study: Study) -> list[str]:
         {"sccs_id": study.id, "window_id": i, "label": w.name, "start_day": w.start, "end_day": w.end}
         for i, w in enumerate(cs.risk_windows, start=1)
     ])
-    if cs.convolution:
+    drugs = list(enumerate(cs.convolution.drugs, start=1)) if cs.convolution else []
+    if cs.interaction:
+        drugs.append((OBJECT_DRUG, cs.interaction.object))
+    if drugs:
         conn.execute(_SCCS_DRUG, [
             {"sccs_id": study.id, "drug_id": i, "label": d.label, "atc_prefixes": study.atc(d.atc)}
-            for i, d in enumerate(cs.convolution.drugs, start=1)
+            for i, d in drugs
         ])
     conn.execute(_SCCS_OUTCOME, [
         {"sccs_id": study.id, "outcome_id": o.id, "is_negative_control": negative}

@@ -165,6 +165,7 @@ def _estimate_line(label: str, measure: str, e: dict) -> str:
 def summary_lines(run: StudyRun) -> list[str]:
     """What the command prints: each estimate (counts masked) or why it is missing."""
     from veille.study.report import negative_control_summary
+    from veille.study.sccs import INTERACTION, RATIO_OF_RATIOS
 
     s = run.study
     lines = [f"{s.id} (run {run.run_id}): {s.title}"]
@@ -172,13 +173,17 @@ def summary_lines(run: StudyRun) -> list[str]:
         lines.append(f"  {s.sccs.exposure.label}: self-controlled case series (relative incidence, conditional Poisson)")
         if s.sccs.convolution:
             lines.append("  ConvSCCS: the average relative incidence over each drug's exposed time (lag curves in the report)")
+        if s.sccs.interaction:
+            lines.append(f"  interaction with {s.sccs.interaction.object.label}: the relative incidence of the first "
+                         "window within and without it, and their ratio (RoR)")
         for o in run.outcomes:
             for e in o.estimates:
-                if e["analysis"] == "convsccs_lag" or (o.negative_control and e["analysis"] == "convsccs"):
+                if e["analysis"] == "convsccs_lag" or (o.negative_control and e["analysis"] in ("convsccs", INTERACTION)):
                     continue  # in the report
-                term = e["term"] if e["analysis"] == "sccs" else f"ConvSCCS {e['term']}"
+                term = e["term"] if e["analysis"] in ("sccs", INTERACTION) else f"ConvSCCS {e['term']}"
                 label = f"    {o.outcome_id + (' (NC)' if o.negative_control else ''):<24} {term:<32}"
-                lines.append(_estimate_line(label, "RI", e))
+                ratio = e["analysis"] == INTERACTION and e["term"] == RATIO_OF_RATIOS
+                lines.append(_estimate_line(label, "RoR" if ratio else "RI", e))
     for comp in s.comparisons:
         cid = s.cohort_id(comp)
         outs = [o for o in run.outcomes if o.cohort_id == cid]

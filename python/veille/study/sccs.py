@@ -10,6 +10,12 @@ baseline time (window 0); the pre-exposure window (-1), when the study sets one,
 its own, so that exposure started because of an early sign of the event does not bias the
 baseline. An estimate rests on at least ``min_events`` events in its window, else it is not
 estimable and says why.
+
+A series with an ``interaction`` (an object drug A; the exposure is the precipitant B) adds the
+ratio of ratios of Leonard et al. (Clin Pharmacol Ther 2018) on the first risk window: B's
+relative incidence in the series of the cases whose event fell in A's exposed time, observed
+over A's time only, over B's relative incidence in the series of the cases never exposed to A
+(``analyse_interaction``).
 """
 
 from __future__ import annotations
@@ -28,17 +34,20 @@ from veille.study.rates import poisson_ci
 
 COMPARATOR = "unexposed time of the same cases"
 PRE_EXPOSURE = "pre-exposure"
+INTERACTION = "sccs_interaction"  # results.estimate.analysis of the ratio of ratios and its two series
+RATIO_OF_RATIOS = "ratio of ratios"
 
 
 def read_intervals(conn: sa.Connection, sccs_id: str) -> pd.DataFrame:
-    """The series' intervals summed per outcome x case x window x age group x year (set-based)."""
+    """The series' intervals summed per outcome x case x window x age group x year x exposure
+    to the object drug (0 but in an interaction series; set-based)."""
     return pd.read_sql(
         sa.text(
-            "select outcome_id, patient_id, window_id, age_group, calendar_year, "
+            "select outcome_id, patient_id, window_id, age_group, calendar_year, object_exposed, "
             "sum(days)::bigint as days, sum(events)::bigint as events "
             "from marts.fct_sccs_intervals where sccs_id = :s "
-            "group by outcome_id, patient_id, window_id, age_group, calendar_year "
-            "order by outcome_id, patient_id, window_id, age_group, calendar_year"
+            "group by outcome_id, patient_id, window_id, age_group, calendar_year, object_exposed "
+            "order by outcome_id, patient_id, window_id, age_group, calendar_year, object_exposed"
         ),
         conn,
         params={"s": sccs_id},
@@ -123,6 +132,89 @@ def analyse_case_series(df: pd.DataFrame, *, sccs_id: str, outcome_id: str, expo
     return res
 
 
+def interaction_series(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two case series of the ratio of ratios, from one outcome's intervals (read_intervals):
+    within = the object-exposed intervals of the cases whose event fell in the object's time;
+    without = every interval of the cases never exposed to the object. Their cases are disjoint;
+    a case exposed to the object whose event fell outside its time is in neither."""
+    on_object = df["object_exposed"] == 1
+    event_on_object = df.loc[on_object & (df["events"] > 0), "patient_id"].unique()
+    ever_on_object = df.loc[on_object, "patient_id"].unique()
+    return (df[on_object & df["patient_id"].isin(event_on_object)],
+            df[~df["patient_id"].isin(ever_on_object)])
+
+
+def _series_fit(df: pd.DataFrame, windows: dict[int, str], min_events: int) -> dict:
+    """The first risk window's log relative incidence in one series (fit_sccs with every window,
+    age group and year the series has), its counts as the ``sccs`` rows give them, or why not."""
+    name = windows[1]
+    cases = df["patient_id"].nunique()
+    events = int(df.loc[df["window_id"] == 1, "events"].sum())
+    out = {"n_exposed": int(df.loc[df["window_id"] > 0, "patient_id"].nunique()), "n_comparator": cases,
+           "events_exposed": events, "events_comparator": int(df.loc[df["window_id"] == 0, "events"].sum()),
+           "beta": None, "se": None, "message": None}
+    terms = {wid: n for wid, n in windows.items() if (df["window_id"] == wid).any()}
+    if cases < 2:
+        out["message"] = f"too few cases ({cases} < 2)"
+    elif 1 not in terms:
+        out["message"] = f"no case has time in the window {name!r}"
+    elif events < min_events:
+        out["message"] = f"too few events in the window ({events} < {min_events})"
+    else:
+        try:
+            fit = fit_sccs(df, terms)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            out["message"] = f"fit failed: {str(exc).splitlines()[0]}"
+            return out
+        beta, se = (float(fit.params[name]), float(fit.bse[name])) if name in fit.params.index else (np.nan, np.nan)
+        if np.isfinite(beta) and np.isfinite(se):
+            out.update(beta=beta, se=se)
+        else:
+            out["message"] = "the fit did not converge for this window"
+    return out
+
+
+def analyse_interaction(res: OutcomeAnalysis, df: pd.DataFrame, *, precipitant: str, obj: str,
+                        windows: dict[int, str], min_events: int) -> None:
+    """The ratio of ratios of one outcome on the first risk window (analysis ``sccs_interaction``):
+    the precipitant's relative incidence within the object (term 'P within O'), without it ('P
+    without O') and their ratio ('ratio of ratios'), se = sqrt(se1^2 + se2^2) (disjoint cases).
+    Counts as the ``sccs`` rows give them (the ratio's: both series together)."""
+    within, without = interaction_series(df)
+    terms = (f"{precipitant} within {obj}", f"{precipitant} without {obj}")
+    comparators = (f"unexposed time of the same cases, within {obj}", f"unexposed time of the cases never on {obj}")
+    base = {"cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": INTERACTION,
+            "exposure": precipitant, "is_negative_control": res.negative_control, "hr": None, "ci_low": None,
+            "ci_high": None, "se_log_hr": None, "p_value": None, "status": "not_estimable"}
+    fits = [_series_fit(part, windows, min_events) for part in (within, without)]
+    counts = ("n_exposed", "n_comparator", "events_exposed", "events_comparator")
+
+    def estimate(beta: float | None, se: float | None) -> dict:
+        if beta is None:
+            return {}
+        return {"hr": float(np.exp(beta)), "ci_low": float(np.exp(beta - Z95 * se)),
+                "ci_high": float(np.exp(beta + Z95 * se)), "se_log_hr": se,
+                "p_value": float(2 * stats.norm.sf(abs(beta) / se)), "status": "ok", "message": None}
+
+    for term, comparator, fit in zip(terms, comparators, fits, strict=True):
+        res.estimates.append({**base, "term": term, "comparator": comparator, **{k: fit[k] for k in counts},
+                              "message": fit["message"], **estimate(fit["beta"], fit["se"])})
+    ratio = {**base, "term": RATIO_OF_RATIOS, "comparator": terms[1],
+             **{k: fits[0][k] + fits[1][k] for k in counts}}
+    problems = [f"the series {where} {obj}: {f['message']}" for where, f in zip(("within", "without"), fits, strict=True)
+                if f["message"]]
+    if problems:
+        res.estimates.append({**ratio, "message": "; ".join(problems)})
+    else:
+        res.estimates.append({**ratio, "message": None, **estimate(
+            fits[0]["beta"] - fits[1]["beta"], float(np.hypot(fits[0]["se"], fits[1]["se"])))})
+    left_out = df["patient_id"].nunique() - fits[0]["n_comparator"] - fits[1]["n_comparator"]
+    res.note(INTERACTION, f"ratio of ratios on the window {windows[1]!r}: {mask_count(fits[0]['n_comparator'])} "
+                          f"cases with their event in {obj} time (observed over it), "
+                          f"{mask_count(fits[1]['n_comparator'])} never on {obj}; {mask_count(left_out)} on {obj} "
+                          "with their event outside its time left out")
+
+
 def windows_of(study) -> dict[int, str]:
     """window_id -> term name: the risk windows, then the pre-exposure window if any."""
     out = {i: w.name for i, w in enumerate(study.sccs.risk_windows, start=1)}
@@ -200,8 +292,8 @@ def analyse_convolution(res: OutcomeAnalysis, cases: pd.DataFrame, starts: pd.Da
 
 
 def run_case_series(conn: sa.Connection, study, run_id: int, save) -> list[OutcomeAnalysis]:
-    """Fit every outcome (and negative control) of a case-series study, and its multi-drug
-    ConvSCCS when the study has one; ``save(res)`` stores each."""
+    """Fit every outcome (and negative control) of a case-series study, its multi-drug ConvSCCS
+    and its ratio of ratios when the study has them; ``save(res)`` stores each."""
     data = read_intervals(conn, study.id)
     windows = windows_of(study)
     conv_cases, conv_starts = read_convolution(conn, study.id) if study.sccs.convolution else (None, None)
@@ -213,6 +305,10 @@ def run_case_series(conn: sa.Connection, study, run_id: int, save) -> list[Outco
         if conv_cases is not None:
             analyse_convolution(res, conv_cases[conv_cases["outcome_id"] == outcome.id],
                                 conv_starts[conv_starts["outcome_id"] == outcome.id], study)
+        if study.sccs.interaction:
+            analyse_interaction(res, df, precipitant=study.sccs.exposure.label,
+                                obj=study.sccs.interaction.object.label, windows=windows,
+                                min_events=study.min_events)
         save(res)
         out.append(res)
     return out

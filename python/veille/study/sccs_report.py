@@ -12,6 +12,7 @@ from veille.privacy import mask_text
 from veille.report import Report
 from veille.report.index import write_index
 from veille.study.plots import forest_figure, lag_panels
+from veille.study.sccs import INTERACTION
 
 SOURCE = ("marts.fct_sccs_intervals (dbt: study.sccs_definition, fct_drug episodes, fct_outcome_events) "
           "-> veille.study.sccs.analyse_case_series (statsmodels ConditionalPoisson)")
@@ -30,6 +31,11 @@ def _design(study) -> pd.DataFrame:
         ("outcomes", ", ".join(o.id for o in study.outcomes)),
         ("negative controls", ", ".join(o.id for o in study.negative_controls) or "none"),
     ]
+    if cs.interaction:
+        obj = cs.interaction.object
+        value = (f"object drug {obj.label}: ATC {', '.join(study.atc(obj.atc))} (episodes, grace {cs.grace} days), "
+                 f"the exposure being the precipitant; ratio of ratios on the window {cs.risk_windows[0].name!r}")
+        rows.insert(5, ("interaction", value))
     return pd.DataFrame(rows, columns=["setting", "value"])
 
 
@@ -82,6 +88,8 @@ def sccs_report(run) -> Report:
     if s.sccs.convolution:
         _convolution_section(page, run, [e for e in every if e["analysis"] == "convsccs"],
                              [e for e in every if e["analysis"] == "convsccs_lag"])
+    if s.sccs.interaction:
+        _interaction_section(page, run, [e for e in every if e["analysis"] == INTERACTION])
     page.heading("Diagnostics")
     notes = [f"{o.outcome_id}: {mask_text(d['message'])}" for o in run.outcomes for d in o.diagnostics]
     page.table(pd.DataFrame({"diagnostic": notes or ["none"]}), left=["diagnostic"])
@@ -121,6 +129,32 @@ def _convolution_section(page: Report, run, averages: list[dict], lags: list[dic
                       for drug, c in sel.groupby("exposure", sort=False)]
             page.figure(lag_panels(panels, f"{outcome}: relative incidence by time since a start (95% band)",
                                    f"lag since an episode start ({conv.bucket_days}-day buckets)"))
+
+
+def _interaction_section(page: Report, run, rows: list[dict]) -> None:
+    cs = run.study.sccs
+    pre, obj = cs.exposure.label, cs.interaction.object.label
+    page.heading(f"Interaction: {pre} within and without {obj} (ratio of ratios)",
+                 source="marts.fct_sccs_intervals (object_exposed) -> veille.study.sccs.analyse_interaction")
+    page.text(f"The relative incidence of {pre} in its window {cs.risk_windows[0].name!r}, in two case series: "
+              f"the cases whose event fell while they took {obj}, observed over that time only, and the cases "
+              f"never exposed to {obj}, each fitted as the main series (same windows, age groups and years). "
+              f"Their ratio, the ratio of ratios, is the interaction: above 1, {pre} raises the incidence more "
+              f"on {obj} than without it (Leonard et al., Clin Pharmacol Ther 2018). The two series have no "
+              "case in common: the variance of the log ratio is the sum of theirs. Counts of the ratio: both "
+              "series together.")
+    if not rows:
+        page.text("No outcome to report.", css="na")
+        return
+    df = pd.DataFrame(rows)
+    page.table(pd.DataFrame({
+        "outcome": df["outcome"], "estimate": df["term"], "cases": df["n_comparator"],
+        "exposed cases": df["n_exposed"], "events in window": df["events_exposed"],
+        "events at baseline": df["events_comparator"], "RI or RoR": df["hr"], "95% CI": _intervals(df),
+        "p": df["p_value"], "calibrated 95% CI": _intervals(df, "calibrated_ci_low", "calibrated_ci_high"),
+        "note": df["message"].fillna(""),
+    }), counts=["cases", "exposed cases", "events in window", "events at baseline"],
+        digits={"RI or RoR": 2, "p": 4}, left=["outcome", "estimate", "note"])
 
 
 def write_sccs_report(run, report_dir: Path) -> Path:
