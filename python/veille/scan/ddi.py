@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from pydantic import Field
 from scipy import stats as sps
 
@@ -149,8 +150,11 @@ def rank_interactions(counts: pd.DataFrame, case_days: pd.DataFrame, settings: I
     w = omega(counts)
     w["omega_cal_p"] = calibrated_omega_p(counts, w)
     out = pd.concat([counts, w], axis=1)
-    index = pd.MultiIndex.from_frame(counts[TRIPLE_KEY])
-    group = index.get_indexer(pd.MultiIndex.from_frame(case_days[TRIPLE_KEY]))
+    if "triple" in case_days.columns:  # read_marts: the row of ``counts`` each case belongs to
+        group = case_days["triple"].to_numpy()
+    else:
+        index = pd.MultiIndex.from_frame(counts[TRIPLE_KEY])
+        group = index.get_indexer(pd.MultiIndex.from_frame(case_days[TRIPLE_KEY]))
     keep = group >= 0
     cases, group = case_days[keep].reset_index(drop=True), group[keep]
     for obj, pre in (("a", "b"), ("b", "a")):
@@ -192,18 +196,44 @@ def build_marts(settings: InteractionSettings, upstream: bool = True) -> None:
              "--vars", json.dumps(settings.dbt_vars())])
 
 
+CASE_COLUMNS = ["patient_id", "window_days", "days_a", "days_b", "days_ab", "event_a", "event_b", "event_ab"]
+
+
+def _copy_read(conn, sql: str) -> pd.DataFrame:
+    """The rows of ``sql`` through COPY ... TO STDOUT as CSV: a few bytes a value in transit,
+    where pandas' read_sql holds every row as Python objects first (10 GB for the case series
+    of 1,000,000 patients)."""
+    import io
+
+    buf = io.BytesIO()
+    with conn.connection.driver_connection.cursor() as cur, cur.copy(
+            f"copy ({sql}) to stdout with (format csv, header)") as cp:
+        for block in cp:
+            buf.write(block)
+    buf.seek(0)
+    return pd.read_csv(buf, dtype={k: str for k in TRIPLE_KEY})
+
+
 def read_marts() -> dict[str, pd.DataFrame]:
+    """The two interaction marts: the counts sorted by their key, and the case series with, in
+    place of the key's four text columns, ``triple``, the row of the counts it belongs to."""
     from veille import db
     from veille.errors import VeilleError
-    from veille.marts import marts_for
 
+    keys = ", ".join(TRIPLE_KEY)
     with db.engine(db.ENGINEER).connect() as conn:
-        marts = marts_for("default", conn)
-        try:
-            frames = {name: marts.read(f"scan.{name}") for name in MARTS}
-        except VeilleError as e:
-            raise VeilleError(f"{e}; or run `veille scan interactions` without --no-build") from None
-    return {name: frame.sort_values(MARTS[name], kind="stable", ignore_index=True) for name, frame in frames.items()}
+        for name in MARTS:
+            if conn.execute(sa.text("select to_regclass(:t)"), {"t": f"scan.{name}"}).scalar() is None:
+                raise VeilleError(f"mart scan.{name} is missing: build the dbt project first (veille dbt build); "
+                                  "or run `veille scan interactions` without --no-build")
+        counts = _copy_read(conn, f"select * from scan.scan_ddi_counts order by {keys}")
+        cases = _copy_read(conn, f"""
+            select triples.triple, {', '.join('cases.' + c for c in CASE_COLUMNS)}
+            from scan.scan_ddi_case_days as cases
+            inner join (select {keys}, row_number() over (order by {keys}) - 1 as triple
+                        from scan.scan_ddi_counts) as triples using ({keys})
+            order by triples.triple, cases.patient_id""")
+    return {"scan_ddi_counts": counts, "scan_ddi_case_days": cases}
 
 
 def store_run(signals: pd.DataFrame, settings: InteractionSettings, started, seconds: dict[str, float]) -> int:
