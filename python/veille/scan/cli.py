@@ -84,6 +84,7 @@ def evaluate_cmd(
 ) -> None:
     """AUC of each method and of the combined ranking: injected effects vs negative controls;
     with a truth holding interactions, the same for the interaction screen."""
+    from veille.errors import VeilleError
     from veille.evaluation import read_truth_file
     from veille.scan.ddi import evaluate_interactions
     from veille.scan.ddi import read_signals as read_interactions
@@ -94,12 +95,17 @@ def evaluate_cmd(
     result = evaluate(truth, read_signals(run_id))
     _, doc = read_truth_file(truth)
     if doc.get("interactions"):
-        result["interactions"] = evaluate_interactions(doc, read_interactions(interaction_run_id))
+        try:
+            result["interactions"] = evaluate_interactions(doc, read_interactions(interaction_run_id))
+        except VeilleError as e:  # no interaction screen yet: the single-drug evaluation stands
+            result["interactions"] = {"error": str(e)}
     if fmt == "json":
         typer.echo(json.dumps(result))
         return
     _echo_single(result)
-    if "interactions" in result:
+    if "error" in result.get("interactions", {}):
+        typer.echo(f"interactions: {result['interactions']['error']}")
+    elif "interactions" in result:
         _echo_interactions(result["interactions"])
 
 
@@ -142,7 +148,8 @@ def interactions_cmd(
     settings_file: cliapp.SettingsFile = None,
     build: bool = typer.Option(True, "--build/--no-build", help="rebuild the dbt interaction marts first"),
     upstream: bool = typer.Option(True, "--upstream/--no-upstream",
-                                  help="also rebuild the scan and warehouse models the marts read"),
+                                  help="also rebuild the scan and warehouse models the marts read (without: "
+                                       "they keep the washout and minimum events of the last `veille scan`)"),
     min_patients: int = typer.Option(20, "--min-patients", help="screen drug pairs taken together by this many patients"),
     min_events: int = typer.Option(3, "--min-events", help="screen pairs x outcomes with this many joint events"),
     washout_days: int = typer.Option(365, "--washout-days", help="days of history before a first use is new"),

@@ -199,8 +199,8 @@ def analyse_interaction(res: OutcomeAnalysis, df: pd.DataFrame, *, precipitant: 
     for term, comparator, fit in zip(terms, comparators, fits, strict=True):
         res.estimates.append({**base, "term": term, "comparator": comparator, **{k: fit[k] for k in counts},
                               "message": fit["message"], **estimate(fit["beta"], fit["se"])})
-    ratio = {**base, "term": RATIO_OF_RATIOS, "comparator": terms[1],
-             **{k: fits[0][k] + fits[1][k] for k in counts}}
+    # no counts on the ratio's row: their sums would give back a series' count masked below 10
+    ratio = {**base, "term": RATIO_OF_RATIOS, "comparator": terms[1], **dict.fromkeys(counts)}
     problems = [f"the series {where} {obj}: {f['message']}" for where, f in zip(("within", "without"), fits, strict=True)
                 if f["message"]]
     if problems:
@@ -208,11 +208,10 @@ def analyse_interaction(res: OutcomeAnalysis, df: pd.DataFrame, *, precipitant: 
     else:
         res.estimates.append({**ratio, "message": None, **estimate(
             fits[0]["beta"] - fits[1]["beta"], float(np.hypot(fits[0]["se"], fits[1]["se"])))})
-    left_out = df["patient_id"].nunique() - fits[0]["n_comparator"] - fits[1]["n_comparator"]
     res.note(INTERACTION, f"ratio of ratios on the window {windows[1]!r}: {mask_count(fits[0]['n_comparator'])} "
                           f"cases with their event in {obj} time (observed over it), "
-                          f"{mask_count(fits[1]['n_comparator'])} never on {obj}; {mask_count(left_out)} on {obj} "
-                          "with their event outside its time left out")
+                          f"{mask_count(fits[1]['n_comparator'])} never on {obj}; the cases on {obj} with their "
+                          "event outside its time are left out")
 
 
 def windows_of(study) -> dict[int, str]:

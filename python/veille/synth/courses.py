@@ -3,8 +3,9 @@
 - ``courses``: acute drugs (an antibiotic) that anyone may take, in courses of one pack, at a
   rate per person-year that rises with age and frailty;
 - an interaction's ``co_start``: a share of the object drug's episodes gets the precipitant
-  added some days after its start, for an exponential time, never beyond the object's stop
-  (a hypnotic started on top of a benzodiazepine).
+  added some days after its start, for an exponential time ending by the object's stop (the
+  supply of its last fill may run a pack beyond), as a hypnotic started on top of a
+  benzodiazepine.
 
 Both draw from the chunk's own stream (seed, chunk, ``STREAM``) and only when the scenario asks
 for them: a scenario without them writes the bytes it wrote before.
@@ -99,7 +100,8 @@ def add_ons(rng: np.random.Generator, pts: Patients, eps: Episodes, world: World
         names = [a for a in sc_drugs(sc) if a.startswith(str(inter["precipitant_atc"]))]
         klass_w = [_class_of(sc, a) for a in names]
         drug = _weighted(rng, {a: w for a, (_, w) in zip(names, klass_w, strict=True)}, len(chosen))
-        klass = np.array([_class_of(sc, DRUGS[d].atc7)[0] for d in drug], np.int64)
+        klass_of = {DRUG_INDEX[a]: k for a, (k, _) in zip(names, klass_w, strict=True)}
+        klass = np.vectorize(klass_of.get, otypes=[np.int64])(drug) if len(drug) else np.zeros(0, np.int64)
         new.append(Episodes(eps.patient[chosen], drug, klass, start, stop))
     if not new:
         return _empty(), None
