@@ -141,8 +141,8 @@ def _interaction_section(page: Report, run, rows: list[dict]) -> None:
               f"never exposed to {obj}, each fitted as the main series (same windows, age groups and years). "
               f"Their ratio, the ratio of ratios, is the interaction: above 1, {pre} raises the incidence more "
               f"on {obj} than without it (Leonard et al., Clin Pharmacol Ther 2018). The two series have no "
-              "case in common: the variance of the log ratio is the sum of theirs. Counts of the ratio: both "
-              "series together.")
+              "case in common: the variance of the log ratio is the sum of theirs. The ratio's row has no "
+              "count of its own: a sum of the two series' counts would give back one masked below 10.")
     if not rows:
         page.text("No outcome to report.", css="na")
         return
