@@ -28,22 +28,28 @@ EXTRA = {10: (("2016-02-01", "A"), ("2016-02-11", "B")), 11: (("2016-05-01", "A"
 CIP = {"A": "3400900000001", "B": "3400900000002"}
 
 
+def insert_patient(conn, pid: int, sex: int, birth_year: int, fills) -> None:
+    """A patient observed every month of 2015-2018 with one-pack fills (day, drug A or B)."""
+    conn.execute(sa.text(
+        "insert into claims.patient (patient_id, ben_nir_psa, ben_rng_gem, sex, birth_year)"
+        " overriding system value values (:p, :nir, 1, :s, :b)"),
+        {"p": pid, "nir": f"NIR{pid:014d}", "s": sex, "b": birth_year})
+    conn.execute(sa.text(
+        "insert into claims.service_line (patient_id, service_date, nature_code, flow_month, batch_id)"
+        " select :p, d::date, 1111, date_trunc('month', d)::date, 1 from (select generate_series("
+        "'2015-01-01'::date, '2018-12-01', interval '1 month') union all select '2018-12-31'::date)"
+        " as days (d)"), {"p": pid})
+    for day, drug in fills:
+        conn.execute(sa.text(
+            "insert into claims.dispensing (patient_id, dispensing_date, cip13, packs, flow_month,"
+            " batch_id) values (:p, :d, :c, 1, date_trunc('month', :d ::date), 1)"),
+            {"p": pid, "d": day, "c": CIP[drug]})
+
+
 def _insert_coexposed() -> None:
     with db.engine().begin() as conn:
         for pid, fills in EXTRA.items():
-            conn.execute(sa.text(
-                "insert into claims.patient (patient_id, ben_nir_psa, ben_rng_gem, sex, birth_year)"
-                " overriding system value values (:p, :nir, 1, 1, 1950)"), {"p": pid, "nir": f"NIR{pid:014d}"})
-            conn.execute(sa.text(
-                "insert into claims.service_line (patient_id, service_date, nature_code, flow_month, batch_id)"
-                " select :p, d::date, 1111, date_trunc('month', d)::date, 1 from (select generate_series("
-                "'2015-01-01'::date, '2018-12-01', interval '1 month') union all select '2018-12-31'::date)"
-                " as days (d)"), {"p": pid})
-            for day, drug in fills:
-                conn.execute(sa.text(
-                    "insert into claims.dispensing (patient_id, dispensing_date, cip13, packs, flow_month,"
-                    " batch_id) values (:p, :d, :c, 1, date_trunc('month', :d ::date), 1)"),
-                    {"p": pid, "d": day, "c": CIP[drug]})
+            insert_patient(conn, pid, 1, 1950, fills)
 
 
 def _build(min_patients: int) -> list[tuple]:

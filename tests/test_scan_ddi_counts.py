@@ -27,7 +27,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from test_scan_coexposure import CIP, _insert_coexposed
+from test_scan_coexposure import _insert_coexposed, insert_patient
 from test_scan_counts import insert_mini_extract
 from veille import db
 from veille.dbt import run_dbt
@@ -59,19 +59,7 @@ def _stay(conn, pid: int, day: str, dp: str) -> None:
 def _insert_women() -> None:
     with db.engine().begin() as conn:
         for pid, (fills, stays) in WOMEN_1945.items():
-            conn.execute(sa.text(
-                "insert into claims.patient (patient_id, ben_nir_psa, ben_rng_gem, sex, birth_year)"
-                " overriding system value values (:p, :nir, 1, 2, 1945)"), {"p": pid, "nir": f"NIR{pid:014d}"})
-            conn.execute(sa.text(
-                "insert into claims.service_line (patient_id, service_date, nature_code, flow_month, batch_id)"
-                " select :p, d::date, 1111, date_trunc('month', d)::date, 1 from (select generate_series("
-                "'2015-01-01'::date, '2018-12-01', interval '1 month') union all select '2018-12-31'::date)"
-                " as days (d)"), {"p": pid})
-            for day, drug in fills:
-                conn.execute(sa.text(
-                    "insert into claims.dispensing (patient_id, dispensing_date, cip13, packs, flow_month,"
-                    " batch_id) values (:p, :d, :c, 1, date_trunc('month', :d ::date), 1)"),
-                    {"p": pid, "d": day, "c": CIP[drug]})
+            insert_patient(conn, pid, 2, 1945, fills)
             for day, dp in stays:
                 _stay(conn, pid, day, dp)
         for pid, stays in MORE_STAYS.items():

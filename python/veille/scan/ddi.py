@@ -129,13 +129,11 @@ def ratio_of_ratios(cases: pd.DataFrame, group: np.ndarray, n_groups: int, obj: 
     days_o, days_p, ev_o, ev_p = (cases[f"days_{obj}"], cases[f"days_{pre}"], cases[f"event_{obj}"],
                                   cases[f"event_{pre}"])
     within = (ev_o == 1).to_numpy()  # the event fell in the object's time: observed over it
-    s1 = fit_binary_series(np.r_[group[within], n_groups - 1], np.r_[cases["days_ab"][within], 0],
-                           np.r_[(days_o - cases["days_ab"])[within], 0], np.r_[cases["event_ab"][within], 0],
-                           prior_variance=prior_variance)
+    s1 = fit_binary_series(group[within], cases["days_ab"][within], (days_o - cases["days_ab"])[within],
+                           cases["event_ab"][within], n_groups=n_groups, prior_variance=prior_variance)
     without = (days_o == 0).to_numpy()
-    s2 = fit_binary_series(np.r_[group[without], n_groups - 1], np.r_[days_p[without], 0],
-                           np.r_[(cases["window_days"] - days_p)[without], 0], np.r_[ev_p[without], 0],
-                           prior_variance=prior_variance)
+    s2 = fit_binary_series(group[without], days_p[without], (cases["window_days"] - days_p)[without], ev_p[without],
+                           n_groups=n_groups, prior_variance=prior_variance)
     log_ror = s1["log_ratio"] - s2["log_ratio"]
     se = np.sqrt(s1["se"] ** 2 + s2["se"] ** 2)
     z = sps.norm.ppf(0.975)
@@ -158,8 +156,7 @@ def rank_interactions(counts: pd.DataFrame, case_days: pd.DataFrame, settings: I
     keep = group >= 0
     cases, group = case_days[keep].reset_index(drop=True), group[keep]
     for obj, pre in (("a", "b"), ("b", "a")):
-        ror = ratio_of_ratios(cases, group, len(counts) + 1, obj, pre, settings.ddi_prior_variance)
-        ror = ror.iloc[: len(counts)].reset_index(drop=True)
+        ror = ratio_of_ratios(cases, group, len(counts), obj, pre, settings.ddi_prior_variance)
         unfit = ror["cases"] == 0
         ror.loc[unfit, ["ror", "ror_low", "ror_high", "ror_p"]] = np.nan
         out = pd.concat([out, ror.rename(columns=lambda c, s=obj + pre: c.replace("ror", f"ror_{s}")

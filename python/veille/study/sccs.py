@@ -314,7 +314,8 @@ def run_case_series(conn: sa.Connection, study, run_id: int, save) -> list[Outco
 
 
 def fit_binary_series(group: np.ndarray, d1: np.ndarray, d0: np.ndarray, y: np.ndarray, *,
-                      prior_variance: float | None = None, iterations: int = 50) -> pd.DataFrame:
+                      n_groups: int | None = None, prior_variance: float | None = None,
+                      iterations: int = 50) -> pd.DataFrame:
     """Many case series at once, each with one binary exposure and no other term: the model of
     ``fit_sccs`` with a single risk window and no age or year, for every group in one pass.
 
@@ -323,12 +324,13 @@ def fit_binary_series(group: np.ndarray, d1: np.ndarray, d0: np.ndarray, y: np.n
     p = d1 e^b / (d1 e^b + d0), so Newton's steps need only per-group sums (np.bincount).
     ``prior_variance`` adds a normal prior N(0, v) on b (a penalised fit, finite when every
     event is exposed or none is); without it the estimate is the conditional Poisson MLE.
-    Returns per group (0..max): log relative incidence, its standard error, the informative
+    Returns per group (0 .. ``n_groups`` - 1, by default up to the largest): log relative incidence, its standard error, the informative
     cases and the exposed events; cases with d1 = 0 or d0 = 0 carry no information.
     """
     group = np.asarray(group, dtype=np.int64)
     d1, d0, y = (np.asarray(a, dtype=float) for a in (d1, d0, y))
-    n_groups = int(group.max()) + 1 if len(group) else 0
+    if n_groups is None:
+        n_groups = int(group.max()) + 1 if len(group) else 0
     keep = (d1 > 0) & (d0 > 0)
     g, log_ratio, y = group[keep], np.log(d1[keep] / d0[keep]), y[keep]
     beta = np.zeros(n_groups)
