@@ -91,11 +91,13 @@ def add_ons(rng: np.random.Generator, pts: Patients, eps: Episodes, world: World
         obj = np.flatnonzero(np.array([a.startswith(str(inter["object_atc"])) for a in atc])[eps.drug])
         chosen = obj[rng.random(len(obj)) < float(co["share"])]
         lo, hi = (int(v) for v in co["delay_days"])
-        begin = np.maximum(eps.start[chosen], pts.entry[eps.patient[chosen]])
-        start = begin + rng.integers(lo, hi + 1, len(chosen))
+        # from the object's true start, before entry for a prevalent user: an add-on that ended
+        # before entry is dropped, one still running at entry is prevalent too (make_fills
+        # dispenses it from entry), so joint exposure is not bunched at the extract's start
+        start = eps.start[chosen] + rng.integers(lo, hi + 1, len(chosen))
         stop = np.minimum(start + rng.exponential(float(co["duration_days"]), len(chosen)).astype(np.int64),
                           eps.stop[chosen])
-        ok = start < stop
+        ok = (start < stop) & (stop > pts.entry[eps.patient[chosen]])
         chosen, start, stop = chosen[ok], start[ok], stop[ok]
         names = [a for a in sc_drugs(sc) if a.startswith(str(inter["precipitant_atc"]))]
         klass_w = [_class_of(sc, a) for a in names]
