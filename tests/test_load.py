@@ -85,8 +85,9 @@ EXPECTED = {
     "provider": [("11111111", "pharmacy", None), ("22222222", "professional", "1"),
                  ("33333333", "professional", "38"), ("44444444", "professional", "15"),
                  ("750000001", "facility", None)],
-    "drug": [("3400930000011", "A10BA02", "METFORMINE", "MÉTFORMINE BIOGARAN 850 mg", "NGC", 30),
-             ("3400930000028", "A10BG03", "PIOGLITAZONE", "ACTOS 30 mg", "GC", 90)],
+    # no dosage columns in this IR_PHA_R: its packs have none (the load says so)
+    "drug": [("3400930000011", "A10BA02", "METFORMINE", "MÉTFORMINE BIOGARAN 850 mg", "NGC", 30, None, None, None),
+             ("3400930000028", "A10BG03", "PIOGLITAZONE", "ACTOS 30 mg", "GC", 90, None, None, None)],
     "rejected": [
         ("ER_PHA_F_2019_01.csv", 3, "PHA_PRS_C13", "unknown CIP13 (not in IR_PHA_R)"),
         ("ER_PHA_F_2019_01.csv", 4, "DCT_ORD_NUM..REM_TYP_AFF", "detail line without its service line (ER_PRS_F)"),
@@ -106,6 +107,8 @@ def test_mini_extract_loads_to_exact_rows(migrated_db):
     summary = load_extract(MINI)
     assert snapshot() == EXPECTED
     assert summary.ignored == ["README.txt"]
+    assert summary.notes == [("IR_PHA_R.csv: no PHA_DOS_PRA_DSES or PHA_DOS_UNT_DSES column: its packs have no "
+                             "dosage, so no dose per dispensing (the dose marts stay empty for them)")]
     assert summary.totals() == {"read": 45, "loaded": 27, "dropped": 9, "rejected": 9}
     assert summary.dropped_by_reason == {
         "return code not 0 (T_MCOaaC)": 3,  # the C line, and the B and D lines of its stay
@@ -240,8 +243,8 @@ def test_a_double_quote_inside_an_unquoted_field_is_an_ordinary_character(migrat
     load_extract(d)
     got = snapshot()
     assert got["drug"] == [
-        ("3400930000011", "A10BA02", "METFORMINE", 'MÉTFORMINE BIOGARAN 850 mg 5" X', "NGC", 30),
-        ("3400930000028", "A10BG03", "PIOGLITAZONE", 'ACTOS "FORTE" 30 mg', "GC", 90)]
+        ("3400930000011", "A10BA02", "METFORMINE", 'MÉTFORMINE BIOGARAN 850 mg 5" X', "NGC", 30, None, None, None),
+        ("3400930000028", "A10BG03", "PIOGLITAZONE", 'ACTOS "FORTE" 30 mg', "GC", 90, None, None, None)]
     assert {k: v for k, v in got.items() if k != "drug"} == {k: v for k, v in EXPECTED.items() if k != "drug"}
 
 

@@ -179,3 +179,18 @@
     case when ({{ expr }}) is not null
         then round(cast(format_string('%.14e', cast({{ expr }} as double)) as decimal(38, 18)), {{ digits }}) end
 {%- endmacro %}
+
+{#- the type of doses and DDDs: exact decimals with 6 digits after the point on both engines -#}
+{% macro dose_type() -%}
+    {{ return(adapter.dispatch('dose_type', 'veille')()) }}
+{%- endmacro %}
+{% macro default__dose_type() %}{{ return('numeric(18, 6)') }}{% endmacro %}
+{% macro spark__dose_type() %}{{ return('decimal(18, 6)') }}{% endmacro %}
+
+{#- num / den as an exact decimal rounded to `digits` (a dose over a DDD: rounded_ratio's integer
+    denominator would truncate a DDD of 7.5 mg on Spark) -#}
+{% macro decimal_ratio(num, den, digits) -%}
+    {{ return(adapter.dispatch('decimal_ratio', 'veille')(num, den, digits)) }}
+{%- endmacro %}
+{% macro default__decimal_ratio(num, den, digits) %}round(cast({{ num }} as numeric) / cast({{ den }} as numeric), {{ digits }}){% endmacro %}
+{% macro spark__decimal_ratio(num, den, digits) %}round(cast({{ num }} as decimal(38, 12)) / cast({{ den }} as decimal(24, 12)), {{ digits }}){% endmacro %}

@@ -10,8 +10,8 @@
 
 {% macro days_covered_mode() -%}
     {%- set mode = var('days_covered_mode', 'fixed') -%}
-    {%- if mode not in ['fixed', 'units'] -%}
-        {{ exceptions.raise_compiler_error("var days_covered_mode must be fixed or units, got " ~ mode) }}
+    {%- if mode not in ['fixed', 'units', 'ddd'] -%}
+        {{ exceptions.raise_compiler_error("var days_covered_mode must be fixed, units or ddd, got " ~ mode) }}
     {%- endif -%}
     {{ mode }}
 {%- endmacro %}

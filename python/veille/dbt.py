@@ -341,6 +341,24 @@ def timing_lines(run_results: Path, limit: int | None = None, share_limit: float
     return lines
 
 
+def data_quality_lines(run_results: Path) -> list[str]:
+    """One line per data-quality test that warned in the last dbt invocation (generic test
+    veille_data_quality: a count of kept rows worth a word, e.g. packs without a usable dose)."""
+    if not run_results.exists():
+        return []
+    manifest_path = run_results.parent / "manifest.json"
+    nodes = json.loads(manifest_path.read_text())["nodes"] if manifest_path.exists() else {}
+    lines = []
+    for r in json.loads(run_results.read_text())["results"]:
+        node = nodes.get(r["unique_id"], {})
+        meta = node.get("test_metadata") or {}
+        if r.get("status") != "warn" or meta.get("name") != "veille_data_quality":
+            continue
+        what = " ".join(str(meta.get("kwargs", {}).get("what", r["unique_id"])).split())
+        lines.append(f"data quality: {int(r.get('failures') or 0):,} {what}")
+    return lines
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -398,5 +416,8 @@ def register(app: typer.Typer) -> None:
         rc = run_dbt(args, check=False)
         if show_timings and run_results_path(args).exists():
             for line in timing_lines(run_results_path(args)):
+                typer.echo(line)
+        if args[:1] in (["build"], ["test"]):
+            for line in data_quality_lines(run_results_path(args)):
                 typer.echo(line)
         raise typer.Exit(rc)

@@ -1,6 +1,9 @@
 {{ config(materialized='view', tags=['study'], refresh_vars=['days_covered_mode', 'fixed_days_gc', 'fixed_days_ngc', 'episode_level']) }}
-{#- Dispensings with their ATC code, drug code at the episode level and days covered. -#}
+{#- Dispensings with their ATC code, drug code at the episode level and days covered: fixed days
+    per pack, the pack's units over the daily units (units), or its defined daily doses (ddd: one
+    day per DDD, fixed days for a pack without DDDs). -#}
 {%- set mode = days_covered_mode() | trim %}
+-- depends_on: {{ ref('int_drug_pack_doses') }}
 
 with dispensings as (
     select * from {{ ref('stg_claims__dispensings') }}
@@ -33,6 +36,11 @@ drug_days_per_pack as (
             ),
             case when drugs.pack_type = 'GC' then {{ var_int('fixed_days_gc', 90, 1) }} else {{ var_int('fixed_days_ngc', 30, 1) }} end
         ) as days_per_pack
+        {%- elif mode == 'ddd' %}
+        coalesce(
+            pack_doses.ddd_per_pack,
+            case when drugs.pack_type = 'GC' then {{ var_int('fixed_days_gc', 90, 1) }} else {{ var_int('fixed_days_ngc', 30, 1) }} end
+        ) as days_per_pack
         {%- else %}
         case
             when drugs.pack_type = 'GC' then {{ var_int('fixed_days_gc', 90, 1) }}
@@ -40,6 +48,11 @@ drug_days_per_pack as (
         end as days_per_pack
         {%- endif %}
     from drugs
+    {%- if mode == 'ddd' %}
+    left join {{ ref('int_drug_pack_doses') }} as pack_doses
+        on drugs.cip13 = pack_doses.cip13
+        and pack_doses.ddd_status = 'ok'
+    {%- endif %}
 ),
 
 final as (
@@ -51,7 +64,7 @@ final as (
         drug_days_per_pack.atc7,
         left(drug_days_per_pack.atc7, {{ episode_code_length() }}) as drug_code,
         dispensings.packs,
-        {%- if mode == 'units' %}
+        {%- if mode in ('units', 'ddd') %}
         greatest(1, ceil(dispensings.packs * drug_days_per_pack.days_per_pack))::int as days_covered
         {%- else %}
         dispensings.packs * drug_days_per_pack.days_per_pack as days_covered

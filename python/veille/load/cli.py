@@ -57,6 +57,8 @@ def print_summary(summary: LoadSummary, console: Console | None = None) -> None:
         if spans:
             first, last = min(a for a, _ in spans), max(b for _, b in spans)
             console.print(f"{label}: {first:%Y-%m}" + (f" to {last:%Y-%m}" if last != first else ""))
+    for note in summary.notes:
+        console.print(f"note: {note}", highlight=False)
     console.print(f"done in {summary.seconds:.1f} s")
 
 

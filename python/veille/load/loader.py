@@ -69,6 +69,7 @@ class LoadSummary:
     dropped_by_reason: Counter = field(default_factory=Counter)
     step_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # kept rows worth a word (e.g. packs without dosage)
 
     @property
     def loaded_files(self) -> list[FileResult]:
@@ -82,6 +83,33 @@ class LoadSummary:
             "dropped": sum(f.rows_dropped for f in fs),
             "rejected": sum(f.rows_rejected for f in fs),
         }
+
+
+DOSAGE_COLUMNS = ("PHA_DOS_PRA_DSES", "PHA_DOS_UNT_DSES")
+
+
+def _dosage_notes(cur: psycopg.Cursor, new: list[tuple[ExtractFile, int]]) -> list[str]:
+    """What the load says about the packs' dosages (issue 26): a referential file without the
+    dosage columns, and the packs it brings whose dosage is missing or not a number; they are
+    loaded (their exposure days do not need a dose), never given a guessed dose."""
+    notes = []
+    pha = [(f, b) for f, b in new if f.table == "IR_PHA_R"]
+    for f, _ in pha:
+        missing = [c for c in DOSAGE_COLUMNS if c not in f.header]
+        if missing:
+            notes.append(f"{f.name}: no {' or '.join(missing)} column: its packs have no dosage, "
+                         "so no dose per dispensing (the dose marts stay empty for them)")
+    with_columns = [b for f, b in pha if all(c in f.header for c in DOSAGE_COLUMNS)]
+    if with_columns:
+        empty, bad = cur.execute(
+            "select count(*) filter (where d.dosage_text is null), "
+            "count(*) filter (where d.dosage_text is not null and d.dosage is null) "
+            "from ref.drug d where d.cip13 in (select btrim(pha_cip_c13) from src_ir_pha_r "
+            "where _batch = any(%s))", (with_columns,)).fetchone()
+        if empty or bad:
+            notes.append(f"IR_PHA_R: {empty + bad:,} pack(s) without a usable dosage ({empty:,} missing, "
+                         f"{bad:,} not a positive number; see ref.drug.dosage_text): they get no dose")
+    return notes
 
 
 def _sql_text(name: str) -> str:
@@ -481,6 +509,7 @@ def _load_new_files(conn: psycopg.Connection, directory: Path, files: list[Extra
             dict(cur.execute("select reason, count(*) from rej group by 1").fetchall()))
         summary.dropped_by_reason.update(
             dict(cur.execute("select reason, count(*) from drp group by 1").fetchall()))
+        summary.notes += _dosage_notes(cur, new)
         finished = datetime.now(UTC)
         months = _flow_months(cur, new)
         if append:

@@ -26,17 +26,21 @@ where btrim(coalesce(pha_cip_c13, '')) ~ '^\d{13}$'
 -- what the drug referential was for the packs this load brings (its changes, below, make every
 -- patient's exposure be recomputed by the next incremental dbt build)
 create unlogged table drug_before as
-select cip13, atc7, pack_type, units_per_pack from ref.drug
+select cip13, atc7, pack_type, units_per_pack, dosage, dosage_unit from ref.drug
 where cip13 in (select btrim(pha_cip_c13) from src_ir_pha_r);
 
-insert into ref.drug (cip13, atc7, molecule, product_name, pack_type, units_per_pack)
+insert into ref.drug (cip13, atc7, molecule, product_name, pack_type, units_per_pack,
+                      dosage_text, dosage, dosage_unit)
 select distinct on (btrim(pha_cip_c13))
     btrim(pha_cip_c13),
     nullif(upper(btrim(pha_atc_c07)), ''),
     nullif(btrim(pha_nom_pa), ''),
     nullif(btrim(pha_med_nom), ''),
     case when upper(btrim(pha_cnd_top)) = 'GC' then 'GC' else 'NGC' end,
-    case when pha_unt_nbr_dses__i > 0 then pha_unt_nbr_dses__i end
+    case when pha_unt_nbr_dses__i > 0 then pha_unt_nbr_dses__i end,
+    nullif(btrim(pha_dos_pra_dses), ''),
+    case when round(pha_dos_pra_dses__n, 6) > 0 and pha_dos_pra_dses__n < 1e12 then round(pha_dos_pra_dses__n, 6) end,
+    nullif(btrim(pha_dos_unt_dses), '')
 from src_ir_pha_r
 where btrim(coalesce(pha_cip_c13, '')) ~ '^\d{13}$'
   and (btrim(coalesce(pha_atc_c07, '')) = ''
@@ -44,7 +48,8 @@ where btrim(coalesce(pha_cip_c13, '')) ~ '^\d{13}$'
 order by btrim(pha_cip_c13), _batch desc, _line desc
 on conflict (cip13) do update set
     atc7 = excluded.atc7, molecule = excluded.molecule, product_name = excluded.product_name,
-    pack_type = excluded.pack_type, units_per_pack = excluded.units_per_pack;
+    pack_type = excluded.pack_type, units_per_pack = excluded.units_per_pack,
+    dosage_text = excluded.dosage_text, dosage = excluded.dosage, dosage_unit = excluded.dosage_unit;
 
 insert into ref.icd10 (code, label)
 select distinct on (c) c, nullif(btrim(cim_lib), '')
@@ -576,4 +581,5 @@ union all
 select null, 'drug', '-infinity'::date
 where exists (
     select 1 from drug_before o join ref.drug d on d.cip13 = o.cip13
-    where (o.atc7, o.pack_type, o.units_per_pack) is distinct from (d.atc7, d.pack_type, d.units_per_pack));
+    where (o.atc7, o.pack_type, o.units_per_pack, o.dosage, o.dosage_unit)
+          is distinct from (d.atc7, d.pack_type, d.units_per_pack, d.dosage, d.dosage_unit));

@@ -31,7 +31,8 @@ SPECS: dict[str, TableSpec] = {
     s.name: s
     for s in [
         TableSpec("IR_PHA_R", ("PHA_CIP_C13", "PHA_ATC_C07"),
-                  ("PHA_NOM_PA", "PHA_MED_NOM", "PHA_CND_TOP", "PHA_UNT_NBR_DSES"), 0),
+                  ("PHA_NOM_PA", "PHA_MED_NOM", "PHA_CND_TOP", "PHA_UNT_NBR_DSES", "PHA_DOS_PRA_DSES",
+                   "PHA_DOS_UNT_DSES"), 0),
         TableSpec("IR_CIM_V", ("CIM_COD",), ("CIM_LIB",), 0),
         TableSpec("IR_CCAM_V", ("CAM_PRS_IDE_COD",), ("CAM_PRS_IDE_LIB",), 0),
         TableSpec("IR_BIO_R", ("BIO_PRS_IDE",), ("BIO_INF_LIB",), 0),
@@ -68,7 +69,7 @@ INT_COLUMNS = frozenset({
     "SEJ_NBJ",
 })
 MONTH_COLUMNS = frozenset({"BEN_NAI_MOI"})  # '03' or '201903'
-NUM_COLUMNS = frozenset({"BSE_REM_MNT", "PRS_PAI_MNT"})
+NUM_COLUMNS = frozenset({"BSE_REM_MNT", "PHA_DOS_PRA_DSES", "PRS_PAI_MNT"})
 
 # Return codes of T_MCOaaC: a stay is kept only when every one present equals 0.
 RETURN_CODES = ("NIR_RET", "NAI_RET", "SEX_RET", "SEJ_RET", "FHO_RET", "PMS_RET", "DAT_RET")

@@ -1,0 +1,126 @@
+"""Doses (issue 26) on a hand-written mini-extract: the dosage columns of IR_PHA_R loaded as
+written, normalised to mg (two strengths of pioglitazone, a µg benzodiazepine, a decimal comma),
+a regularised dispensing, a missing, an unparseable and an unknown-unit dosage: exact rows of
+int_drug_pack_doses and fct_drug_dispensing_doses, the load's note and the build's data-quality
+line, and the days a dispensing covers in `days_covered_mode: ddd`."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+from veille import db
+from veille.cli import app
+
+KEYS = "DCT_ORD_NUM;FLX_DIS_DTD;FLX_EMT_NUM;FLX_EMT_ORD;FLX_EMT_TYP;FLX_TRT_DTD;ORG_CLE_NUM;PRS_ORD_NUM;REM_TYP_AFF"
+P1, P2 = "DOSEDOSEDOSEDOSE1", "DOSEDOSEDOSEDOSE2"
+PIO15, PIO30, ALPRA, METF, INSUL, ZOPI, METF2 = (f"34009300001{i:02d}" for i in range(1, 8))
+PHA = f"""PHA_CIP_C13;PHA_ATC_C07;PHA_NOM_PA;PHA_CND_TOP;PHA_UNT_NBR_DSES;PHA_DOS_PRA_DSES;PHA_DOS_UNT_DSES
+{PIO15};A10BG03;PIOGLITAZONE;NGC;28;15;MG
+{PIO30};A10BG03;PIOGLITAZONE;NGC;28;30,0;mg
+{ALPRA};N05BA12;ALPRAZOLAM;NGC;30;250;µG
+{METF};A10BA02;METFORMINE;NGC;30;;
+{INSUL};A10AE04;INSULINE GLARGINE;NGC;5;100;UI/ML
+{ZOPI};N05CF01;ZOPICLONE;NGC;14;7,5;MG
+{METF2};A10BA02;METFORMINE;NGC;30;850 mg;MG
+"""
+# (line, patient, day, pharmacy, CIP13, packs): P2's 2 packs of PIO30 less 1 by a regularisation
+DISPENSINGS = [
+    (1, P1, "2019-01-10", PIO15, 1), (2, P1, "2019-02-07", PIO30, 2),
+    (3, P2, "2019-01-15", PIO30, 2), (4, P2, "2019-01-15", PIO30, -1), (5, P2, "2019-01-20", ALPRA, 1),
+    (6, P2, "2019-01-20", METF, 1), (7, P2, "2019-01-20", INSUL, 1), (8, P2, "2019-01-20", ZOPI, 1),
+]
+
+
+def _extract(d: Path) -> Path:
+    d.mkdir()
+    (d / "IR_BEN_R.csv").write_text(
+        f"BEN_NIR_PSA;BEN_RNG_GEM;BEN_SEX_COD;BEN_NAI_ANN\n{P1};1;1;1950\n{P2};1;2;1960\n", "utf-8")
+    (d / "IR_PHA_R.csv").write_text(PHA, "utf-8")
+    key = "{n};2019-03-01;1;{n};1;2019-03-01;01C731223;1;1"
+    prs = [f"{KEYS};BEN_NIR_PSA;BEN_RNG_GEM;EXE_SOI_DTD;PRS_NAT_REF;DPN_QLF;PRS_ACT_QTE;PFS_EXE_NUM;PFS_PRE_NUM"]
+    pha = [f"{KEYS};PHA_PRS_C13;PHA_ACT_QSN"]
+    for n, patient, day, cip, packs in DISPENSINGS:
+        prs.append(f"{key.format(n=n)};{patient};1;{day};3317;0;{packs};11111111;22222222")
+        pha.append(f"{key.format(n=n)};{cip};{packs}")
+    (d / "ER_PRS_F.csv").write_text("\n".join(prs) + "\n", "utf-8")
+    (d / "ER_PHA_F.csv").write_text("\n".join(pha) + "\n", "utf-8")
+    return d
+
+
+def _rows(sql: str) -> list[tuple]:
+    with db.engine().connect() as c:
+        return [tuple(r) for r in c.execute(sa.text(sql))]
+
+
+@pytest.fixture(scope="module")
+def dose_db(pg_server, tmp_path_factory):
+    from conftest import scratch_database
+    from veille.load import load_extract
+
+    extract = _extract(tmp_path_factory.mktemp("dose") / "extract")
+    with scratch_database("dose_marts", migrated=True):
+        summary = load_extract(extract)
+        out = CliRunner().invoke(app, ["dbt", "build", "--select", "+fct_drug_dispensing_doses", "+int_drug_dispensings",
+                                              "--quiet"])
+        yield {"summary": summary, "build": out}
+
+
+def test_the_load_keeps_dosages_as_written_and_says_which_are_unusable(dose_db):
+    assert dose_db["summary"].notes == [
+        ("IR_PHA_R: 2 pack(s) without a usable dosage (1 missing, 1 not a positive number; see "
+        "ref.drug.dosage_text): they get no dose")]
+    assert _rows("select cip13, dosage_text, dosage, dosage_unit from ref.drug order by 1") == [
+        (PIO15, "15", D("15.000000"), "MG"), (PIO30, "30,0", D("30.000000"), "mg"),
+        (ALPRA, "250", D("250.000000"), "µG"), (METF, None, None, None),
+        (INSUL, "100", D("100.000000"), "UI/ML"), (ZOPI, "7,5", D("7.500000"), "MG"),
+        (METF2, "850 mg", None, "MG")]
+
+
+def test_pack_doses_in_mg_and_ddd_with_a_reason_for_each_missing_one(dose_db):
+    assert _rows("select cip13, dose_status, dose_unit, dose_per_unit, dose_per_pack, ddd, ddd_unit, ddd_status, "
+                 "ddd_per_pack from intermediate.int_drug_pack_doses order by 1") == [
+        (PIO15, "ok", "mg", D(15), D(420), D(30), "mg", "ok", D(14)),
+        (PIO30, "ok", "mg", D(30), D(840), D(30), "mg", "ok", D(28)),
+        (ALPRA, "ok", "mg", D("0.25"), D("7.5"), D(1), "mg", "ok", D("7.5")),
+        (METF, "missing dosage", None, None, None, D(2000), "mg", "no dose", None),
+        (INSUL, "unknown unit", None, None, None, D(40), "IU", "no dose", None),
+        (ZOPI, "ok", "mg", D("7.5"), D(105), D("7.5"), "mg", "ok", D(14)),
+        (METF2, "unparseable dosage", None, None, None, D(2000), "mg", "no dose", None)]
+
+
+def test_the_dose_of_each_net_dispensing(dose_db):
+    assert _rows("select p.ben_nir_psa, d.dispensing_date::text, d.cip13, d.atc7, d.packs, d.dose_unit, "
+                 "d.dose_dispensed, d.ddd_dispensed from marts.fct_drug_dispensing_doses d "
+                 "join claims.patient p using (patient_id) order by 1, 2, 3") == [
+        (P1, "2019-01-10", PIO15, "A10BG03", 1, "mg", D(420), D(14)),
+        (P1, "2019-02-07", PIO30, "A10BG03", 2, "mg", D(1680), D(56)),
+        (P2, "2019-01-15", PIO30, "A10BG03", 1, "mg", D(840), D(28)),  # 2 packs less 1 regularised
+        (P2, "2019-01-20", ALPRA, "N05BA12", 1, "mg", D("7.5"), D("7.5")),  # 30 x 250 µg
+        (P2, "2019-01-20", ZOPI, "N05CF01", 1, "mg", D(105), D(14))]
+
+
+def test_the_build_lists_the_packs_without_a_dose(dose_db):
+    out = dose_db["build"]
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[-1] == (
+        "data quality: 3 drug packs without a usable dose (no dose per dispensing for them; by reason: "
+        "select dose_status, count(*) from intermediate.int_drug_pack_doses group by 1)")
+
+
+def test_ddd_mode_covers_one_day_per_ddd(dose_db):
+    from veille.dbt import run_dbt
+
+    run_dbt(["run", "--select", "int_drug_dispensings", "--quiet", "--vars",
+             json.dumps({"days_covered_mode": "ddd"})], check=True)
+    try:
+        got = _rows("select cip13, packs, days_covered from intermediate.int_drug_dispensings order by 1, 2")
+    finally:
+        run_dbt(["run", "--select", "int_drug_dispensings", "--quiet"], check=True)
+    # 14 and 28 DDDs a pack; 7.5 DDDs round up to 8 days; no DDDs (no dose): 30 fixed days
+    assert got == [(PIO15, 1, 14), (PIO30, 1, 28), (PIO30, 2, 56), (ALPRA, 1, 8), (METF, 1, 30),
+                   (INSUL, 1, 30), (ZOPI, 1, 14)]
