@@ -124,3 +124,18 @@ def test_ddd_mode_covers_one_day_per_ddd(dose_db):
     # 14 and 28 DDDs a pack; 7.5 DDDs round up to 8 days; no DDDs (no dose): 30 fixed days
     assert got == [(PIO15, 1, 14), (PIO30, 1, 28), (PIO30, 2, 56), (ALPRA, 1, 8), (METF, 1, 30),
                    (INSUL, 1, 30), (ZOPI, 1, 14)]
+
+
+def test_the_generator_packs_get_their_doses(warehouse):
+    # the shared `strong` extract: 60 packs of 30 drugs, of which aspirin's large pack and
+    # bromazepam's have no dosage and insulin's two are written per ml
+    assert _rows("select dose_status, count(*) from intermediate.int_drug_pack_doses group by 1 order by 1") == [
+        ("missing dosage", 2), ("ok", 56), ("unknown unit", 2)]
+    assert _rows("select dose_per_unit, units_per_pack, dose_per_pack, ddd_per_pack from intermediate.int_drug_pack_doses "
+                 "where atc7 = 'A10BG03' order by 1, 2") == [
+        (D(15), 28, D(420), D(14)), (D(15), 84, D(1260), D(42)), (D(30), 28, D(840), D(28)),
+        (D(30), 84, D(2520), D(84)), (D(45), 28, D(1260), D(42)), (D(45), 84, D(3780), D(126))]
+    # every pioglitazone dispensing has its dose, in each of the three strengths
+    assert _rows("select count(distinct d.cip13), count(*) = count(f.dispensing_id) "
+                 "from intermediate.int_drug_dispensings d left join marts.fct_drug_dispensing_doses f "
+                 "using (dispensing_id) where d.atc7 = 'A10BG03'") == [(6, True)]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 from scipy.stats import chi2
-from test_synth_stress import _digest
+from test_synth_stress import PACK_FILES, _digest
 from veille.errors import VeilleError
 from veille.synth import generate
 from veille.synth.catalog import DRUG_INDEX
@@ -21,10 +21,11 @@ from veille.synth.scenario import _read_bundled, load_scenario
 
 
 def test_the_strong_scenario_writes_the_same_bytes_as_before_interactions(tmp_path):
-    # digest at f37a81d, before the catalog had a 31st drug (the default one is pinned in
-    # test_synth_stress)
+    # digest after the pack strengths of issue 26; without the pack files, the digest at
+    # f37a81d, before the catalog had a 31st drug (the default one is pinned in test_synth_stress)
     generate(tmp_path, 400, 2, date(2016, 3, 1), 11, scenario="strong", chunk_size=150)
-    assert _digest(tmp_path) == "f8029ee780198f413bf73187eac98decae6b948549627bf6060527d4e55a00ac"
+    assert _digest(tmp_path) == "d205d1a2b609f924e1745dbb52130889a4a3453e9f3f0f719e210c65e0e36f0d"
+    assert _digest(tmp_path, PACK_FILES) == "1c649f83496e113b86166ebaea82d28f3a5fab9c992d47aacff6fd265af03383"
 
 
 def test_the_bundled_scenario_has_every_shape_nulls_and_traps():
@@ -89,7 +90,8 @@ def test_the_antibiotic_is_a_7_day_course_with_its_own_pack(extract):
     out, truth, lat = extract
     with open(out / "IR_PHA_R.csv", encoding="utf-8") as f:
         names = [r["PHA_MED_NOM"] for r in csv.DictReader(f, delimiter=";")]
-    assert "CLARITHROMYCINE VEILLE 500MG B/14" in names and len(names) == 47 + 1
+    # 47 packs of the first 30 drugs, 13 of their other strengths, one of clarithromycin
+    assert "CLARITHROMYCINE VEILLE 500MG B/14" in names and len(names) == 47 + 13 + 1
     assert truth["drugs"]["J01FA09"] == "CLARITHROMYCINE"
     course = lat["exposure_drug"] == DRUG_INDEX["J01FA09"]
     length = (lat["exposure_stop"] - lat["exposure_start"])[course]

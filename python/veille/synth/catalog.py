@@ -6,7 +6,10 @@ check digit) and invented product names. Nothing here is read from ``../shared``
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+import numpy as np
 
 # SNDS specialty codes (nomenclature IR_SPE_V) used for PSE_SPE_COD / PSP_SPE_COD.
 SPECIALTY = {
@@ -44,16 +47,19 @@ class Drug:
     price_cents: int  # price of the small pack
     nature: int = NATURE["pharmacy_65"]
     daily_units: int = 1  # units taken per day: a pack supplies units // daily_units days
+    # other strengths of the molecule, (label, share of episodes): same units per pack, so the
+    # same days; the base strength takes the rest (catalog.with_strengths)
+    strengths: tuple[tuple[str, float], ...] = ()
 
 
 DRUGS: tuple[Drug, ...] = (
-    Drug("A10BA02", "METFORMINE", "1000MG", 30, 90, 420),
+    Drug("A10BA02", "METFORMINE", "1000MG", 30, 90, 420, strengths=(("500MG", 0.2), ("850MG", 0.3))),
     Drug("A10BB09", "GLICLAZIDE", "60MG", 30, 90, 560),
     Drug("A10BH01", "SITAGLIPTINE", "100MG", 28, 84, 3190),
     Drug("A10AE04", "INSULINE GLARGINE", "100UI/ML", 30, 90, 4820, NATURE["pharmacy_100"]),
-    Drug("A10BG03", "PIOGLITAZONE", "30MG", 28, 84, 2560),
+    Drug("A10BG03", "PIOGLITAZONE", "30MG", 28, 84, 2560, strengths=(("15MG", 0.3), ("45MG", 0.2))),
     Drug("A10BG02", "ROSIGLITAZONE", "4MG", 28, 84, 2750),
-    Drug("C10AA05", "ATORVASTATINE", "20MG", 30, 90, 1210),
+    Drug("C10AA05", "ATORVASTATINE", "20MG", 30, 90, 1210, strengths=(("10MG", 0.3), ("40MG", 0.2))),
     Drug("C10AA01", "SIMVASTATINE", "20MG", 28, 84, 780),
     Drug("C10AA07", "ROSUVASTATINE", "10MG", 30, 90, 1390),
     Drug("C09AA05", "RAMIPRIL", "5MG", 30, 90, 410),
@@ -66,7 +72,7 @@ DRUGS: tuple[Drug, ...] = (
     Drug("N06AB10", "ESCITALOPRAM", "10MG", 28, 0, 890),
     Drug("N06AB05", "PAROXETINE", "20MG", 28, 0, 620),
     Drug("N06AB06", "SERTRALINE", "50MG", 28, 0, 710),
-    Drug("N05BA12", "ALPRAZOLAM", "0,25MG", 30, 0, 190, NATURE["pharmacy_30"]),
+    Drug("N05BA12", "ALPRAZOLAM", "250µG", 30, 0, 190, NATURE["pharmacy_30"], strengths=(("500µG", 0.4),)),
     Drug("N05BA04", "OXAZEPAM", "10MG", 30, 0, 170, NATURE["pharmacy_30"]),
     Drug("N05BA08", "BROMAZEPAM", "6MG", 30, 0, 230, NATURE["pharmacy_30"]),
     Drug("N05CD06", "LORMETAZEPAM", "1MG", 14, 0, 160, NATURE["pharmacy_30"]),
@@ -97,20 +103,79 @@ class Pack:
     units: int
     large: bool  # GC
     price_cents: int
+    strength: str = ""  # as on the box: "30MG", "0,25MG", "250µG", "100UI/ML"
+    variant: int = 0  # 0: the drug's base strength, k: its k-th other strength
 
 
 def packs() -> tuple[Pack, ...]:
-    """Two packs per drug (small NGC, large GC when it exists), invented CIP13 codes."""
+    """Two packs per drug and strength (small NGC, large GC when it exists), invented CIP13
+    codes: the base strengths first, in drug order, then the other strengths, so that every
+    earlier pack keeps its code."""
     out: list[Pack] = []
     for i, d in enumerate(DRUGS):
-        out.append(Pack(ean13(f"34009{3000000 + 17 * i:07d}"), i, d.ngc_units, False, d.price_cents))
+        out.append(Pack(ean13(f"34009{3000000 + 17 * i:07d}"), i, d.ngc_units, False, d.price_cents, d.strength))
         if d.gc_units:
             price = int(d.price_cents * d.gc_units / d.ngc_units * 0.9)
-            out.append(Pack(ean13(f"34009{5000000 + 17 * i:07d}"), i, d.gc_units, True, price))
+            out.append(Pack(ean13(f"34009{5000000 + 17 * i:07d}"), i, d.gc_units, True, price, d.strength))
+    for i, d in enumerate(DRUGS):
+        for v, (label, _) in enumerate(d.strengths, start=1):
+            out.append(Pack(ean13(f"34009{7000000 + 17 * i + v:07d}"), i, d.ngc_units, False, d.price_cents,
+                            label, v))
+            if d.gc_units:
+                price = int(d.price_cents * d.gc_units / d.ngc_units * 0.9)
+                out.append(Pack(ean13(f"34009{8000000 + 17 * i + v:07d}"), i, d.gc_units, True, price, label, v))
     return tuple(out)
 
 
 PACKS = packs()
+# packs whose referential line has no dosage, as a few real ones (issue 26: never guessed)
+NO_DOSAGE = frozenset({ean13(f"34009{5000000 + 17 * 15:07d}"),  # aspirin, large pack
+                       ean13(f"34009{3000000 + 17 * 21:07d}")})  # bromazepam
+
+
+def dosage(strength: str) -> tuple[str, str]:
+    """A box's strength as IR_PHA_R writes it: the dosage per unit and its unit
+    ("0,25MG" -> ("0,25", "MG"), "100UI/ML" -> ("100", "UI/ML"))."""
+    m = re.match(r"^([0-9]+(?:,[0-9]+)?)(.*)$", strength)
+    return (m.group(1), m.group(2)) if m else ("", "")
+
+
+def strength_mg(pack: int) -> float:
+    """The dosage of one unit of pack ``pack`` in mg (nan when not a mass)."""
+    value, unit = dosage(PACKS[pack].strength)
+    factor = {"MG": 1.0, "G": 1000.0, "µG": 0.001}.get(unit)
+    return float(value.replace(",", ".")) * factor if factor and value else float("nan")
+
+
+def _variant_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each pack: the pack of each of its molecule's strengths (0: itself), the cumulative
+    shares of the other strengths (padded with inf) and their number (0 for a variant pack)."""
+    width = 1 + max(len(d.strengths) for d in DRUGS)
+    target = np.tile(np.arange(len(PACKS))[:, None], (1, width))
+    edges = np.full((len(PACKS), max(width - 1, 1)), np.inf)
+    count = np.zeros(len(PACKS), np.int64)
+    base = {(p.drug, p.large): k for k, p in enumerate(PACKS) if p.variant == 0}
+    for j, q in enumerate(PACKS):
+        if q.variant:
+            target[base[(q.drug, q.large)], q.variant] = j
+        elif DRUGS[q.drug].strengths:
+            shares = np.cumsum([w for _, w in DRUGS[q.drug].strengths])
+            edges[j, : len(shares)] = shares
+            count[j] = len(shares)
+    return target, edges, count
+
+
+_VARIANT_PACK, _VARIANT_EDGES, _VARIANT_COUNT = _variant_tables()
+
+
+def with_strengths(pack: np.ndarray, patient_index: np.ndarray, episode: np.ndarray) -> np.ndarray:
+    """The packs of some fills moved to the molecule's other strengths, one strength per patient
+    and episode (a patient keeps the strength of a treatment course), chosen by a hash of the
+    two: no random draw, so every other value of the extract stays what it was."""
+    u = ((patient_index.astype(np.int64) * 2654435761 + (episode.astype(np.int64) + 1) * 40503) % 10007) / 10007
+    passed = (u[:, None] >= _VARIANT_EDGES[pack]).sum(axis=1)
+    variant = np.where(passed < _VARIANT_COUNT[pack], passed + 1, 0)
+    return _VARIANT_PACK[pack, variant].astype(pack.dtype)
 
 # Outcomes and their hospital coding; DAS and acts that come with them.
 OUTCOME_CODES = {

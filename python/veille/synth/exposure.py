@@ -31,7 +31,8 @@ SPECIALIST_FOR = {"ssri": "psychiatry", "antipsychotic": "psychiatry", "insulin"
 _SMALL = np.full(len(DRUGS), -1)
 _LARGE = np.full(len(DRUGS), -1)
 for _i, _p in enumerate(PACKS):
-    (_LARGE if _p.large else _SMALL)[_p.drug] = _i
+    if _p.variant == 0:  # the base strength: catalog.with_strengths moves some fills to the others
+        (_LARGE if _p.large else _SMALL)[_p.drug] = _i
 PACK_UNITS = np.array([p.units for p in PACKS])
 PACK_DAYS = np.array([p.units // DRUGS[p.drug].daily_units for p in PACKS])  # days one pack supplies
 PACK_DRUG = np.array([p.drug for p in PACKS])

@@ -7,6 +7,7 @@ the same arguments always give the same bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Callable
@@ -17,7 +18,17 @@ from typing import Any
 import numpy as np
 
 from veille.errors import VeilleError
-from veille.synth import care, courses, dcir, exposure, fraud, hazards, hospital, referential
+from veille.synth import (
+    care,
+    catalog,
+    courses,
+    dcir,
+    exposure,
+    fraud,
+    hazards,
+    hospital,
+    referential,
+)
 from veille.synth.lines import concat
 from veille.synth.population import make_patients
 from veille.synth.scenario import load_scenario
@@ -140,6 +151,8 @@ def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: S
     regular = [fills] + ([shop] if shop is not None else [])
     if courses.needed(sc):
         eps, regular = courses.add_drug_use(world, chunk, pts, eps, arch, regular)
+    regular = [dataclasses.replace(f, pack=catalog.with_strengths(f.pack, pts.index[f.patient], f.episode))
+               for f in regular]
     exposed = exposure.supply_intervals(pts, eps, regular)
     by_outcome = hazards.effects_by_outcome(sc)
     inter_by_outcome = hazards.interactions_by_outcome(sc)

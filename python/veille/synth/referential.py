@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veille.synth.catalog import CONDITION_CODES, DRUGS, PACKS
+from veille.synth.catalog import CONDITION_CODES, DRUGS, NO_DOSAGE, PACKS, dosage
 from veille.synth.hospital import RET_COLUMNS, Stays
 from veille.synth.population import Patients
 from veille.synth.world import World
@@ -76,6 +76,10 @@ def used_drugs(sc: dict) -> set[str]:
     return used | {atc for spec in (sc.get("courses") or {}).values() for atc in spec["drugs"]}
 
 
+def _utf8(values: list[str]) -> np.ndarray:
+    return np.array([v.encode("utf-8") for v in values], dtype=object)
+
+
 def write_pha(sink: Sink, fmt: Formatter, sc: dict) -> None:
     """IR_PHA_R: the packs of the drugs the scenario uses (all 30 first drugs for the bundled ones)."""
     used = used_drugs(sc)
@@ -88,8 +92,11 @@ def write_pha(sink: Sink, fmt: Formatter, sc: dict) -> None:
         "PHA_ATC_C07": np.array([d.atc7 for d in drug], dtype=object),
         "PHA_ATC_C03": np.array([d.atc7[:3] for d in drug], dtype=object),
         "PHA_NOM_PA": np.array([d.molecule for d in drug], dtype=object),
-        "PHA_MED_NOM": np.array([f"{d.molecule.split()[0]} VEILLE {d.strength} B/{p.units}"
-                                 for d, p in zip(drug, packs, strict=True)], dtype=object),
+        # UTF-8 bytes: a strength in µg is the only text of the extract outside ASCII
+        "PHA_MED_NOM": _utf8([f"{d.molecule.split()[0]} VEILLE {p.strength} B/{p.units}"
+                              for d, p in zip(drug, packs, strict=True)]),
+        "PHA_DOS_PRA_DSES": _utf8(["" if p.cip13 in NO_DOSAGE else dosage(p.strength)[0] for p in packs]),
+        "PHA_DOS_UNT_DSES": _utf8(["" if p.cip13 in NO_DOSAGE else dosage(p.strength)[1] for p in packs]),
         "PHA_CND_TOP": np.array(["GC" if p.large else "NGC" for p in packs], dtype=object),
         "PHA_UNT_NBR_DSES": fmt.num(np.array([p.units for p in packs])),
         "PHA_PRI_UNI": fmt.money(np.array([p.price_cents for p in packs])),
