@@ -157,6 +157,8 @@ def analyse_outcome(
     comparator: str,
     classes: pd.DataFrame | None = None,
     counting: pd.DataFrame | None = None,
+    dose_counting: pd.DataFrame | None = None,
+    dose_labels: list[str] | None = None,
 ) -> OutcomeAnalysis:
     """Run the requested analyses on the survival rows ``df`` of one cohort x outcome."""
     df = df.reset_index(drop=True)
@@ -212,6 +214,8 @@ def analyse_outcome(
 
     if "cumulative_exposure" in want and counting is not None and not settings.negative_control:
         _cumulative(res, counting, df, x[covs], settings)
+    if "cumulative_dose" in want and dose_counting is not None and dose_labels and not settings.negative_control:
+        _cumulative_dose(res, dose_counting, dose_labels, df, x[covs])
     return res
 
 
@@ -268,10 +272,11 @@ def _propensity_analyses(res: OutcomeAnalysis, data: pd.DataFrame, covs: list[st
         res.note("balance", f"SMD > 0.1 after weighting: {', '.join(flagged)}")
 
 
-def _cumulative_row(res: OutcomeAnalysis, cat: str, in_cat: pd.DataFrame, ref: pd.DataFrame) -> dict:
+def _cumulative_row(res: OutcomeAnalysis, cat: str, in_cat: pd.DataFrame, ref: pd.DataFrame,
+                    analysis: str = "cumulative_exposure", what: str = "cumulative") -> dict:
     row = {
-        "cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": "cumulative_exposure",
-        "term": cat, "exposure": f"{res.exposure} ({cat} cumulative)", "comparator": res.comparator,
+        "cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": analysis,
+        "term": cat, "exposure": f"{res.exposure} ({cat} {what})", "comparator": res.comparator,
         "is_negative_control": False,
         "n_exposed": int(in_cat["patient_id"].nunique()), "n_comparator": int(ref["patient_id"].nunique()),
         "events_exposed": int(in_cat["event"].sum()), "events_comparator": int(ref["event"].sum()),
@@ -282,23 +287,47 @@ def _cumulative_row(res: OutcomeAnalysis, cat: str, in_cat: pd.DataFrame, ref: p
     return row
 
 
-def _cumulative(res: OutcomeAnalysis, counting: pd.DataFrame, df: pd.DataFrame, x: pd.DataFrame, settings: Settings) -> None:
-    """Time-varying Cox: exposed person-time by cumulative-exposure category vs the comparator.
+def _fit_time_varying(cp: pd.DataFrame, terms: list[str], covariates: list[str]) -> tuple[CoxTimeVaryingFitter | None, str | None]:
+    """lifelines' time-varying Cox model on counting-process rows, or why it did not converge."""
+    ctv = CoxTimeVaryingFitter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ctv.fit(cp[["patient_id", "start_day", "stop_day", "event", *terms, *covariates]], id_col="patient_id",
+                    start_col="start_day", stop_col="stop_day", event_col="event")
+        except Exception as exc:  # noqa: BLE001 - lifelines raises several types on degenerate data
+            return None, f"the time-varying Cox model did not converge ({str(exc).split('. ')[0][:100]})"
+    if any("norm(delta) is still high" in str(w.message) for w in caught):
+        return None, "the time-varying Cox model did not converge"
+    return ctv, None
 
+
+def _set_hr(row: dict, ctv: CoxTimeVaryingFitter, term: str) -> None:
+    beta, se = float(ctv.params_[term]), float(ctv.standard_errors_[term])
+    if not (np.isfinite(beta) and np.isfinite(se) and abs(beta) < 15):
+        row["message"] = "the time-varying Cox model did not converge (infinite hazard ratio)"
+        return
+    row.update(hr=float(np.exp(beta)), ci_low=float(np.exp(beta - Z95 * se)), ci_high=float(np.exp(beta + Z95 * se)),
+               se_log_hr=se, p_value=float(ctv.summary.loc[term, "p"]), status="ok")
+
+
+def _categories(res: OutcomeAnalysis, counting: pd.DataFrame, column: str, cats: dict[str, str], df: pd.DataFrame,
+                x: pd.DataFrame, analysis: str, what: str, label: str) -> tuple[pd.DataFrame, dict, list[str]]:
+    """Exposed person-time by category of ``column`` against the comparator, in one time-varying
+    Cox model with the covariates: one estimate row per category (``cats``: label -> term).
     A category without events cannot be estimated: its person-time is left out of the model
-    and its row says so.
-    """
+    and its row says so. Returns the model's rows, the estimate rows and the fitted terms."""
     cp = counting[counting["stop_day"] > counting["start_day"]].copy()
     ref = cp[cp["exposed"] == 0]
     rows, terms = {}, []
-    for cat, term in CUMULATIVE_TERMS.items():
-        cp[term] = ((cp["exposed"] == 1) & (cp["cum_exposure_category"] == cat)).astype(float)
+    for cat, term in cats.items():
+        cp[term] = ((cp["exposed"] == 1) & (cp[column] == cat)).astype(float)
         in_cat = cp[cp[term] == 1]
-        rows[cat] = _cumulative_row(res, cat, in_cat, ref)
+        rows[cat] = _cumulative_row(res, cat, in_cat, ref, analysis, label)
         if in_cat.empty:
-            rows[cat]["message"] = f"no exposed person-time with {cat} cumulative exposure"
+            rows[cat]["message"] = f"no exposed person-time with {cat} {what}"
         elif in_cat["event"].sum() == 0:
-            rows[cat]["message"] = f"no events with {cat} cumulative exposure: not estimable"
+            rows[cat]["message"] = f"no events with {cat} {what}: not estimable"
         else:
             terms.append(term)
     keep = (cp["exposed"] == 0) | (cp[terms].sum(axis=1) > 0) if terms else cp["exposed"] == 0
@@ -306,31 +335,54 @@ def _cumulative(res: OutcomeAnalysis, counting: pd.DataFrame, df: pd.DataFrame, 
     if not terms or ref["event"].sum() == 0:
         for row in rows.values():
             row["message"] = row["message"] or "no events among the comparator: not estimable"
-        return
-    ctv = CoxTimeVaryingFitter()
-    problem = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            ctv.fit(cp[["patient_id", "start_day", "stop_day", "event", *terms, *x.columns]], id_col="patient_id",
-                    start_col="start_day", stop_col="stop_day", event_col="event")
-        except Exception as exc:  # noqa: BLE001 - lifelines raises several types on degenerate data
-            problem = f"the time-varying Cox model did not converge ({str(exc).split('. ')[0][:100]})"
-    if problem is None and any("norm(delta) is still high" in str(w.message) for w in caught):
-        problem = "the time-varying Cox model did not converge"
-    for cat, term in CUMULATIVE_TERMS.items():
-        row = rows[cat]
+        return cp, rows, []
+    ctv, problem = _fit_time_varying(cp, terms, list(x.columns))
+    for cat, term in cats.items():
         if term not in terms:
             continue
         if problem:
-            row["message"] = problem
-            continue
-        beta, se = float(ctv.params_[term]), float(ctv.standard_errors_[term])
-        if not (np.isfinite(beta) and np.isfinite(se) and abs(beta) < 15):
-            row["message"] = "the time-varying Cox model did not converge (infinite hazard ratio)"
-            continue
-        row.update(hr=float(np.exp(beta)), ci_low=float(np.exp(beta - Z95 * se)), ci_high=float(np.exp(beta + Z95 * se)),
-                   se_log_hr=se, p_value=float(ctv.summary.loc[term, "p"]), status="ok")
+            rows[cat]["message"] = problem
+        else:
+            _set_hr(rows[cat], ctv, term)
+    return cp, rows, terms
+
+
+def _cumulative(res: OutcomeAnalysis, counting: pd.DataFrame, df: pd.DataFrame, x: pd.DataFrame, settings: Settings) -> None:
+    """Time-varying Cox: exposed person-time by cumulative-exposure category vs the comparator."""
+    _categories(res, counting, "cum_exposure_category", CUMULATIVE_TERMS, df, x, "cumulative_exposure",
+                "cumulative exposure", "cumulative")
+
+
+def _cumulative_dose(res: OutcomeAnalysis, counting: pd.DataFrame, labels: list[str], df: pd.DataFrame,
+                     x: pd.DataFrame) -> None:
+    """Time-varying Cox by cumulative-dose category vs the comparator (issue 26), and a trend
+    test: the same model with the exposure and the category's rank (0, 1, ...) while exposed,
+    whose hazard ratio is the change per category step. Subjects with a dispensing of unknown
+    dose are left out (a note counts them). The trend row carries no counts: they are the sum
+    of the categories', and a masked category would come back by subtraction."""
+    incomplete = counting.loc[~counting["dose_complete"].astype(bool), "patient_id"].nunique()
+    if incomplete:
+        res.note("cumulative_dose", f"{incomplete} exposed subjects left out: a dispensing of unknown dose")
+    counting = counting[counting["dose_complete"].astype(bool)]
+    cats = {label: f"dose_cat_{k}" for k, label in enumerate(labels)}
+    cp, _, terms = _categories(res, counting, "dose_category", cats, df, x, "cumulative_dose", "cumulative dose",
+                               "cumulative dose")
+    trend = {"cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": "cumulative_dose", "term": "trend",
+             "exposure": f"{res.exposure} (per cumulative-dose category)", "comparator": res.comparator,
+             "is_negative_control": False, "n_exposed": None, "n_comparator": None, "events_exposed": None,
+             "events_comparator": None, "hr": None, "ci_low": None, "ci_high": None, "se_log_hr": None,
+             "p_value": None, "status": "not_estimable", "message": None}
+    res.estimates.append(trend)
+    if len(terms) < 2:
+        trend["message"] = "a trend needs at least two categories with events"
+        return
+    cp = cp.assign(dose_exposed=cp["exposed"].astype(float),
+                   dose_rank=np.where(cp["exposed"] == 1, cp["dose_category_number"].fillna(0), 0.0).astype(float))
+    ctv, problem = _fit_time_varying(cp, ["dose_exposed", "dose_rank"], list(x.columns))
+    if problem:
+        trend["message"] = problem
+        return
+    _set_hr(trend, ctv, "dose_rank")
 
 
 def kaplan_meier(df: pd.DataFrame, points: int = 200) -> dict[int, pd.DataFrame]:

@@ -10,6 +10,7 @@ Durations are in days. Every mistake becomes one line naming the file and the ke
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +42,7 @@ ANALYSES = (
     "matching",
     "ph_test",
     "cumulative_exposure",
+    "cumulative_dose",
 )
 HR_ANALYSES = ("cox_crude", "cox_adjusted", "iptw", "matching")
 
@@ -232,6 +234,33 @@ class CaseSeries(_Strict):
         return v
 
 
+class CumulativeDose(_Strict):
+    """Cumulative-dose categories (issue 26): the dose of the exposure's dispensings since index,
+    in mg or IU, cut at ascending thresholds (pioglitazone: [10500, 28000] mg gives < 10,500,
+    10,500-27,999 and >= 28,000 mg)."""
+
+    unit: Literal["mg", "IU"] = "mg"
+    thresholds: list[float] = Field(min_length=1)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _ascending(cls, v: list[float]) -> list[float]:
+        if any(t <= 0 for t in v):
+            raise ValueError("cumulative_dose thresholds must be positive")
+        if any(b <= a for a, b in itertools.pairwise(v)):
+            raise ValueError("cumulative_dose thresholds must be in ascending order")
+        return v
+
+    def labels(self) -> list[str]:
+        """One label per category: '<10,500 mg', '10,500-27,999 mg', '>=28,000 mg'."""
+        def f(x: float) -> str:
+            return f"{x:,.0f}" if float(x).is_integer() else f"{x:,}"
+        t, u = self.thresholds, self.unit
+        middle = [f"{f(a)}-{f(b - 1)} {u}" if float(a).is_integer() and float(b).is_integer()
+                  else f"{f(a)} to <{f(b)} {u}" for a, b in itertools.pairwise(t)]
+        return [f"<{f(t[0])} {u}", *middle, f">={f(t[-1])} {u}"]
+
+
 class PublishedEstimate(_Strict):
     comparison: str
     outcome: str
@@ -268,7 +297,9 @@ class Study(_Strict):
     outcomes: list[Outcome] = Field(min_length=1)
     negative_controls: list[Outcome] = Field(default_factory=list)
     covariates: Covariates = Covariates()
-    analyses: list[str] = Field(default_factory=lambda: [a for a in ANALYSES if a != "cumulative_exposure"])
+    cumulative_dose: CumulativeDose | None = None
+    analyses: list[str] = Field(default_factory=lambda: [a for a in ANALYSES
+                                                         if a not in ("cumulative_exposure", "cumulative_dose")])
     primary_analysis: str = "cox_adjusted"
     min_events: int = Field(5, ge=1)
     min_events_per_covariate: int = Field(5, ge=0)
@@ -312,6 +343,9 @@ class Study(_Strict):
             raise ValueError("an 'sccs' block needs design: sccs")
         if not self.comparisons:
             raise ValueError("comparisons: a cohort study needs at least one comparison")
+        if ("cumulative_dose" in self.analyses) != (self.cumulative_dose is not None):
+            raise ValueError("the cumulative_dose analysis needs a cumulative_dose block (unit, thresholds), "
+                             "and the block needs cumulative_dose in analyses")
         if self.primary_analysis not in HR_ANALYSES:
             raise ValueError(f"primary_analysis must be one of {', '.join(HR_ANALYSES)}")
         if self.primary_analysis not in self.analyses:

@@ -68,6 +68,29 @@ def forest_figure(rows: pd.DataFrame, title: str) -> go.Figure:
     return fig
 
 
+def dose_response_figure(rows: pd.DataFrame, title: str) -> go.Figure:
+    """Hazard ratio (95% CI, log axis) by cumulative-dose category, in category order, with a
+    line at 1; ``rows`` has label, hr, ci_low, ci_high (a category without hr is marked not
+    estimable). No counts: nothing here needs the small-cell rule."""
+    rows = rows.reset_index(drop=True)
+    ok = rows["hr"].notna().to_numpy()
+    labels = [f"{lab}{'' if o else ' (not estimable)'}" for lab, o in zip(rows["label"], ok, strict=True)]
+    est = rows[ok]
+    fig = go.Figure(go.Scatter(x=labels, y=[1.0] * len(labels), mode="markers", marker={"opacity": 0},
+                               hoverinfo="skip", showlegend=False))
+    fig.add_trace(go.Scatter(
+        x=[labels[i] for i in np.flatnonzero(ok)], y=est["hr"], mode="lines+markers",
+        marker={"symbol": "square", "color": "#2c3e50", "size": 9}, line={"color": "#2c3e50", "dash": "dot"},
+        error_y={"type": "data", "symmetric": False, "array": est["ci_high"] - est["hr"],
+                 "arrayminus": est["hr"] - est["ci_low"], "color": "#7f8c8d"},
+        hovertemplate="%{x}: HR %{y:.2f}<extra></extra>", showlegend=False))
+    fig.add_hline(y=1.0, line={"color": "#c0392b", "dash": "dash", "width": 1})
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, width=720, height=420,
+                      xaxis={"title": "cumulative dose since index", "categoryorder": "array", "categoryarray": labels},
+                      yaxis={"type": "log", "title": "hazard ratio vs comparator (95% CI, log scale)"})
+    return fig
+
+
 def funnel_figure(controls: pd.DataFrame, null, title: str) -> go.Figure:
     """Negative controls' estimates (``controls``: label, hr, se) against their standard error,
     with the 95% limits of the nominal null (HR 1, sampling error only) and of the fitted

@@ -131,6 +131,24 @@ def write_sccs(conn: sa.Connection, study: Study) -> list[str]:
     return [study.id]
 
 
+_DOSE_CATEGORY = sa.text(
+    "insert into study.cohort_dose_category (cohort_id, category_number, lower_bound, dose_unit, label) "
+    "values (:cohort_id, :category_number, :lower_bound, :dose_unit, :label)"
+)
+
+
+def dose_category_rows(study: Study) -> list[dict]:
+    """One `study.cohort_dose_category` row per comparison x cumulative-dose category (none
+    without a cumulative_dose block); category 0 starts at 0."""
+    dose = study.cumulative_dose
+    if dose is None:
+        return []
+    bounds = [0.0, *dose.thresholds]
+    return [{"cohort_id": study.cohort_id(c), "category_number": k, "lower_bound": b, "dose_unit": dose.unit,
+             "label": label} for c in study.comparisons
+            for k, (b, label) in enumerate(zip(bounds, dose.labels(), strict=True))]
+
+
 def write_registry(conn: sa.Connection, study: Study) -> list[str]:
     """Replace the study's registry rows (in the caller's transaction); return the cohort ids (a
     case series: its own id)."""
@@ -141,4 +159,6 @@ def write_registry(conn: sa.Connection, study: Study) -> list[str]:
     defs = definition_rows(study)
     conn.execute(_DEFINITION, defs)
     conn.execute(_OUTCOME, outcome_rows(study))
+    if study.cumulative_dose is not None:
+        conn.execute(_DOSE_CATEGORY, dose_category_rows(study))
     return [d["cohort_id"] for d in defs]

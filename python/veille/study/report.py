@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 from veille.privacy import THRESHOLD, mask_count, mask_text
 from veille.report import Report, table_html
 from veille.report.index import write_index
-from veille.study.plots import forest_figure, funnel_figure, km_figure
+from veille.study.plots import dose_response_figure, forest_figure, funnel_figure, km_figure
 
 
 def _design(s) -> list[tuple[str, str]]:
@@ -132,7 +132,22 @@ ADJUSTMENT = {
     "iptw": "inverse probability of treatment weights (propensity score), robust SE",
     "matching": "1:1 propensity-score matching (caliper 0.2 SD), pair-clustered SE",
     "cumulative_exposure": "the covariates, cumulative exposure as time-varying categories",
+    "cumulative_dose": "the covariates, cumulative dose as time-varying categories (trend: per category step)",
 }
+
+
+def _dose_response(page: Report, estimates: list[dict], title: str) -> list[Markup]:
+    """One dose-response chart per outcome with cumulative-dose rows, the trend test in its title."""
+    charts = []
+    for outcome in dict.fromkeys(e["outcome_id"] for e in estimates if e["analysis"] == "cumulative_dose"):
+        rows = [e for e in estimates if e["analysis"] == "cumulative_dose" and e["outcome_id"] == outcome]
+        cats = pd.DataFrame([{"label": e["term"], "hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]}
+                             for e in rows if e["term"] != "trend"])
+        trend = next((e for e in rows if e["term"] == "trend"), None)
+        test = (f"trend: HR {trend['hr']:.2f} per category ({_ci(trend['ci_low'], trend['ci_high'])}), "
+                f"p = {trend['p_value']:.3g}" if trend and trend["hr"] is not None else "trend: not estimable")
+        charts.append(page.chart(dose_response_figure(cats, f"{title}: {outcome} by cumulative dose; {test}")))
+    return charts
 
 
 def _estimates(rows: list[dict]) -> Markup:
@@ -221,6 +236,7 @@ def study_report(run) -> tuple[Report, dict]:
             "forest": page.chart(forest_figure(forest, f"{comp.exposure.label} vs {comp.comparator.label}"))
             if len(forest) else "",
             "km": km,
+            "dose_response": _dose_response(page, estimates, f"{comp.exposure.label} vs {comp.comparator.label}"),
             "nc_summary": negative_control_summary(outs, s.primary_analysis),
             "calibration": calibration_text(run, cid, s.primary_analysis),
             "funnel": _funnel(page, run, cid, outs, s.primary_analysis),

@@ -18,7 +18,8 @@ from veille.study.config import Study
 from veille.study.registry import write_registry
 
 DBT_SELECTION = ["build", "--select", "+tag:study", "--indirect-selection", "cautious", "--quiet"]
-MARTS = ("fct_study_survival", "fct_study_covariate_class", "fct_study_counting_process", "fct_study_attrition")
+MARTS = ("fct_study_survival", "fct_study_covariate_class", "fct_study_counting_process", "fct_study_attrition",
+         "fct_study_dose_counting_process")
 
 
 @dataclass
@@ -51,11 +52,12 @@ MART_KEYS = {
     "fct_study_covariate_class": ["cohort_id", "patient_id", "atc_class"],
     "fct_study_counting_process": ["cohort_id", "outcome_id", "patient_id", "start_day"],
     "fct_study_attrition": ["cohort_id", "outcome_id", "step"],
+    "fct_study_dose_counting_process": ["cohort_id", "outcome_id", "patient_id", "start_day"],
 }
 
 
 def read_study_marts(marts: Marts, cohort_ids: list[str]) -> tuple[pd.DataFrame, ...]:
-    """The four study marts (MARTS) of these cohorts, from PostgreSQL or Spark (veille.marts),
+    """The study marts (MARTS) of these cohorts, from PostgreSQL or Spark (veille.marts),
     each sorted by its unique key: a matched analysis pairs subjects in the order it reads them,
     and neither engine returns rows in a set order."""
     return tuple(marts.read(f"marts.{m}", {"cohort_id": cohort_ids})
@@ -63,7 +65,7 @@ def read_study_marts(marts: Marts, cohort_ids: list[str]) -> tuple[pd.DataFrame,
 
 
 def analyse_study(study: Study, surv: pd.DataFrame, classes: pd.DataFrame,
-                  counting: pd.DataFrame) -> Iterator[OutcomeAnalysis]:
+                  counting: pd.DataFrame, dose_counting: pd.DataFrame | None = None) -> Iterator[OutcomeAnalysis]:
     """Every comparison x outcome (negative controls included) of ``study``, fitted on its
     marts (read_study_marts)."""
     for comp in study.comparisons:
@@ -87,6 +89,9 @@ def analyse_study(study: Study, surv: pd.DataFrame, classes: pd.DataFrame,
                 comparator=comp.comparator.label,
                 classes=cls,
                 counting=counting[(counting["cohort_id"] == cid) & (counting["outcome_id"] == outcome.id)],
+                dose_counting=None if dose_counting is None else dose_counting[
+                    (dose_counting["cohort_id"] == cid) & (dose_counting["outcome_id"] == outcome.id)],
+                dose_labels=study.cumulative_dose.labels() if study.cumulative_dose else None,
             )
 
 
@@ -109,11 +114,11 @@ def run_study(study: Study, *, build: bool = True, report_dir: Path | None = Non
         return _run_case_series(run, report_dir)
     try:
         with eng.connect() as conn:
-            surv, classes, counting, attrition = read_study_marts(marts_for(target, conn), cohort_ids)
+            surv, classes, counting, attrition, dose_counting = read_study_marts(marts_for(target, conn), cohort_ids)
         run.attrition = attrition
         with eng.begin() as conn:
             store.save_attrition(conn, run_id, attrition)
-            for res in analyse_study(study, surv, classes, counting):
+            for res in analyse_study(study, surv, classes, counting, dose_counting):
                 run.outcomes.append(res)
                 store.save_outcome(conn, run_id, res)
             run.nulls = store.save_calibration(conn, run_id, run.outcomes)

@@ -1,0 +1,167 @@
+{{ config(tags=['study']) }}
+{#-
+  Counting-process rows for time-varying cumulative dose (issue 26), for the cohorts with
+  cumulative-dose categories (study YAML cumulative_dose): an exposed subject's follow-up is
+  split where the dose of the exposure's dispensings since index (fct_drug_dispensing_doses,
+  counted on the dispensing day; what was dispensed before entry counts at entry) enters the
+  next category. Comparator subjects keep one row, no category. dose_complete is false when a
+  dispensing of the subject has no known dose: the analysis leaves such subjects out, counted.
+  Days since entry, as fct_study_counting_process.
+-#}
+
+with categories as (
+    select * from {{ ref('stg_study__cohort_dose_categories') }}
+),
+
+survival as (
+    select cohort_id, outcome_id, patient_id, exposed, index_date, entry_date, exit_date, time_days, event
+    from {{ ref('fct_study_survival') }}
+    where cohort_id in (select cohort_id from categories)
+),
+
+dispensings as (
+    select
+        group_dispensings.cohort_id,
+        group_dispensings.patient_id,
+        group_dispensings.dispensing_date,
+        case when doses.dose_unit = units.dose_unit then doses.dose_dispensed end as dose_dispensed
+    from {{ ref('int_study_group_dispensings') }} as group_dispensings
+    inner join (select distinct cohort_id, dose_unit from categories) as units
+        on group_dispensings.cohort_id = units.cohort_id
+    left join {{ ref('fct_drug_dispensing_doses') }} as doses
+        on group_dispensings.dispensing_id = doses.dispensing_id
+    where group_dispensings.drug_group = 'exposure'
+),
+
+-- each exposed subject's dispensings in [index, exit), on their day since entry (at least 0),
+-- plus day 0 with no dose so that every exposed subject starts in a category
+subject_days as (
+    select
+        survival.cohort_id,
+        survival.outcome_id,
+        survival.patient_id,
+        greatest({{ days_between('dispensings.dispensing_date', 'survival.entry_date') }}, 0) as day,
+        dispensings.dose_dispensed,
+        1 as is_dispensing
+    from survival
+    inner join dispensings
+        on survival.cohort_id = dispensings.cohort_id
+        and survival.patient_id = dispensings.patient_id
+        and dispensings.dispensing_date >= survival.index_date
+        and dispensings.dispensing_date < survival.exit_date
+    where survival.exposed = 1
+    union all
+    select cohort_id, outcome_id, patient_id, 0, 0, 0
+    from survival
+    where exposed = 1
+),
+
+completeness as (
+    select
+        cohort_id,
+        outcome_id,
+        patient_id,
+        sum(case when is_dispensing = 1 and dose_dispensed is null then 1 else 0 end) = 0 as dose_complete
+    from subject_days
+    group by cohort_id, outcome_id, patient_id
+),
+
+cumulated as (
+    select
+        cohort_id,
+        outcome_id,
+        patient_id,
+        day,
+        sum(sum(coalesce(dose_dispensed, 0))) over (
+            partition by cohort_id, outcome_id, patient_id order by day rows between unbounded preceding and current row
+        ) as cum_dose
+    from subject_days
+    group by cohort_id, outcome_id, patient_id, day
+),
+
+categorized as (
+    select
+        cumulated.*,
+        categories.category_number,
+        categories.label,
+        lag(categories.category_number) over (
+            partition by cumulated.cohort_id, cumulated.outcome_id, cumulated.patient_id order by cumulated.day
+        ) as previous_category
+    from cumulated
+    inner join categories
+        on cumulated.cohort_id = categories.cohort_id
+        and cumulated.cum_dose >= categories.lower_bound
+        and (categories.upper_bound is null or cumulated.cum_dose < categories.upper_bound)
+),
+
+changes as (
+    select
+        categorized.*,
+        lead(categorized.day) over (
+            partition by categorized.cohort_id, categorized.outcome_id, categorized.patient_id order by categorized.day
+        ) as next_day
+    from categorized
+    inner join survival
+        on categorized.cohort_id = survival.cohort_id
+        and categorized.outcome_id = survival.outcome_id
+        and categorized.patient_id = survival.patient_id
+    where (categorized.previous_category is null or categorized.category_number <> categorized.previous_category)
+        and (categorized.day = 0 or categorized.day < survival.time_days)
+),
+
+intervals as (
+    select
+        survival.cohort_id,
+        survival.outcome_id,
+        survival.patient_id,
+        1 as exposed,
+        changes.day as start_day,
+        coalesce(changes.next_day, survival.time_days) as stop_day,
+        case when changes.next_day is null then survival.event else 0 end as event,
+        changes.cum_dose,
+        changes.category_number,
+        changes.label,
+        completeness.dose_complete
+    from changes
+    inner join survival
+        on changes.cohort_id = survival.cohort_id
+        and changes.outcome_id = survival.outcome_id
+        and changes.patient_id = survival.patient_id
+    inner join completeness
+        on changes.cohort_id = completeness.cohort_id
+        and changes.outcome_id = completeness.outcome_id
+        and changes.patient_id = completeness.patient_id
+    union all
+    select
+        cohort_id,
+        outcome_id,
+        patient_id,
+        0,
+        0,
+        time_days,
+        event,
+        null,
+        null,
+        null,
+        true
+    from survival
+    where exposed = 0
+),
+
+final as (
+    select
+        cohort_id,
+        outcome_id,
+        patient_id,
+        cast(exposed as int) as exposed,
+        cast(start_day as int) as start_day,
+        cast(stop_day as int) as stop_day,
+        cast(event as int) as event,
+        cast(cum_dose as {{ dose_type() }}) as cum_dose,
+        cast(category_number as int) as dose_category_number,
+        label as dose_category,
+        dose_complete
+    from intervals
+)
+
+select * from final
