@@ -65,7 +65,7 @@ def test_cli_writes_an_extract_and_refuses_to_overwrite(tmp_path, capsys, monkey
         (["--years", "0"], "error: --years must be between 1 and 20, got 0"),
         (["--start", "2015-13-01"], "error: --start must be a date as YYYY-MM-DD, got '2015-13-01'"),
         (["--scenario", "nope"],
-         "error: unknown scenario 'nope': not one of default, strong, interactions nor a YAML file"),
+         "error: unknown scenario 'nope': not one of default, strong, interactions, dose nor a YAML file"),
         (["--profile", "nope"], "error: unknown profile 'nope': not one of default, stress"),
     ],
 )

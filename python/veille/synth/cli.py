@@ -25,7 +25,7 @@ def synth_cmd(
     start: str = typer.Option("2015-01-01", "--start", help="first day of the period (YYYY-MM-DD)"),
     seed: int = typer.Option(1, "--seed", help="random seed: same seed, same bytes"),
     scenario: str = typer.Option("default", "--scenario",
-                                 help="'default', 'strong', 'interactions' or a YAML scenario file"),
+                                 help="'default', 'strong', 'interactions', 'dose' or a YAML scenario file"),
     profile: str = typer.Option("default", "--profile",
                                 help="shape of the data: 'default', or 'stress' (heavy tails, other "
                                      "code frequencies, long stays, another calendar; same truth)"),

@@ -160,11 +160,11 @@ def _chunk(world: World, chunk: int, first: int, n: int, fmt: Formatter, sink: S
     segments = []
     inter_counts: dict[int, dict[str, int]] = {}
     for o, effs in by_outcome.items():
-        draw = hazards.draw_outcome(rng, pts, exposed, world, o, effs, inter_by_outcome[o])
+        draw = hazards.draw_outcome(rng, pts, exposed, world, o, effs, inter_by_outcome[o], fills=regular)
         events[o] = (draw.patient, draw.day)
         segments.append((o, draw.segments))
         for j, (i, _) in enumerate(inter_by_outcome[o]):
-            joint = ((draw.segments["bits"].astype(np.int64) >> (len(effs) + j)) & 1) == 1
+            joint = ((draw.segments["bits"].astype(np.int64) >> (len(hazards.effect_columns(effs)) + j)) & 1) == 1
             inter_counts[i] = {"patients": len(np.unique(draw.segments["patient"][joint])),
                                "person_days": int(draw.segments["days"][joint].sum()),
                                "events": int(draw.segments["event"][joint].sum())}
@@ -222,6 +222,10 @@ def _write_truth(out: Path, world: World, sc: dict, truth: dict, start: date, en
         e["hazard_ratio"] = float(e["hazard_ratio"])
         e["comparator_atc"] = eff.get("comparator_atc")
         e["negative_control"] = e["hazard_ratio"] == 1.0
+        if eff.get("dose"):  # issue 26: the ratio of each cumulative-dose category vs unexposed
+            e["dose"] = {"thresholds_mg": [float(t) for t in eff["dose"]["thresholds_mg"]],
+                         "category_hazard_ratios": [float(h) for h in eff["dose"]["hazard_ratios"]]}
+            e["negative_control"] = False
         effects.append(e)
     doc = {
         "generator": "veille synth",

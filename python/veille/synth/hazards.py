@@ -55,6 +55,53 @@ def interactions_by_outcome(sc: dict) -> dict[str, list[tuple[int, dict]]]:
     return out
 
 
+def effect_columns(effects: list[tuple[int, dict]]) -> list[tuple[str, int, str, float, float]]:
+    """The hazard's exposure columns of an outcome's effects: (ATC, latency, population, hazard
+    ratio, cumulative mg from which it applies). An effect with a ``dose`` block (issue 26:
+    ``{thresholds_mg: [...], hazard_ratios: [...]}``) gives one column per category: the first
+    from the first dose with the first ratio, each next one from the day the cumulative dose
+    dispensed reaches its threshold, with the ratio of its category to the previous one's, so
+    that the product is the category's ratio while the drug is current."""
+    cols = []
+    for _, eff in effects:
+        atc, lat, pop = str(eff["exposure_atc"]), int(eff["latency_days"]), str(eff["population"])
+        dose = eff.get("dose")
+        if not dose:
+            cols.append((atc, lat, pop, float(eff["hazard_ratio"]), 0.0))
+            continue
+        hrs = [float(h) for h in dose["hazard_ratios"]]
+        cols.append((atc, lat, pop, hrs[0], 0.0))
+        cols += [(atc, lat, pop, hrs[k + 1] / hrs[k], float(t)) for k, t in enumerate(dose["thresholds_mg"])]
+    return cols
+
+
+def cumulative_mg_crossing(pts: Patients, fills: list, atc: str, threshold: float) -> np.ndarray:
+    """Per patient (local index), the day the cumulative mg dispensed of the drugs whose ATC
+    starts with ``atc`` reaches ``threshold`` (packs x units x the pack's mg per unit, on the
+    fill's day); a large number when never."""
+    from veille.synth.catalog import PACKS, strength_mg
+
+    mg_per_pack = np.array([p.units * strength_mg(k) for k, p in enumerate(PACKS)])
+    of_atc = np.array([DRUGS[p.drug].atc7.startswith(atc) for p in PACKS])
+    patient = np.concatenate([f.patient for f in fills])
+    pack = np.concatenate([f.pack for f in fills])
+    day = np.concatenate([f.day for f in fills])
+    mg = np.concatenate([f.packs for f in fills]) * mg_per_pack[pack]
+    keep = of_atc[pack] & np.isfinite(mg)
+    patient, day, mg = patient[keep], day[keep], mg[keep]
+    order = np.lexsort((day, patient))
+    patient, day, mg = patient[order], day[order], mg[order]
+    cum = np.cumsum(mg)
+    first = np.r_[True, patient[1:] != patient[:-1]]
+    start_of = np.maximum.accumulate(np.where(first, np.arange(len(patient)), 0))
+    cum = cum - np.r_[0.0, cum][start_of]  # cumulated within each patient
+    out = np.full(len(pts), np.iinfo(np.int64).max // 4)
+    reached = cum >= threshold
+    who, at = np.unique(patient[reached], return_index=True)
+    out[who] = day[reached][at]
+    return out
+
+
 def _current(pts: Patients, eps: Exposures, atc: str, latency: int, population: str):
     """Patient, start and stop of the exposed intervals of the drugs whose ATC starts with ``atc``."""
     sel = np.flatnonzero(np.array([a.startswith(atc) for a in ATC])[eps.drug])
@@ -69,23 +116,30 @@ def _current(pts: Patients, eps: Exposures, atc: str, latency: int, population: 
 
 
 def draw_outcome(rng: np.random.Generator, pts: Patients, eps: Exposures, world: World, outcome: str,
-                 effects: list[tuple[int, dict]], interactions: list[tuple[int, dict]] = ()) -> OutcomeDraw:
+                 effects: list[tuple[int, dict]], interactions: list[tuple[int, dict]] = (),
+                 fills: list | None = None) -> OutcomeDraw:
     """The first event of one outcome per patient. An interaction multiplies the hazard by its
     hazard ratio while both its drugs are current (on top of each drug's own effects); its
-    latent bit follows the ``len(effects)`` effect bits."""
+    latent bit follows the effect bits (``len(effect_columns(effects))``: one per effect, one
+    per category of a dose effect, whose crossings need the ``fills``)."""
     n = len(pts)
-    k = len(effects)
+    ecols = effect_columns(effects)
+    k = len(ecols)
     m = len(interactions)
-    cols = [(str(eff["exposure_atc"]), int(eff["latency_days"]), str(eff["population"])) for _, eff in effects]
+    cols = [(atc, lat, pop, mg) for atc, lat, pop, _, mg in ecols]
     for _, inter in interactions:
-        cols += [(str(inter[key]), 0, str(inter["population"])) for key in ("object_atc", "precipitant_atc")]
+        cols += [(str(inter[key]), 0, str(inter["population"]), 0.0) for key in ("object_atc", "precipitant_atc")]
     width = k + 2 * m
     pat, tim, delta = [np.arange(n), np.arange(n)], [pts.entry, pts.exit], []
     delta.append(np.zeros((2 * n, width), np.int64))
-    log_hr = np.array([np.log(float(eff["hazard_ratio"])) for _, eff in effects])
+    log_hr = np.array([np.log(hr) for _, _, _, hr, _ in ecols])
     log_int = np.array([np.log(float(inter["hazard_ratio"])) for _, inter in interactions])
-    for j, (atc, latency, population) in enumerate(cols):
+    for j, (atc, latency, population, mg) in enumerate(cols):
         p, t0, t1 = _current(pts, eps, atc, latency, population)
+        if mg > 0:  # a dose category: from the day its threshold is reached
+            t0 = np.maximum(t0, cumulative_mg_crossing(pts, fills or [], atc, mg)[p])
+            ok = t0 < t1
+            p, t0, t1 = p[ok], t0[ok], t1[ok]
         d = np.zeros((2 * len(p), width), np.int64)
         d[: len(p), j], d[len(p):, j] = 1, -1
         pat += [p, p]

@@ -4,6 +4,7 @@ then a profile (the shape of the data, not its truth) deep-merged over the scena
 from __future__ import annotations
 
 import copy
+import itertools
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import yaml
 
 from veille.errors import VeilleError
 
-BUNDLED = ("default", "strong", "interactions")
+BUNDLED = ("default", "strong", "interactions", "dose")
 PROFILES = ("default", "stress")
 _TRUTH_SECTIONS = ("effects", "outcomes", "interactions", "courses")  # a profile may not change what is injected
 _REQUIRED = ("population", "conditions", "classes", "refills", "outcomes", "effects", "pathways",
@@ -22,6 +23,20 @@ _EFFECT_KEYS = {"exposure_atc", "outcome_icd10", "hazard_ratio", "window", "late
 _INTERACTION_KEYS = {"object_atc", "precipitant_atc", "outcome_icd10", "hazard_ratio", "population"}
 SHAPES = ("no_main", "on_top", "short_course")
 MAX_BITS = 15  # latent bits per outcome (effects + interactions): an int16
+
+
+def _check_dose(i: int, eff: dict) -> None:
+    """A dose-dependent effect (issue 26): ascending positive thresholds in mg, one hazard
+    ratio per category (one more than thresholds), the first being the effect's hazard_ratio."""
+    dose = eff["dose"]
+    t = dose.get("thresholds_mg") if isinstance(dose, dict) else None
+    h = dose.get("hazard_ratios") if isinstance(dose, dict) else None
+    if not t or not h or len(h) != len(t) + 1:
+        raise VeilleError(f"scenario effect #{i}: dose needs thresholds_mg and one more hazard_ratios than thresholds")
+    if any(float(x) <= 0 for x in [*t, *h]) or any(float(b) <= float(a) for a, b in itertools.pairwise(t)):
+        raise VeilleError(f"scenario effect #{i}: dose thresholds_mg must be positive and ascending, hazard_ratios > 0")
+    if float(h[0]) != float(eff["hazard_ratio"]):
+        raise VeilleError(f"scenario effect #{i}: hazard_ratio must be the first of dose.hazard_ratios")
 
 
 def _read_bundled(name: str) -> dict[str, Any]:
@@ -99,11 +114,14 @@ def _validated(sc: dict[str, Any]) -> dict[str, Any]:
         pop = str(eff["population"])
         if pop != "all" and not pop.startswith("age>="):
             raise VeilleError(f"scenario effect #{i + 1}: population must be 'all' or 'age>=N'")
+        if eff.get("dose") is not None:
+            _check_dose(i + 1, eff)
     _check_drugs(sc)
     for i, inter in enumerate(sc.get("interactions") or []):
         _check_interaction(sc, i + 1, inter)
     for o in sc["outcomes"]:
-        n = sum(str(e["outcome_icd10"]) == o for e in sc["effects"] + list(sc.get("interactions") or []))
+        n = sum((1 + len((e.get("dose") or {}).get("thresholds_mg", ()))) * (str(e["outcome_icd10"]) == o)
+                for e in sc["effects"]) + sum(str(e["outcome_icd10"]) == o for e in sc.get("interactions") or [])
         if n > MAX_BITS:
             raise VeilleError(f"scenario: outcome {o!r} has {n} effects and interactions (at most {MAX_BITS})")
     return sc
