@@ -65,7 +65,7 @@ def dose_db(pg_server, tmp_path_factory):
     extract = _extract(tmp_path_factory.mktemp("dose") / "extract")
     with scratch_database("dose_marts", migrated=True):
         summary = load_extract(extract)
-        out = CliRunner().invoke(app, ["dbt", "build", "--select", "+fct_drug_dispensing_doses", "+int_drug_dispensings",
+        out = CliRunner().invoke(app, ["dbt", "build", "--select", "+fct_drug_dispensing_doses", "+fct_drug_episode_doses",
                                               "--quiet"])
         yield {"summary": summary, "build": out}
 
@@ -102,6 +102,20 @@ def test_the_dose_of_each_net_dispensing(dose_db):
         (P2, "2019-01-15", PIO30, "A10BG03", 1, "mg", D(840), D(28)),  # 2 packs less 1 regularised
         (P2, "2019-01-20", ALPRA, "N05BA12", 1, "mg", D("7.5"), D("7.5")),  # 30 x 250 µg
         (P2, "2019-01-20", ZOPI, "N05CF01", 1, "mg", D(105), D(14))]
+
+
+def test_the_dose_of_each_episode(dose_db):
+    # fixed days: 30 a normal pack. P1's pioglitazone: 15 mg then 30 mg x 2, one episode of 90
+    # days (stockpiled), 14 + 56 DDDs; P2's metformin and insulin packs have no DDD count
+    assert _rows("select p.ben_nir_psa, e.drug_code, e.episode_start::text, e.episode_end::text, e.n_dispensings, "
+                 "e.n_dispensings_with_ddd, e.ddd_dispensed, e.ddd_per_day from marts.fct_drug_episode_doses e "
+                 "join claims.patient p using (patient_id) order by 1, 2") == [
+        (P1, "A10BG03", "2019-01-10", "2019-04-10", 2, 2, D(70), D("0.777778")),
+        (P2, "A10AE04", "2019-01-20", "2019-02-19", 1, 0, None, None),
+        (P2, "A10BA02", "2019-01-20", "2019-02-19", 1, 0, None, None),
+        (P2, "A10BG03", "2019-01-15", "2019-02-14", 1, 1, D(28), D("0.933333")),
+        (P2, "N05BA12", "2019-01-20", "2019-02-19", 1, 1, D("7.5"), D("0.25")),
+        (P2, "N05CF01", "2019-01-20", "2019-02-19", 1, 1, D(14), D("0.466667"))]
 
 
 def test_the_build_lists_the_packs_without_a_dose(dose_db):
