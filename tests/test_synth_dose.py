@@ -40,6 +40,14 @@ def test_truth_lists_the_category_ratios(latent):
     assert [e["dose"] for e in pio] == [{"thresholds_mg": [10500.0, 28000.0], "category_hazard_ratios": [1.0, 1.6, 2.5]}]
 
 
+def test_a_dose_dependent_effect_has_no_single_injected_ratio(latent):
+    from veille.study.truth import injected_hr
+
+    truth, _ = latent
+    assert injected_hr(truth, ["A10BG03"], None, "bladder_cancer_broad") is None
+    assert injected_hr(truth, ["A10BG02"], None, "heart_failure") == 1.25
+
+
 def test_the_latent_person_time_gives_back_each_category_ratio(latent):
     truth, lat = latent
     spec = truth["scenario"]["outcomes"]["C67"]
