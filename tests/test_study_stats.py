@@ -261,4 +261,10 @@ def test_cumulative_dose_categories_and_trend_recover_the_simulated_ratios():
                           cohort_id="sim", outcome_id="o", exposure="e", comparator="c",
                           dose_counting=counting.assign(dose_complete=~incomplete), dose_labels=["low", "mid", "high"])
     assert [d["message"] for d in res.diagnostics if d["kind"] == "cumulative_dose"] == [
-        "50 exposed subjects left out: a dispensing of unknown dose"]
+        "exposed subjects left out, a dispensing of unknown dose: 50"]
+    few = counting["patient_id"].isin(df.loc[df["exposed"] == 1, "patient_id"].head(3))
+    res = analyse_outcome(df, Settings(("cox_crude", "cumulative_dose"), ("age_at_index", "sex")),
+                          cohort_id="sim", outcome_id="o", exposure="e", comparator="c",
+                          dose_counting=counting.assign(dose_complete=~few), dose_labels=["low", "mid", "high"])
+    assert [d["message"] for d in res.diagnostics if d["kind"] == "cumulative_dose"] == [
+        "exposed subjects left out, a dispensing of unknown dose: <10"]

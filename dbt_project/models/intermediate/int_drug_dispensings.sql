@@ -37,10 +37,10 @@ drug_days_per_pack as (
             case when drugs.pack_type = 'GC' then {{ var_int('fixed_days_gc', 90, 1) }} else {{ var_int('fixed_days_ngc', 30, 1) }} end
         ) as days_per_pack
         {%- elif mode == 'ddd' %}
-        coalesce(
-            pack_doses.ddd_per_pack,
-            case when drugs.pack_type = 'GC' then {{ var_int('fixed_days_gc', 90, 1) }} else {{ var_int('fixed_days_ngc', 30, 1) }} end
-        ) as days_per_pack
+        pack_doses.ddd_base_per_pack,
+        pack_doses.ddd,
+        case when drugs.pack_type = 'GC' then {{ var_int('fixed_days_gc', 90, 1) }} else {{ var_int('fixed_days_ngc', 30, 1) }} end
+            as days_per_pack
         {%- else %}
         case
             when drugs.pack_type = 'GC' then {{ var_int('fixed_days_gc', 90, 1) }}
@@ -64,7 +64,13 @@ final as (
         drug_days_per_pack.atc7,
         left(drug_days_per_pack.atc7, {{ episode_code_length() }}) as drug_code,
         dispensings.packs,
-        {%- if mode in ('units', 'ddd') %}
+        {%- if mode == 'ddd' %}
+        case
+            when drug_days_per_pack.ddd_base_per_pack is null then dispensings.packs * drug_days_per_pack.days_per_pack
+            else greatest(1, ceil({{ decimal_ratio('dispensings.packs * drug_days_per_pack.ddd_base_per_pack',
+                                                   'drug_days_per_pack.ddd', 6) }}))
+        end::int as days_covered
+        {%- elif mode == 'units' %}
         greatest(1, ceil(dispensings.packs * drug_days_per_pack.days_per_pack))::int as days_covered
         {%- else %}
         dispensings.packs * drug_days_per_pack.days_per_pack as days_covered

@@ -77,7 +77,15 @@ final as (
                 then cast({{ decimal_ratio('doses.units_per_pack', 'drug_ddd.ddd * ddd_units.factor', 6) }} as {{ dose_type() }})
             when doses.dose_status = 'ok' and ddd_units.dose_unit = doses.dose_unit
                 then cast({{ decimal_ratio('doses.dose_per_unit * doses.units_per_pack', 'drug_ddd.ddd * ddd_units.factor', 6) }} as {{ dose_type() }})
-        end as ddd_per_pack
+        end as ddd_per_pack,
+        -- what a pack holds in the DDD's own unit (dose, or units for a DDD in unit doses): the
+        -- DDDs of n packs are n x this / ddd, divided once (n x a rounded ddd_per_pack drifts)
+        case
+            when drug_ddd.atc7 is null or doses.units_per_pack is null then null
+            when ddd_units.dose_unit = 'UD' then cast(doses.units_per_pack as {{ dose_type() }})
+            when doses.dose_status = 'ok' and ddd_units.dose_unit = doses.dose_unit
+                then cast(doses.dose_per_unit * doses.units_per_pack as {{ dose_type() }})
+        end as ddd_base_per_pack
     from doses
     left join drug_ddd
         on doses.atc7 = drug_ddd.atc7

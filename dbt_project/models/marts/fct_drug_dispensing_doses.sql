@@ -21,7 +21,8 @@ select
     dispensings.packs,
     pack_doses.dose_unit,
     cast(dispensings.packs * pack_doses.dose_per_pack as {{ dose_type() }}) as dose_dispensed,
-    cast(dispensings.packs * pack_doses.ddd_per_pack as {{ dose_type() }}) as ddd_dispensed
+    cast({{ decimal_ratio('dispensings.packs * pack_doses.ddd_base_per_pack', 'pack_doses.ddd', 6) }}
+        as {{ dose_type() }}) as ddd_dispensed
 from dispensings
 inner join pack_doses
     on dispensings.cip13 = pack_doses.cip13

@@ -24,7 +24,11 @@ dispensings as (
         group_dispensings.cohort_id,
         group_dispensings.patient_id,
         group_dispensings.dispensing_date,
-        case when doses.dose_unit = units.dose_unit then doses.dose_dispensed end as dose_dispensed
+        -- a dose counts when it is in the categories' unit and the pack's ATC code has a DDD of
+        -- its own (seed drug_ddd): a combination pack (pioglitazone + metformin, A10BD05) has one
+        -- dosage for two substances and no single-substance DDD, so its dose is unknown here
+        case when doses.dose_unit = units.dose_unit and doses.ddd_dispensed is not null
+            then doses.dose_dispensed end as dose_dispensed
     from {{ ref('int_study_group_dispensings') }} as group_dispensings
     inner join (select distinct cohort_id, dose_unit from categories) as units
         on group_dispensings.cohort_id = units.cohort_id
