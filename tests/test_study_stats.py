@@ -255,6 +255,15 @@ def test_cumulative_dose_categories_and_trend_recover_the_simulated_ratios():
     assert rows["trend"]["n_exposed"] is None and rows["trend"]["events_exposed"] is None
     assert rows["trend"]["p_value"] < 1e-6
 
+    # a category without events gets no ratio of its own, but its person-time still informs the trend
+    none_high = counting.assign(event=np.where(counting["dose_category"] == "high", 0, counting["event"]))
+    res = analyse_outcome(df, Settings(("cox_crude", "cumulative_dose"), ("age_at_index", "sex")),
+                          cohort_id="sim", outcome_id="o", exposure="e", comparator="c",
+                          dose_counting=none_high, dose_labels=["low", "mid", "high"])
+    rows = {e["term"]: e for e in res.estimates if e["analysis"] == "cumulative_dose"}
+    assert rows["high"]["message"] == "no events with high cumulative dose: not estimable"
+    assert rows["trend"]["status"] == "ok" and rows["trend"]["hr"] < 1.5, rows["trend"]
+
     # subjects with a dispensing of unknown dose are left out, and counted
     incomplete = counting["patient_id"].isin(df.loc[df["exposed"] == 1, "patient_id"].head(50))
     res = analyse_outcome(df, Settings(("cox_crude", "cumulative_dose"), ("age_at_index", "sex")),

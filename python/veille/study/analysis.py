@@ -367,16 +367,19 @@ def _cumulative_dose(res: OutcomeAnalysis, counting: pd.DataFrame, labels: list[
         res.note("cumulative_dose", f"exposed subjects left out, a dispensing of unknown dose: {mask_count(incomplete)}")
     counting = counting[counting["dose_complete"].astype(bool)]
     cats = {label: f"dose_cat_{k}" for k, label in enumerate(labels)}
-    _, _, terms = _categories(res, counting, "dose_category", cats, df, x, "cumulative_dose", "cumulative dose",
-                              "cumulative dose")
+    _, rows, terms = _categories(res, counting, "dose_category", cats, df, x, "cumulative_dose", "cumulative dose",
+                                 "cumulative dose")
     trend = {"cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": "cumulative_dose", "term": "trend",
              "exposure": f"{res.exposure} (per cumulative-dose category)", "comparator": res.comparator,
              "is_negative_control": False, "n_exposed": None, "n_comparator": None, "events_exposed": None,
              "events_comparator": None, "hr": None, "ci_low": None, "ci_high": None, "se_log_hr": None,
              "p_value": None, "status": "not_estimable", "message": None}
     res.estimates.append(trend)
-    if len(terms) < 2:
-        trend["message"] = "a trend needs at least two categories with events"
+    comparator = next((r["message"] for r in rows.values() if r["message"] and "comparator" in r["message"]), None)
+    with_time = [c for c, r in rows.items() if not (r["message"] or "").startswith("no exposed person-time")]
+    if comparator or not terms or len(with_time) < 2:
+        trend["message"] = comparator or ("no events among the exposed: not estimable" if not terms
+                                          else "a trend needs exposed person-time in at least two categories")
         return
     # all the dose-complete person-time, also that of a category without events (which the
     # per-category model leaves out): the trend is fitted on every category

@@ -210,7 +210,8 @@ def study_report(run) -> tuple[Report, dict]:
                      "note": e["message"] or ""} for e in estimates]
         forest = pd.DataFrame(
             [{"label": f"{e['outcome_id']} · {e['analysis']}{'' if e['term'] == 'exposed' else ' ' + e['term']}",
-              "hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]} for e in estimates]
+              "hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]} for e in estimates
+             if e["term"] != "trend"]  # a ratio per category step, not against the comparator
         )
         km = []
         for o in outs:
