@@ -153,3 +153,29 @@ def test_the_generator_packs_get_their_doses(warehouse):
     assert _rows("select count(distinct d.cip13), count(*) = count(f.dispensing_id) "
                  "from intermediate.int_drug_dispensings d left join marts.fct_drug_dispensing_doses f "
                  "using (dispensing_id) where d.atc7 = 'A10BG03'") == [(6, True)]
+
+
+def test_a_later_referential_without_dosages_keeps_them(migrated_db, tmp_path):
+    from veille.load import load_extract
+
+    load_extract(_extract(tmp_path / "first"))
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "IR_PHA_R.csv").write_text(f"PHA_CIP_C13;PHA_ATC_C07;PHA_UNT_NBR_DSES\n{PIO15};A10BG03;28\n", "utf-8")
+    summary = load_extract(later)
+    assert summary.notes == [("IR_PHA_R.csv: no PHA_DOS_PRA_DSES or PHA_DOS_UNT_DSES column: its packs have no "
+                             "dosage, so no dose per dispensing (the dose marts stay empty for them)")]
+    assert _rows(f"select dosage_text, dosage, dosage_unit from ref.drug where cip13 = '{PIO15}'") == [
+        ("15", D("15.000000"), "MG")]
+
+
+def test_an_extract_without_dosage_columns_builds_empty_dose_marts(migrated_db):
+    from veille.load import load_extract
+
+    load_extract(Path(__file__).parent / "fixtures" / "mini")
+    out = CliRunner().invoke(app, ["dbt", "build", "--select", "+fct_drug_dispensing_doses", "--quiet"])
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[-1].startswith("data quality: 2 drug packs without a usable dose")
+    assert _rows("select count(*) from marts.fct_drug_dispensing_doses") == [(0,)]
+    assert _rows("select dose_status, count(*) from intermediate.int_drug_pack_doses group by 1") == [
+        ("missing dosage", 2)]

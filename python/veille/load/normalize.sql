@@ -49,7 +49,11 @@ order by btrim(pha_cip_c13), _batch desc, _line desc
 on conflict (cip13) do update set
     atc7 = excluded.atc7, molecule = excluded.molecule, product_name = excluded.product_name,
     pack_type = excluded.pack_type, units_per_pack = excluded.units_per_pack,
-    dosage_text = excluded.dosage_text, dosage = excluded.dosage, dosage_unit = excluded.dosage_unit;
+    -- a CIP13 names one presentation, whose dosage does not change: a later referential without
+    -- the dosage columns (or with them empty) keeps the one loaded before
+    dosage_text = coalesce(excluded.dosage_text, ref.drug.dosage_text),
+    dosage = case when excluded.dosage_text is null then ref.drug.dosage else excluded.dosage end,
+    dosage_unit = case when excluded.dosage_text is null then ref.drug.dosage_unit else excluded.dosage_unit end;
 
 insert into ref.icd10 (code, label)
 select distinct on (c) c, nullif(btrim(cim_lib), '')
