@@ -243,7 +243,7 @@ def _dose_counting(n: int, seed: int, hrs=(1.0, 2.0, 4.0), cuts=(200, 500), hori
 
 
 def test_cumulative_dose_categories_and_trend_recover_the_simulated_ratios():
-    df, counting = _dose_counting(6000, 21)
+    df, counting = _dose_counting(4000, 21)
     res = analyse_outcome(df, Settings(("cox_crude", "cumulative_dose"), ("age_at_index", "sex")),
                           cohort_id="sim", outcome_id="o", exposure="e", comparator="c",
                           dose_counting=counting, dose_labels=["low", "mid", "high"])
