@@ -60,16 +60,6 @@ subject_days as (
     where exposed = 1
 ),
 
-completeness as (
-    select
-        cohort_id,
-        outcome_id,
-        patient_id,
-        sum(case when is_dispensing = 1 and dose_dispensed is null then 1 else 0 end) = 0 as dose_complete
-    from subject_days
-    group by cohort_id, outcome_id, patient_id
-),
-
 cumulated as (
     select
         cohort_id,
@@ -78,7 +68,11 @@ cumulated as (
         day,
         sum(sum(coalesce(dose_dispensed, 0))) over (
             partition by cohort_id, outcome_id, patient_id order by day rows between unbounded preceding and current row
-        ) as cum_dose
+        ) as cum_dose,
+        -- false when one of the subject's dispensings has no known dose
+        min(min(case when is_dispensing = 1 and dose_dispensed is null then 0 else 1 end)) over (
+            partition by cohort_id, outcome_id, patient_id
+        ) = 1 as dose_complete
     from subject_days
     group by cohort_id, outcome_id, patient_id, day
 ),
@@ -101,6 +95,8 @@ categorized as (
 changes as (
     select
         categorized.*,
+        survival.time_days,
+        survival.event,
         lead(categorized.day) over (
             partition by categorized.cohort_id, categorized.outcome_id, categorized.patient_id order by categorized.day
         ) as next_day
@@ -115,26 +111,18 @@ changes as (
 
 intervals as (
     select
-        survival.cohort_id,
-        survival.outcome_id,
-        survival.patient_id,
+        cohort_id,
+        outcome_id,
+        patient_id,
         1 as exposed,
-        changes.day as start_day,
-        coalesce(changes.next_day, survival.time_days) as stop_day,
-        case when changes.next_day is null then survival.event else 0 end as event,
-        changes.cum_dose,
-        changes.category_number,
-        changes.label,
-        completeness.dose_complete
+        day as start_day,
+        coalesce(next_day, time_days) as stop_day,
+        case when next_day is null then event else 0 end as event,
+        cum_dose,
+        category_number,
+        label,
+        dose_complete
     from changes
-    inner join survival
-        on changes.cohort_id = survival.cohort_id
-        and changes.outcome_id = survival.outcome_id
-        and changes.patient_id = survival.patient_id
-    inner join completeness
-        on changes.cohort_id = completeness.cohort_id
-        and changes.outcome_id = completeness.outcome_id
-        and changes.patient_id = completeness.patient_id
     union all
     select
         cohort_id,

@@ -312,11 +312,11 @@ def _set_hr(row: dict, ctv: CoxTimeVaryingFitter, term: str) -> None:
 
 
 def _categories(res: OutcomeAnalysis, counting: pd.DataFrame, column: str, cats: dict[str, str], df: pd.DataFrame,
-                x: pd.DataFrame, analysis: str, what: str, label: str) -> tuple[pd.DataFrame, dict, list[str]]:
+                x: pd.DataFrame, analysis: str, what: str, label: str) -> tuple[dict, list[str]]:
     """Exposed person-time by category of ``column`` against the comparator, in one time-varying
     Cox model with the covariates: one estimate row per category (``cats``: label -> term).
     A category without events cannot be estimated: its person-time is left out of the model
-    and its row says so. Returns the model's rows, the estimate rows and the fitted terms."""
+    and its row says so. Returns the estimate rows and the fitted terms."""
     cp = counting[counting["stop_day"] > counting["start_day"]].copy()
     ref = cp[cp["exposed"] == 0]
     rows, terms = {}, []
@@ -335,7 +335,7 @@ def _categories(res: OutcomeAnalysis, counting: pd.DataFrame, column: str, cats:
     if not terms or ref["event"].sum() == 0:
         for row in rows.values():
             row["message"] = row["message"] or "no events among the comparator: not estimable"
-        return cp, rows, []
+        return rows, []
     ctv, problem = _fit_time_varying(cp, terms, list(x.columns))
     for cat, term in cats.items():
         if term not in terms:
@@ -344,7 +344,7 @@ def _categories(res: OutcomeAnalysis, counting: pd.DataFrame, column: str, cats:
             rows[cat]["message"] = problem
         else:
             _set_hr(rows[cat], ctv, term)
-    return cp, rows, terms
+    return rows, terms
 
 
 def _cumulative(res: OutcomeAnalysis, counting: pd.DataFrame, df: pd.DataFrame, x: pd.DataFrame, settings: Settings) -> None:
@@ -367,19 +367,19 @@ def _cumulative_dose(res: OutcomeAnalysis, counting: pd.DataFrame, labels: list[
         res.note("cumulative_dose", f"exposed subjects left out, a dispensing of unknown dose: {mask_count(incomplete)}")
     counting = counting[counting["dose_complete"].astype(bool)]
     cats = {label: f"dose_cat_{k}" for k, label in enumerate(labels)}
-    _, rows, terms = _categories(res, counting, "dose_category", cats, df, x, "cumulative_dose", "cumulative dose",
-                                 "cumulative dose")
-    trend = {"cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": "cumulative_dose", "term": "trend",
-             "exposure": f"{res.exposure} (per cumulative-dose category)", "comparator": res.comparator,
-             "is_negative_control": False, "n_exposed": None, "n_comparator": None, "events_exposed": None,
-             "events_comparator": None, "hr": None, "ci_low": None, "ci_high": None, "se_log_hr": None,
-             "p_value": None, "status": "not_estimable", "message": None}
-    res.estimates.append(trend)
-    comparator = next((r["message"] for r in rows.values() if r["message"] and "comparator" in r["message"]), None)
+    rows, terms = _categories(res, counting, "dose_category", cats, df, x, "cumulative_dose", "cumulative dose",
+                              "cumulative dose")
+    nothing = counting.iloc[:0]
+    trend = _cumulative_row(res, "trend", nothing, nothing, "cumulative_dose", "")
+    trend.update(exposure=f"{res.exposure} (per cumulative-dose category)", n_exposed=None, n_comparator=None,
+                 events_exposed=None, events_comparator=None)
+    no_comparator_events = counting.loc[(counting["exposed"] == 0) & (counting["stop_day"] > counting["start_day"]),
+                                        "event"].sum() == 0
     with_time = [c for c, r in rows.items() if not (r["message"] or "").startswith("no exposed person-time")]
-    if comparator or not terms or len(with_time) < 2:
-        trend["message"] = comparator or ("no events among the exposed: not estimable" if not terms
-                                          else "a trend needs exposed person-time in at least two categories")
+    if no_comparator_events or not terms or len(with_time) < 2:
+        trend["message"] = ("no events among the comparator: not estimable" if no_comparator_events
+                            else "no events among the exposed: not estimable" if not terms
+                            else "a trend needs exposed person-time in at least two categories")
         return
     # all the dose-complete person-time, also that of a category without events (which the
     # per-category model leaves out): the trend is fitted on every category

@@ -147,6 +147,14 @@ def strength_mg(pack: int) -> float:
     return float(value.replace(",", ".")) * factor if factor and value else float("nan")
 
 
+def _pack_mg() -> np.ndarray:
+    """mg of active substance in each pack (nan when its strength is not a mass)."""
+    return np.array([p.units * strength_mg(k) for k, p in enumerate(PACKS)])
+
+
+PACK_MG = _pack_mg()
+
+
 def _variant_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each pack: the pack of each of its molecule's strengths (0: itself), the cumulative
     shares of the other strengths (padded with inf) and their number (0 for a variant pack)."""

@@ -75,18 +75,17 @@ def effect_columns(effects: list[tuple[int, dict]]) -> list[tuple[str, int, str,
     return cols
 
 
-def cumulative_mg_crossing(pts: Patients, fills: list, atc: str, threshold: float) -> np.ndarray:
-    """Per patient (local index), the day the cumulative mg dispensed of the drugs whose ATC
-    starts with ``atc`` reaches ``threshold`` (packs x units x the pack's mg per unit, on the
-    fill's day); a large number when never."""
-    from veille.synth.catalog import PACKS, strength_mg
+def cumulative_mg(fills: list, atc: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fills of the drugs whose ATC starts with ``atc``, in (patient, day) order: patient
+    (local index), day and the mg dispensed so far by the patient (packs x the pack's mg, on the
+    fill's day)."""
+    from veille.synth.catalog import PACK_MG, PACKS
 
-    mg_per_pack = np.array([p.units * strength_mg(k) for k, p in enumerate(PACKS)])
     of_atc = np.array([DRUGS[p.drug].atc7.startswith(atc) for p in PACKS])
     patient = np.concatenate([f.patient for f in fills])
     pack = np.concatenate([f.pack for f in fills])
     day = np.concatenate([f.day for f in fills])
-    mg = np.concatenate([f.packs for f in fills]) * mg_per_pack[pack]
+    mg = np.concatenate([f.packs for f in fills]) * PACK_MG[pack]
     keep = of_atc[pack] & np.isfinite(mg)
     patient, day, mg = patient[keep], day[keep], mg[keep]
     order = np.lexsort((day, patient))
@@ -94,8 +93,14 @@ def cumulative_mg_crossing(pts: Patients, fills: list, atc: str, threshold: floa
     cum = np.cumsum(mg)
     first = np.r_[True, patient[1:] != patient[:-1]]
     start_of = np.maximum.accumulate(np.where(first, np.arange(len(patient)), 0))
-    cum = cum - np.r_[0.0, cum][start_of]  # cumulated within each patient
-    out = np.full(len(pts), np.iinfo(np.int64).max // 4)
+    return patient, day, cum - np.r_[0.0, cum][start_of]  # cumulated within each patient
+
+
+def cumulative_mg_crossing(n: int, series: tuple[np.ndarray, np.ndarray, np.ndarray], threshold: float) -> np.ndarray:
+    """Per patient (local index, ``n`` of them), the day the cumulative mg of ``series``
+    (cumulative_mg) reaches ``threshold``; a large number when never."""
+    patient, day, cum = series
+    out = np.full(n, np.iinfo(np.int64).max // 4)
     reached = cum >= threshold
     who, at = np.unique(patient[reached], return_index=True)
     out[who] = day[reached][at]
@@ -134,10 +139,13 @@ def draw_outcome(rng: np.random.Generator, pts: Patients, eps: Exposures, world:
     delta.append(np.zeros((2 * n, width), np.int64))
     log_hr = np.array([np.log(hr) for _, _, _, hr, _ in ecols])
     log_int = np.array([np.log(float(inter["hazard_ratio"])) for _, inter in interactions])
+    series: dict[str, tuple] = {}  # the cumulative mg of each dose effect's drug, once
     for j, (atc, latency, population, mg) in enumerate(cols):
         p, t0, t1 = _current(pts, eps, atc, latency, population)
         if mg > 0:  # a dose category: from the day its threshold is reached
-            t0 = np.maximum(t0, cumulative_mg_crossing(pts, fills or [], atc, mg)[p])
+            if atc not in series:
+                series[atc] = cumulative_mg(fills or [], atc)
+            t0 = np.maximum(t0, cumulative_mg_crossing(len(pts), series[atc], mg)[p])
             ok = t0 < t1
             p, t0, t1 = p[ok], t0[ok], t1[ok]
         d = np.zeros((2 * len(p), width), np.int64)
