@@ -170,6 +170,13 @@ def extract_statements() -> list[str]:
            ('pio_vs_nonusers', 'myocardial_infarction', 365),
            ('pio_itt', 'myocardial_infarction', 365),
            ('pio_itt', 'dp:K35', 365)""",
+        # cumulative-duration categories: the default 12 and 24 months, and 60 days for pio_itt
+        """insert into study.cohort_exposure_category (cohort_id, measure, category_number, lower_bound, unit, label)
+           select cohort_id, 'duration', k, bound, 'days', label
+           from (values ('pio_vs_dpp4'), ('pio_vs_nonusers')) as c (cohort_id)
+           cross join (values (0, 0, '<12 months'), (1, 365, '12-23 months'), (2, 730, '>=24 months')) as b (k, bound, label)
+           union all
+           values ('pio_itt', 'duration', 0, 0, 'days', '<60 days'), ('pio_itt', 'duration', 1, 60, 'days', '>=60 days')""",
         # a self-controlled case series of pioglitazone and bladder cancer (principal diagnosis C67)
         """insert into study.sccs_definition (sccs_id, study_id, exposure_label, exposure_atc,
                pre_exposure_days, age_group_bounds, calendar_adjustment)
@@ -344,9 +351,9 @@ def test_counting_process_splits_at_one_year(q):
                 where cohort_id = 'pio_vs_dpp4' and outcome_id = 'bladder_cancer_naive'
                 and patient_id in (1, 10) order by 1, 2""")
     assert rows == [
-        (1, 0, 75, 1, 0, "<1y"),
-        (10, 0, 365, 0, 0, "<1y"),
-        (10, 365, 726, 0, 365, "1-2y"),
+        (1, 0, 75, 1, 0, "<12 months"),
+        (10, 0, 365, 0, 0, "<12 months"),
+        (10, 365, 726, 0, 365, "12-23 months"),
     ]
 
 
@@ -396,7 +403,7 @@ def test_itt_with_latency_and_max_followup(q):
     assert q("""select start_day, stop_day, event, cum_exposure_category
                 from marts.fct_study_counting_process
                 where cohort_id = 'pio_itt' and outcome_id = 'myocardial_infarction'
-                and patient_id = 2""") == [(0, 0, 1, "<1y")]
+                and patient_id = 2""") == [(0, 0, 1, "<60 days")]
 
 
 # fct_sccs_intervals of the series pio_sccs (tests/test_sccs_interaction.py checks them unchanged
@@ -457,4 +464,27 @@ def test_sccs_conv_cases_and_starts(q):
         (1, 0, day("2019-03-01"), day("2019-05-31")),  # the episode of fct_sccs_intervals
         (1, 1, day("2018-02-01"), day("2018-04-02")),  # metformin: two 30-day packs, the early refill carried forward
         (6, 0, day("2019-08-01"), day("2019-08-31")),
+    ]
+
+
+def test_counting_process_splits_at_the_study_categories(q):
+    """pio_itt's categories are < 60 and >= 60 days; its 30 days of latency count (exposed
+    from index): an exposure that lasts reaches 60 days on day 30 after entry, patient 6's 30
+    days never do, and the comparator's own episodes count for them."""
+    rows = q("""select patient_id, start_day, stop_day, event, cum_exposure_days, cum_exposure_category_number,
+                       cum_exposure_category
+                from marts.fct_study_counting_process
+                where cohort_id = 'pio_itt' and outcome_id = 'myocardial_infarction' order by 1, 2""")
+    assert rows == [
+        (1, 0, 30, 0, 30, 0, "<60 days"),
+        (1, 30, 200, 0, 60, 1, ">=60 days"),
+        (2, 0, 0, 1, 30, 0, "<60 days"),
+        (6, 0, 200, 0, 30, 0, "<60 days"),
+        (7, 0, 15, 0, 30, 0, "<60 days"),
+        (8, 0, 30, 0, 30, 0, "<60 days"),
+        (8, 30, 200, 0, 60, 1, ">=60 days"),
+        (9, 0, 30, 0, 30, 0, "<60 days"),
+        (9, 30, 60, 0, 60, 1, ">=60 days"),
+        (10, 0, 30, 0, 30, 0, "<60 days"),
+        (10, 30, 200, 0, 60, 1, ">=60 days"),
     ]

@@ -86,6 +86,23 @@ def test_minimal_study_gets_the_defaults(tmp_path):
         ({"outcomes": [{"id": "hip_fractur"}]},
          ("x.yml: outcomes: unknown outcome 'hip_fractur' (did you mean 'hip_fracture'?) (an algorithm of "
          "dbt_project/seeds/outcome_algorithms.csv or a code outcome like dp:J18)")),
+        # cumulative categories (issue 26)
+        ({"cumulative_dose": {"unit": "mg", "thresholds": [100]}, "analyses": ["cox_adjusted", "cumulative_dose"]},
+         ("x.yml: cumulative_dose in mg adds the mg of one substance, but comparisons[0].exposure.atc has N05BA, "
+         "a class of several: use unit: ddd")),
+        ({"cumulative_dose": {"unit": "ddd", "thresholds": [30]}},
+         ("x.yml: the cumulative_dose analyses need a cumulative_dose block (unit, thresholds), and the block "
+         "needs cumulative_dose or cumulative_dose_continuous in analyses")),
+        ({"cumulative_exposure": {"unit": "months", "thresholds": [24, 12]}},
+         "x.yml: cumulative_exposure.thresholds: thresholds must be in ascending order"),
+        ({"cumulative_exposure": {"unit": "days", "thresholds": [0.5, 0.7]}},
+         "x.yml: cumulative_exposure thresholds [0.5, 0.7] days are not whole, distinct days"),
+        ({"reference": {"citation": "c", "estimates": [
+            {"comparison": "a_vs_b", "outcome": "hip_fracture", "analysis": "cumulative_exposure",
+             "term": ">=2 years", "hr": 1.4, "ci_low": 1.0, "ci_high": 1.8}]},
+          "analyses": ["cox_adjusted", "cumulative_exposure"]},
+         ("x.yml: reference estimate term '>=2 years' is not a category of cumulative_exposure "
+         "(<12 months, 12-23 months, >=24 months)")),
     ],
 )
 def test_mistakes_give_one_readable_line(tmp_path, change, message):

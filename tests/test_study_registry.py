@@ -23,6 +23,16 @@ def test_registry_rows_are_exact(migrated_db):
         outcomes = conn.execute(sa.text(
             "select outcome_id, lookback_days, is_negative_control from study.cohort_outcome order by outcome_id"
         )).all()
+        categories = conn.execute(sa.text(
+            "select measure, category_number, lower_bound::float, unit, label from study.cohort_exposure_category "
+            "order by 1, 2")).all()
+    # the study's published categories: dose in its file, duration by default (12 and 24 months)
+    assert categories == [
+        ("dose", 0, 0.0, "mg", "<10,500 mg"), ("dose", 1, 10500.0, "mg", "10,500-27,999 mg"),
+        ("dose", 2, 28000.0, "mg", ">=28,000 mg"),
+        ("duration", 0, 0.0, "days", "<12 months"), ("duration", 1, 365.0, "days", "12-23 months"),
+        ("duration", 2, 730.0, "days", ">=24 months"),
+    ]
     assert len(rows) == 1
     row = dict(rows[0])
     row.pop("updated_at")

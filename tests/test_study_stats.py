@@ -10,7 +10,7 @@ from lifelines.statistics import proportional_hazard_test
 from veille.privacy import mask_count, mask_frame, mask_value
 from veille.study import propensity as ps
 from veille.study.analysis import Settings, analyse_outcome
-from veille.study.config import ANALYSES, PATIENT_COVARIATES
+from veille.study.config import ANALYSES, PATIENT_COVARIATES, CumulativeDose, CumulativeExposure
 from veille.study.cox import fit_cox
 from veille.study.ph import ph_test
 from veille.study.rates import incidence_rates, poisson_ci
@@ -166,36 +166,51 @@ def test_masking_small_cells():
     assert out["hr"].tolist() == [1.0, 2.0]
 
 
-def _counting(df: pd.DataFrame) -> pd.DataFrame:
-    """Split exposed follow-up at 1 and 2 years of cumulative exposure (counting-process rows)."""
-    parts = []
-    for lo, hi, cat in ((0, 365, "<1y"), (365, 730, "1-2y"), (730, 10**6, ">=2y")):
+def _counting(df: pd.DataFrame, duration: CumulativeExposure) -> pd.DataFrame:
+    """Split exposed follow-up at the cumulative-exposure thresholds (counting-process rows)."""
+    parts, labels = [], duration.labels()
+    bounds = [*duration.bounds_days(), 10**6]
+    for k, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         sub = df[(df["time_days"] > lo) & ((df["exposed"] == 1) | (lo == 0))]
         stop = np.minimum(sub["time_days"], hi)
         stop = np.where(sub["exposed"] == 1, stop, sub["time_days"])
         parts.append(pd.DataFrame({
             "patient_id": sub["patient_id"], "exposed": sub["exposed"], "start_day": lo, "stop_day": stop,
             "event": ((sub["event"] == 1) & (stop == sub["time_days"])).astype(int),
-            "cum_exposure_category": np.where(sub["exposed"] == 1, cat, "<1y"),
+            "cum_exposure_category_number": np.where(sub["exposed"] == 1, k, 0),
+            "cum_exposure_category": np.where(sub["exposed"] == 1, labels[k], labels[0]),
         }))
     return pd.concat(parts, ignore_index=True)
 
 
 def test_cumulative_exposure_categories():
     df = simulate_survival(4000, 1.5, seed=12)
-    counting = _counting(df)
+    counting = _counting(df, CumulativeExposure())
     res = analyse_outcome(df, Settings(("cox_crude", "cumulative_exposure"), ("age_at_index", "sex")),
                           cohort_id="sim", outcome_id="o", exposure="e", comparator="c", counting=counting)
     rows = {e["term"]: e for e in res.estimates if e["analysis"] == "cumulative_exposure"}
-    assert set(rows) == {"<1y", "1-2y", ">=2y"}
-    for row in rows.values():
-        assert row["status"] == "ok" and row["ci_low"] <= 1.5 <= row["ci_high"], row
-    counting.loc[(counting["cum_exposure_category"] == ">=2y") & (counting["exposed"] == 1), "event"] = 0
+    assert list(rows) == ["<12 months", "12-23 months", ">=24 months", "trend"]
+    for term, row in rows.items():  # a constant ratio: 1.5 in every category, 1 per step
+        assert row["status"] == "ok" and row["ci_low"] <= (1.0 if term == "trend" else 1.5) <= row["ci_high"], row
+    counting.loc[(counting["cum_exposure_category"] == ">=24 months") & (counting["exposed"] == 1), "event"] = 0
     res = analyse_outcome(df, Settings(("cox_crude", "cumulative_exposure"), ("age_at_index", "sex")),
                           cohort_id="sim", outcome_id="o", exposure="e", comparator="c", counting=counting)
     rows = {e["term"]: e for e in res.estimates if e["analysis"] == "cumulative_exposure"}
-    assert rows[">=2y"]["message"] == "no events with >=2y cumulative exposure: not estimable"
-    assert rows["<1y"]["status"] == "ok"
+    assert rows[">=24 months"]["message"] == "no events with >=24 months cumulative exposure: not estimable"
+    assert rows["<12 months"]["status"] == "ok"
+
+
+def test_cumulative_exposure_categories_come_from_the_study_file():
+    """Thresholds in days or months, labelled in the study's unit (6 months: 182 days)."""
+    assert CumulativeExposure(unit="months", thresholds=[6, 12, 24]).bounds_days() == [0, 182, 365, 730]
+    days = CumulativeExposure(unit="days", thresholds=[90, 180])
+    assert (days.bounds_days(), days.labels()) == ([0, 90, 180], ["<90 days", "90-179 days", ">=180 days"])
+    df = simulate_survival(2000, 1.5, seed=14)
+    res = analyse_outcome(df, Settings(("cox_crude", "cumulative_exposure"), ("age_at_index", "sex")),
+                          cohort_id="sim", outcome_id="o", exposure="e", comparator="c",
+                          counting=_counting(df, days), duration=days)
+    assert [e["term"] for e in res.estimates if e["analysis"] == "cumulative_exposure"] == [
+        "<90 days", "90-179 days", ">=180 days", "trend"]
 
 
 def test_too_few_events_per_covariate_gives_a_penalised_adjusted_model():
@@ -215,15 +230,16 @@ def test_too_few_events_per_covariate_gives_a_penalised_adjusted_model():
     assert res.estimate("cox_crude")["status"] == "ok" and res.estimate("cox_crude")["message"] is None
 
 
-def _dose_counting(n: int, seed: int, hrs=(1.0, 2.0, 4.0), cuts=(200, 500), horizon=1500):
-    """Exposed subjects move through three cumulative-dose categories at days ``cuts`` with
-    hazard ratios ``hrs`` against the comparator (piecewise-constant hazards, exact inversion)."""
+def _piecewise(n: int, seed: int, bounds: list[float], hrs: list[float], horizon: int = 1500):
+    """Survival rows where an exposed subject's hazard ratio against the comparator is ``hrs[k]``
+    on days [bounds[k], bounds[k + 1]) (piecewise-constant hazards, exact inversion), and their
+    counting-process rows split at ``bounds`` (column ``piece``: k, NaN for the comparator)."""
     df = simulate_survival(n, 1.0, seed=seed)
     rng = np.random.default_rng(seed)
     rate = 1 / 1500
     e = rng.exponential(1.0, n)
-    bounds = np.array([0, *cuts, np.inf])
-    # cumulative hazard of an exposed subject at the start of each category
+    bounds = np.array([*bounds, np.inf])
+    # cumulative hazard of an exposed subject at the start of each piece
     at = np.concatenate([[0.0], np.cumsum(np.diff(bounds[:-1]) * np.array(hrs[:-1]) * rate)])
     k = np.searchsorted(at, e, side="right") - 1
     t_exposed = bounds[k] + (e - at[k]) / (np.array(hrs)[k] * rate)
@@ -236,44 +252,80 @@ def _dose_counting(n: int, seed: int, hrs=(1.0, 2.0, 4.0), cuts=(200, 500), hori
         parts.append(pd.DataFrame({
             "patient_id": sub["patient_id"], "exposed": sub["exposed"], "start_day": lo, "stop_day": stop,
             "event": ((sub["event"] == 1) & (stop == sub["time_days"])).astype(int),
-            "dose_category_number": np.where(sub["exposed"] == 1, c, np.nan),
-            "dose_category": np.where(sub["exposed"] == 1, ["low", "mid", "high"][c], None),
-            "dose_complete": True}))
+            "piece": np.where(sub["exposed"] == 1, c, np.nan)}))
     return df, pd.concat(parts, ignore_index=True)
+
+
+DOSE = CumulativeDose(unit="mg", thresholds=[200, 500])  # 1 mg a day: the categories change on days 200 and 500
+
+
+def _dose_counting(n: int, seed: int, hrs=(1.0, 2.0, 4.0)):
+    """Exposed subjects move through DOSE's three categories with hazard ratios ``hrs``; each
+    category is split in two (as the mart splits at each dispensing)."""
+    df, cp = _piecewise(n, seed, [0, 100, 200, 350, 500, 1000], [hrs[0], hrs[0], hrs[1], hrs[1], hrs[2], hrs[2]])
+    cat = (cp["piece"] // 2).to_numpy()
+    exposed = cp["exposed"] == 1
+    return df, cp.assign(dose_category_number=np.where(exposed, cat, np.nan),
+                         dose_category=[DOSE.labels()[int(c)] if x else None for c, x in zip(cat, exposed, strict=True)],
+                         cum_dose=np.where(exposed, cp["start_day"], np.nan), dose_complete=True, dose_substances=1)
 
 
 def test_cumulative_dose_categories_and_trend_recover_the_simulated_ratios():
     df, counting = _dose_counting(4000, 21)
     res = analyse_outcome(df, Settings(("cox_crude", "cumulative_dose"), ("age_at_index", "sex")),
                           cohort_id="sim", outcome_id="o", exposure="e", comparator="c",
-                          dose_counting=counting, dose_labels=["low", "mid", "high"])
+                          dose_counting=counting, dose=DOSE)
     rows = {e["term"]: e for e in res.estimates if e["analysis"] == "cumulative_dose"}
-    assert list(rows) == ["low", "mid", "high", "trend"]
-    for term, hr in (("low", 1.0), ("mid", 2.0), ("high", 4.0), ("trend", 2.0)):
+    assert list(rows) == ["<200 mg", "200-499 mg", ">=500 mg", "trend"]
+    for term, hr in (("<200 mg", 1.0), ("200-499 mg", 2.0), (">=500 mg", 4.0), ("trend", 2.0)):
         assert rows[term]["status"] == "ok" and rows[term]["ci_low"] <= hr <= rows[term]["ci_high"], rows[term]
     # the trend row carries no counts: they would unmask a category by subtraction
     assert rows["trend"]["n_exposed"] is None and rows["trend"]["events_exposed"] is None
     assert rows["trend"]["p_value"] < 1e-6
 
     # a category without events gets no ratio of its own, but its person-time still informs the trend
-    none_high = counting.assign(event=np.where(counting["dose_category"] == "high", 0, counting["event"]))
+    none_high = counting.assign(event=np.where(counting["dose_category"] == ">=500 mg", 0, counting["event"]))
     res = analyse_outcome(df, Settings(("cox_crude", "cumulative_dose"), ("age_at_index", "sex")),
                           cohort_id="sim", outcome_id="o", exposure="e", comparator="c",
-                          dose_counting=none_high, dose_labels=["low", "mid", "high"])
+                          dose_counting=none_high, dose=DOSE)
     rows = {e["term"]: e for e in res.estimates if e["analysis"] == "cumulative_dose"}
-    assert rows["high"]["message"] == "no events with high cumulative dose: not estimable"
+    assert rows[">=500 mg"]["message"] == "no events with >=500 mg cumulative dose: not estimable"
     assert rows["trend"]["status"] == "ok" and rows["trend"]["hr"] < 1.5, rows["trend"]
 
     # subjects with a dispensing of unknown dose are left out, and counted
     incomplete = counting["patient_id"].isin(df.loc[df["exposed"] == 1, "patient_id"].head(50))
     res = analyse_outcome(df, Settings(("cox_crude", "cumulative_dose"), ("age_at_index", "sex")),
                           cohort_id="sim", outcome_id="o", exposure="e", comparator="c",
-                          dose_counting=counting.assign(dose_complete=~incomplete), dose_labels=["low", "mid", "high"])
+                          dose_counting=counting.assign(dose_complete=~incomplete), dose=DOSE)
     assert [d["message"] for d in res.diagnostics if d["kind"] == "cumulative_dose"] == [
-        "exposed subjects left out, a dispensing of unknown dose: 50"]
+        "exposed subjects left out, a dispensing of unknown dose (see int_drug_pack_doses.dose_status): 50"]
     few = counting["patient_id"].isin(df.loc[df["exposed"] == 1, "patient_id"].head(3))
     res = analyse_outcome(df, Settings(("cox_crude", "cumulative_dose"), ("age_at_index", "sex")),
                           cohort_id="sim", outcome_id="o", exposure="e", comparator="c",
-                          dose_counting=counting.assign(dose_complete=~few), dose_labels=["low", "mid", "high"])
+                          dose_counting=counting.assign(dose_complete=~few), dose=DOSE)
     assert [d["message"] for d in res.diagnostics if d["kind"] == "cumulative_dose"] == [
-        "exposed subjects left out, a dispensing of unknown dose: <10"]
+        "exposed subjects left out, a dispensing of unknown dose (see int_drug_pack_doses.dose_status): <10"]
+
+    # mg of two substances are not added up: every dose analysis says why
+    res = analyse_outcome(df, Settings(("cox_crude", "cumulative_dose", "cumulative_dose_continuous"), ("sex",)),
+                          cohort_id="sim", outcome_id="o", exposure="e", comparator="c",
+                          dose_counting=counting.assign(dose_substances=2), dose=DOSE)
+    assert [(e["analysis"], e["term"], e["message"]) for e in res.estimates if e["analysis"] != "cox_crude"] == [
+        (a, "all", "the exposure's doses are of 2 substances (ATC7 codes): their mg cannot be added up, use unit: ddd")
+        for a in ("cumulative_dose", "cumulative_dose_continuous")]
+
+
+def test_continuous_cumulative_dose_recovers_the_ratio_per_step():
+    """The hazard ratio grows by 1.1 per 100 DDDs (one DDD a day, a dispensing every 100
+    days); the exposure alone has none: the continuous model gives 1.1 per 100 DDDs back."""
+    step = 100
+    df, cp = _piecewise(4000, 23, list(range(0, 1500, step)), [1.1 ** k for k in range(15)])
+    exposed = cp["exposed"] == 1
+    cp = cp.assign(cum_dose=np.where(exposed, cp["start_day"], np.nan), dose_category_number=np.nan,
+                   dose_category=None, dose_complete=True, dose_substances=2)
+    res = analyse_outcome(df, Settings(("cox_crude", "cumulative_dose_continuous"), ("age_at_index", "sex")),
+                          cohort_id="sim", outcome_id="o", exposure="e", comparator="c", dose_counting=cp,
+                          dose=CumulativeDose(unit="ddd", thresholds=[365], per=step))
+    [row] = [e for e in res.estimates if e["analysis"] == "cumulative_dose_continuous"]
+    assert (row["term"], row["exposure"], row["n_exposed"]) == ("per 100 ddd", "e (per 100 ddd cumulative dose)", None)
+    assert row["status"] == "ok" and row["ci_low"] <= 1.1 <= row["ci_high"] and row["ci_high"] < 1.2, row

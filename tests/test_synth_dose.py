@@ -38,6 +38,8 @@ def test_truth_lists_the_category_ratios(latent):
     truth, _ = latent
     pio = [e for e in truth["effects"] if e["exposure_atc"] == "A10BG03"]
     assert [e["dose"] for e in pio] == [{"thresholds_mg": [10500.0, 28000.0], "category_hazard_ratios": [1.0, 1.6, 2.5]}]
+    # one figure for the readers that want one (a scan's evaluation counts it a positive): the largest
+    assert [(e["hazard_ratio"], e["negative_control"]) for e in pio] == [(2.5, False)]
 
 
 def test_a_dose_dependent_effect_has_no_single_injected_ratio(latent):
@@ -45,6 +47,7 @@ def test_a_dose_dependent_effect_has_no_single_injected_ratio(latent):
 
     truth, _ = latent
     assert injected_hr(truth, ["A10BG03"], None, "bladder_cancer_broad") is None
+    assert injected_hr(truth, ["A10BH01"], ["A10BG03"], "bladder_cancer_broad") is None  # as the comparator too
     assert injected_hr(truth, ["A10BG02"], None, "heart_failure") == 1.25
 
 

@@ -1,12 +1,19 @@
 {{ config(tags=['study']) }}
 {#-
   Counting-process rows for time-varying cumulative exposure: cumulative days inside the
-  subject's own-group episodes since index, split where the category changes
-  (<1y: < 365 days, 1-2y: 365-729, >=2y: >= 730). Days since entry; a subject with
-  time_days = 0 has one row [0, 0].
+  subject's own-group episodes since index, split where the cumulative-duration category of the
+  study (YAML cumulative_exposure, registry study.cohort_exposure_category; by default < 12,
+  12-23 and >= 24 months, i.e. < 365, 365-729 and >= 730 days) changes. Days since entry; a
+  subject with time_days = 0 has one row [0, 0].
 -#}
 
-with survival as (
+with categories as (
+    select cohort_id, category_number, lower_bound, upper_bound, label
+    from {{ ref('stg_study__cohort_exposure_categories') }}
+    where measure = 'duration'
+),
+
+survival as (
     select cohort_id, outcome_id, patient_id, exposed, index_date, entry_date, exit_date, time_days, event
     from {{ ref('fct_study_survival') }}
 ),
@@ -60,7 +67,7 @@ exposure_at_entry as (
     group by cohort_id, outcome_id, patient_id
 ),
 
--- the days (since entry) where cumulative exposure reaches 365 and 730 days, inside follow-up
+-- the days (since entry) where cumulative exposure reaches a category's lower bound, inside follow-up
 crossings as (
     select
         cohort_id,
@@ -79,7 +86,10 @@ crossings as (
             {{ days_between('spans.span_start + (thresholds.threshold - spans.prior_days)::int', 'spans.entry_date') }} as start_day,
             spans.time_days
         from spans_cumulated as spans
-        cross join (values (365), (730)) as thresholds (threshold)
+        inner join (
+            select cohort_id, cast(lower_bound as int) as threshold from categories where category_number > 0
+        ) as thresholds
+            on spans.cohort_id = thresholds.cohort_id
         where spans.prior_days < thresholds.threshold
             and spans.prior_days + ({{ days_between('spans.span_end', 'spans.span_start') }}) >= thresholds.threshold
     ) as reached
@@ -131,20 +141,21 @@ intervals as (
 
 final as (
     select
-        cohort_id,
-        outcome_id,
-        patient_id,
-        exposed,
-        start_day::int as start_day,
-        stop_day::int as stop_day,
-        event,
-        cum_days::int as cum_exposure_days,
-        case
-            when cum_days < 365 then '<1y'
-            when cum_days < 730 then '1-2y'
-            else '>=2y'
-        end as cum_exposure_category
+        intervals.cohort_id,
+        intervals.outcome_id,
+        intervals.patient_id,
+        intervals.exposed,
+        intervals.start_day::int as start_day,
+        intervals.stop_day::int as stop_day,
+        intervals.event,
+        intervals.cum_days::int as cum_exposure_days,
+        cast(categories.category_number as int) as cum_exposure_category_number,
+        categories.label as cum_exposure_category
     from intervals
+    left join categories
+        on intervals.cohort_id = categories.cohort_id
+        and intervals.cum_days >= categories.lower_bound
+        and (categories.upper_bound is null or intervals.cum_days < categories.upper_bound)
 )
 
 select * from final

@@ -2,15 +2,19 @@
 {#-
   Counting-process rows for time-varying cumulative dose (issue 26), for the cohorts with
   cumulative-dose categories (study YAML cumulative_dose): an exposed subject's follow-up is
-  split where the dose of the exposure's dispensings since index (fct_drug_dispensing_doses,
-  counted on the dispensing day; what was dispensed before entry counts at entry) enters the
-  next category. Comparator subjects keep one row, no category. dose_complete is false when a
-  dispensing of the subject has no known dose: the analysis leaves such subjects out, counted.
+  split on each day the dose of the exposure's dispensings since index (fct_drug_dispensing_doses,
+  counted on the dispensing day; what was dispensed before entry counts at entry) grows, each
+  interval with its cumulative dose (mg, IU or DDDs) and category. Comparator subjects keep one
+  row, no category. dose_complete is false when a dispensing of the subject has no known dose:
+  the analysis leaves such subjects out, counted. dose_substances counts the ATC7 codes whose
+  dose the cohort adds up: mg or IU of more than one cannot be added (the analysis refuses).
   Days since entry, as fct_study_counting_process.
 -#}
 
 with categories as (
-    select * from {{ ref('stg_study__cohort_dose_categories') }}
+    select cohort_id, category_number, lower_bound, upper_bound, unit as dose_unit, label
+    from {{ ref('stg_study__cohort_exposure_categories') }}
+    where measure = 'dose'
 ),
 
 survival as (
@@ -24,17 +28,27 @@ dispensings as (
         group_dispensings.cohort_id,
         group_dispensings.patient_id,
         group_dispensings.dispensing_date,
+        doses.atc7,
         -- a dose counts when it is in the categories' unit and the pack's ATC code has a DDD of
         -- its own (seed drug_ddd): a combination pack (pioglitazone + metformin, A10BD05) has one
         -- dosage for two substances and no single-substance DDD, so its dose is unknown here
-        case when doses.dose_unit = units.dose_unit and doses.ddd_dispensed is not null
-            then doses.dose_dispensed end as dose_dispensed
+        case
+            when units.dose_unit = 'ddd' then doses.ddd_dispensed
+            when doses.dose_unit = units.dose_unit and doses.ddd_dispensed is not null then doses.dose_dispensed
+        end as dose_dispensed
     from {{ ref('int_study_group_dispensings') }} as group_dispensings
     inner join (select distinct cohort_id, dose_unit from categories) as units
         on group_dispensings.cohort_id = units.cohort_id
     left join {{ ref('fct_drug_dispensing_doses') }} as doses
         on group_dispensings.dispensing_id = doses.dispensing_id
     where group_dispensings.drug_group = 'exposure'
+),
+
+substances as (
+    select cohort_id, count(distinct atc7) as dose_substances
+    from dispensings
+    where dose_dispensed is not null
+    group by cohort_id
 ),
 
 -- each exposed subject's dispensings in [index, exit), on their day since entry (at least 0),
@@ -81,10 +95,7 @@ categorized as (
     select
         cumulated.*,
         categories.category_number,
-        categories.label,
-        lag(categories.category_number) over (
-            partition by cumulated.cohort_id, cumulated.outcome_id, cumulated.patient_id order by cumulated.day
-        ) as previous_category
+        categories.label
     from cumulated
     inner join categories
         on cumulated.cohort_id = categories.cohort_id
@@ -105,8 +116,7 @@ changes as (
         on categorized.cohort_id = survival.cohort_id
         and categorized.outcome_id = survival.outcome_id
         and categorized.patient_id = survival.patient_id
-    where (categorized.previous_category is null or categorized.category_number <> categorized.previous_category)
-        and (categorized.day = 0 or categorized.day < survival.time_days)
+    where categorized.day = 0 or categorized.day < survival.time_days
 ),
 
 intervals as (
@@ -142,9 +152,9 @@ intervals as (
 
 final as (
     select
-        cohort_id,
-        outcome_id,
-        patient_id,
+        intervals.cohort_id,
+        intervals.outcome_id,
+        intervals.patient_id,
         cast(exposed as int) as exposed,
         cast(start_day as int) as start_day,
         cast(stop_day as int) as stop_day,
@@ -152,8 +162,11 @@ final as (
         cast(cum_dose as {{ dose_type() }}) as cum_dose,
         cast(category_number as int) as dose_category_number,
         label as dose_category,
-        dose_complete
+        dose_complete,
+        cast(coalesce(substances.dose_substances, 0) as int) as dose_substances
     from intervals
+    left join substances
+        on intervals.cohort_id = substances.cohort_id
 )
 
 select * from final

@@ -52,7 +52,7 @@ TABLES: dict[str, str | None] = {
     # the registries the dbt sources read (written by `veille study` and `veille pathways`)
     "study.cohort_definition": None,
     "study.cohort_outcome": None,
-    "study.cohort_dose_category": None,
+    "study.cohort_exposure_category": None,
     "study.sccs_definition": None,
     "study.sccs_drug": None,
     "study.sccs_outcome": None,

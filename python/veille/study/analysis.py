@@ -17,11 +17,10 @@ from lifelines import CoxTimeVaryingFitter, KaplanMeierFitter
 from scipy.special import expit
 
 from veille.study import propensity as ps_
+from veille.study.config import CumulativeDose, CumulativeExposure
 from veille.study.cox import Z95, CoxResult, NotEstimable, fit_cox
 from veille.study.ph import ph_test
 from veille.study.rates import incidence_rates
-
-CUMULATIVE_TERMS = {"<1y": "cum_lt_1y", "1-2y": "cum_1_2y", ">=2y": "cum_ge_2y"}
 
 
 @dataclass
@@ -158,9 +157,11 @@ def analyse_outcome(
     classes: pd.DataFrame | None = None,
     counting: pd.DataFrame | None = None,
     dose_counting: pd.DataFrame | None = None,
-    dose_labels: list[str] | None = None,
+    duration: CumulativeExposure | None = None,
+    dose: CumulativeDose | None = None,
 ) -> OutcomeAnalysis:
-    """Run the requested analyses on the survival rows ``df`` of one cohort x outcome."""
+    """Run the requested analyses on the survival rows ``df`` of one cohort x outcome
+    (``duration``, ``dose``: the study's cumulative-exposure and cumulative-dose categories)."""
     df = df.reset_index(drop=True)
     res = OutcomeAnalysis(cohort_id, outcome_id, exposure, comparator, settings.negative_control, incidence_rates(df))
     want = set(settings.analyses)
@@ -212,10 +213,12 @@ def analyse_outcome(
         except Exception as exc:  # noqa: BLE001 - a diagnostic must not stop the study
             res.note("ph_test", f"proportional-hazards test not computed ({exc})")
 
-    if "cumulative_exposure" in want and counting is not None and not settings.negative_control:
-        _cumulative(res, counting, df, x[covs], settings)
-    if "cumulative_dose" in want and dose_counting is not None and dose_labels and not settings.negative_control:
-        _cumulative_dose(res, dose_counting, dose_labels, df, x[covs])
+    if settings.negative_control:
+        return res
+    if "cumulative_exposure" in want and counting is not None:
+        _cumulative(res, counting, duration or CumulativeExposure(), df, x[covs])
+    if dose is not None and dose_counting is not None and want & {"cumulative_dose", "cumulative_dose_continuous"}:
+        _cumulative_dose(res, dose_counting, dose, want, df, x[covs])
     return res
 
 
@@ -311,32 +314,49 @@ def _set_hr(row: dict, ctv: CoxTimeVaryingFitter, term: str) -> None:
                se_log_hr=se, p_value=float(ctv.summary.loc[term, "p"]), status="ok")
 
 
-def _categories(res: OutcomeAnalysis, counting: pd.DataFrame, column: str, cats: dict[str, str], df: pd.DataFrame,
-                x: pd.DataFrame, analysis: str, what: str, label: str) -> tuple[dict, list[str]]:
+def _collapse(cp: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Consecutive intervals of a subject in the same category of ``column`` as one (the
+    dose mart splits at every dispensing): the same likelihood for a model of categories, with
+    fewer rows."""
+    cp = cp.sort_values(["patient_id", "start_day"], kind="stable")
+    key = cp[column].astype(object).where(cp[column].notna(), "")
+    run = ((cp["patient_id"] != cp["patient_id"].shift()) | (key != key.shift())).cumsum()
+    first = cp.groupby(run, sort=False).first()
+    ends = cp.groupby(run, sort=False).agg(stop_day=("stop_day", "max"), event=("event", "max"))
+    return first.assign(stop_day=ends["stop_day"], event=ends["event"]).reset_index(drop=True)
+
+
+def _with_covariates(cp: pd.DataFrame, df: pd.DataFrame, x: pd.DataFrame) -> pd.DataFrame:
+    return cp.merge(x.assign(patient_id=df["patient_id"].to_numpy()), on="patient_id", how="left")
+
+
+def _categories(res: OutcomeAnalysis, cp: pd.DataFrame, column: str, labels: list[str], df: pd.DataFrame,
+                x: pd.DataFrame, analysis: str, what: str) -> tuple[dict, list[str]]:
     """Exposed person-time by category of ``column`` against the comparator, in one time-varying
-    Cox model with the covariates: one estimate row per category (``cats``: label -> term).
+    Cox model with the covariates: one estimate row per category (``labels``, in order).
     A category without events cannot be estimated: its person-time is left out of the model
-    and its row says so. Returns the estimate rows and the fitted terms."""
-    cp = counting[counting["stop_day"] > counting["start_day"]].copy()
+    and its row says so. ``cp``: counting-process rows with person-time. Returns the estimate
+    rows and the fitted terms."""
+    cp = cp.copy()
     ref = cp[cp["exposed"] == 0]
     rows, terms = {}, []
+    cats = {label: f"{analysis}_{k}" for k, label in enumerate(labels)}
     for cat, term in cats.items():
         cp[term] = ((cp["exposed"] == 1) & (cp[column] == cat)).astype(float)
         in_cat = cp[cp[term] == 1]
-        rows[cat] = _cumulative_row(res, cat, in_cat, ref, analysis, label)
+        rows[cat] = _cumulative_row(res, cat, in_cat, ref, analysis, what)
         if in_cat.empty:
             rows[cat]["message"] = f"no exposed person-time with {cat} {what}"
         elif in_cat["event"].sum() == 0:
             rows[cat]["message"] = f"no events with {cat} {what}: not estimable"
         else:
             terms.append(term)
-    keep = (cp["exposed"] == 0) | (cp[terms].sum(axis=1) > 0) if terms else cp["exposed"] == 0
-    cp = cp[keep].merge(x.assign(patient_id=df["patient_id"].to_numpy()), on="patient_id", how="left")
     if not terms or ref["event"].sum() == 0:
         for row in rows.values():
             row["message"] = row["message"] or "no events among the comparator: not estimable"
         return rows, []
-    ctv, problem = _fit_time_varying(cp, terms, list(x.columns))
+    keep = (cp["exposed"] == 0) | (cp[terms].sum(axis=1) > 0)
+    ctv, problem = _fit_time_varying(_with_covariates(cp[keep], df, x), terms, list(x.columns))
     for cat, term in cats.items():
         if term not in terms:
             continue
@@ -347,51 +367,105 @@ def _categories(res: OutcomeAnalysis, counting: pd.DataFrame, column: str, cats:
     return rows, terms
 
 
-def _cumulative(res: OutcomeAnalysis, counting: pd.DataFrame, df: pd.DataFrame, x: pd.DataFrame, settings: Settings) -> None:
-    """Time-varying Cox: exposed person-time by cumulative-exposure category vs the comparator."""
-    _categories(res, counting, "cum_exposure_category", CUMULATIVE_TERMS, df, x, "cumulative_exposure",
-                "cumulative exposure", "cumulative")
+def _uncounted_row(res: OutcomeAnalysis, analysis: str, term: str, exposure: str) -> dict:
+    """An estimate over several categories (a trend, a continuous dose): no counts, which are
+    the categories' sum and would unmask a masked category by subtraction."""
+    nothing = pd.DataFrame({"patient_id": [], "event": []})
+    row = _cumulative_row(res, term, nothing, nothing, analysis, "")
+    row.update(exposure=exposure, n_exposed=None, n_comparator=None, events_exposed=None, events_comparator=None)
+    return row
 
 
-def _cumulative_dose(res: OutcomeAnalysis, counting: pd.DataFrame, labels: list[str], df: pd.DataFrame,
-                     x: pd.DataFrame) -> None:
-    """Time-varying Cox by cumulative-dose category vs the comparator (issue 26), and a trend
-    test: the same model with the exposure and the category's rank (0, 1, ...) while exposed,
-    whose hazard ratio is the change per category step. Subjects with a dispensing of unknown
-    dose are left out (a note counts them). The trend row carries no counts: they are the sum
-    of the categories', and a masked category would come back by subtraction."""
-    from veille.privacy import mask_count
-
-    incomplete = counting.loc[~counting["dose_complete"].astype(bool), "patient_id"].nunique()
-    if incomplete:  # a count that leaves the warehouse in the report: masked under 10
-        res.note("cumulative_dose", f"exposed subjects left out, a dispensing of unknown dose: {mask_count(incomplete)}")
-    counting = counting[counting["dose_complete"].astype(bool)]
-    cats = {label: f"dose_cat_{k}" for k, label in enumerate(labels)}
-    rows, terms = _categories(res, counting, "dose_category", cats, df, x, "cumulative_dose", "cumulative dose",
-                              "cumulative dose")
-    nothing = counting.iloc[:0]
-    trend = _cumulative_row(res, "trend", nothing, nothing, "cumulative_dose", "")
-    trend.update(exposure=f"{res.exposure} (per cumulative-dose category)", n_exposed=None, n_comparator=None,
-                 events_exposed=None, events_comparator=None)
-    no_comparator_events = counting.loc[(counting["exposed"] == 0) & (counting["stop_day"] > counting["start_day"]),
-                                        "event"].sum() == 0
+def _trend(res: OutcomeAnalysis, cp: pd.DataFrame, rows: dict, terms: list[str], rank: str, analysis: str,
+           what: str, df: pd.DataFrame, x: pd.DataFrame) -> None:
+    """The trend test across the categories of ``rank`` (0, 1, ...): the time-varying Cox model
+    with the exposure and the category's rank while exposed, on all the person-time, also that
+    of a category without events (the per-category model leaves it out); its hazard ratio is
+    the change per category step."""
+    trend = _uncounted_row(res, analysis, "trend", f"{res.exposure} (per {what} category)")
+    no_comparator_events = cp.loc[cp["exposed"] == 0, "event"].sum() == 0
     with_time = [c for c, r in rows.items() if not (r["message"] or "").startswith("no exposed person-time")]
     if no_comparator_events or not terms or len(with_time) < 2:
         trend["message"] = ("no events among the comparator: not estimable" if no_comparator_events
                             else "no events among the exposed: not estimable" if not terms
                             else "a trend needs exposed person-time in at least two categories")
         return
-    # all the dose-complete person-time, also that of a category without events (which the
-    # per-category model leaves out): the trend is fitted on every category
-    cp = counting[counting["stop_day"] > counting["start_day"]].merge(
-        x.assign(patient_id=df["patient_id"].to_numpy()), on="patient_id", how="left")
-    cp = cp.assign(dose_exposed=cp["exposed"].astype(float),
-                   dose_rank=np.where(cp["exposed"] == 1, cp["dose_category_number"].fillna(0), 0.0).astype(float))
-    ctv, problem = _fit_time_varying(cp, ["dose_exposed", "dose_rank"], list(x.columns))
+    cp = _with_covariates(cp, df, x)
+    cp = cp.assign(trend_exposed=cp["exposed"].astype(float),
+                   trend_rank=np.where(cp["exposed"] == 1, cp[rank].fillna(0), 0.0).astype(float))
+    ctv, problem = _fit_time_varying(cp, ["trend_exposed", "trend_rank"], list(x.columns))
     if problem:
         trend["message"] = problem
         return
-    _set_hr(trend, ctv, "dose_rank")
+    _set_hr(trend, ctv, "trend_rank")
+
+
+def _person_time(counting: pd.DataFrame) -> pd.DataFrame:
+    return counting[counting["stop_day"] > counting["start_day"]]
+
+
+def _cumulative(res: OutcomeAnalysis, counting: pd.DataFrame, duration: CumulativeExposure, df: pd.DataFrame,
+                x: pd.DataFrame) -> None:
+    """Time-varying Cox: exposed person-time by cumulative-exposure category vs the comparator,
+    and the trend across the categories."""
+    cp = _person_time(counting)
+    rows, terms = _categories(res, cp, "cum_exposure_category", duration.labels(), df, x, "cumulative_exposure",
+                              "cumulative exposure")
+    _trend(res, cp, rows, terms, "cum_exposure_category_number", "cumulative_exposure", "cumulative-exposure",
+           df, x)
+
+
+def _cumulative_dose(res: OutcomeAnalysis, counting: pd.DataFrame, dose: CumulativeDose, want: set[str],
+                     df: pd.DataFrame, x: pd.DataFrame) -> None:
+    """Time-varying Cox by cumulative-dose category vs the comparator (issue 26) with its trend
+    (``cumulative_dose``), and with the cumulative dose itself while exposed
+    (``cumulative_dose_continuous``: the hazard ratio per ``dose.step()`` units). Subjects with a
+    dispensing of unknown dose are left out (a note counts them); mg or IU of several
+    substances are not added up."""
+    from veille.privacy import mask_count
+
+    analyses = [a for a in ("cumulative_dose", "cumulative_dose_continuous") if a in want]
+    substances = int(counting["dose_substances"].max()) if len(counting) else 0
+    if dose.unit != "ddd" and substances > 1:
+        for a in analyses:
+            row = _uncounted_row(res, a, "all", f"{res.exposure} (cumulative dose)")
+            row["message"] = (f"the exposure's doses are of {substances} substances (ATC7 codes): their "
+                              f"{dose.unit} cannot be added up, use unit: ddd")
+        return
+    incomplete = counting.loc[~counting["dose_complete"].astype(bool), "patient_id"].nunique()
+    if incomplete:  # a count that leaves the warehouse in the report: masked under 10
+        res.note("cumulative_dose", f"exposed subjects left out, a dispensing of unknown dose (see "
+                 f"int_drug_pack_doses.dose_status): {mask_count(incomplete)}")
+    cp = _person_time(counting[counting["dose_complete"].astype(bool)])
+    if "cumulative_dose" in want:
+        collapsed = _collapse(cp, "dose_category")
+        rows, terms = _categories(res, collapsed, "dose_category", dose.labels(), df, x, "cumulative_dose",
+                                  "cumulative dose")
+        _trend(res, collapsed, rows, terms, "dose_category_number", "cumulative_dose", "cumulative-dose", df, x)
+    if "cumulative_dose_continuous" in want:
+        _continuous_dose(res, cp, dose, df, x)
+
+
+def _continuous_dose(res: OutcomeAnalysis, cp: pd.DataFrame, dose: CumulativeDose, df: pd.DataFrame,
+                     x: pd.DataFrame) -> None:
+    """The exposure and its cumulative dose (in units of ``dose.step()``) as time-varying terms:
+    the hazard ratio per step of cumulative dose among the exposed."""
+    step = dose.step()
+    term = f"per {step:,g} {dose.unit}"
+    row = _uncounted_row(res, "cumulative_dose_continuous", term, f"{res.exposure} ({term} cumulative dose)")
+    exposed = cp["exposed"] == 1
+    if cp.loc[~exposed, "event"].sum() == 0 or cp.loc[exposed, "event"].sum() == 0:
+        row["message"] = ("no events among the comparator: not estimable" if cp.loc[~exposed, "event"].sum() == 0
+                          else "no events among the exposed: not estimable")
+        return
+    cp = _with_covariates(cp, df, x)
+    cp = cp.assign(dose_exposed=(cp["exposed"] == 1).astype(float),
+                   dose_steps=np.where(cp["exposed"] == 1, cp["cum_dose"].astype(float).fillna(0) / step, 0.0))
+    ctv, problem = _fit_time_varying(cp, ["dose_exposed", "dose_steps"], list(x.columns))
+    if problem:
+        row["message"] = problem
+        return
+    _set_hr(row, ctv, "dose_steps")
 
 
 def kaplan_meier(df: pd.DataFrame, points: int = 200) -> dict[int, pd.DataFrame]:

@@ -43,7 +43,9 @@ ANALYSES = (
     "ph_test",
     "cumulative_exposure",
     "cumulative_dose",
+    "cumulative_dose_continuous",
 )
+DOSE_ANALYSES = ("cumulative_dose", "cumulative_dose_continuous")
 HR_ANALYSES = ("cox_crude", "cox_adjusted", "iptw", "matching")
 
 
@@ -234,21 +236,19 @@ class CaseSeries(_Strict):
         return v
 
 
-class CumulativeDose(_Strict):
-    """Cumulative-dose categories (issue 26): the dose of the exposure's dispensings since index,
-    in mg or IU, cut at ascending thresholds (pioglitazone: [10500, 28000] mg gives < 10,500,
-    10,500-27,999 and >= 28,000 mg)."""
+class _Thresholds(_Strict):
+    """Categories of a cumulative measure, cut at ascending thresholds: [a, b] gives < a, a to
+    < b and >= b, labelled in the block's unit."""
 
-    unit: Literal["mg", "IU"] = "mg"
     thresholds: list[float] = Field(min_length=1)
 
     @field_validator("thresholds")
     @classmethod
     def _ascending(cls, v: list[float]) -> list[float]:
         if any(t <= 0 for t in v):
-            raise ValueError("cumulative_dose thresholds must be positive")
+            raise ValueError("thresholds must be positive")
         if any(b <= a for a, b in itertools.pairwise(v)):
-            raise ValueError("cumulative_dose thresholds must be in ascending order")
+            raise ValueError("thresholds must be in ascending order")
         return v
 
     def labels(self) -> list[str]:
@@ -261,9 +261,51 @@ class CumulativeDose(_Strict):
         return [f"<{f(t[0])} {u}", *middle, f">={f(t[-1])} {u}"]
 
 
+DAYS_PER_MONTH = 365.25 / 12
+
+
+class CumulativeExposure(_Thresholds):
+    """Cumulative-duration categories: the days inside the subject's own-group episodes since
+    index, in months (12 and 24: < 12, 12-23 and >= 24 months, Neumann 2012) or days. A month
+    is 365.25 / 12 days, rounded down: 12 months are 365 days, 24 are 730."""
+
+    unit: Literal["months", "days"] = "months"
+    thresholds: list[float] = Field(default_factory=lambda: [12, 24], min_length=1)
+
+    def bounds_days(self) -> list[int]:
+        """The lower bound of each category in whole days, from 0."""
+        per = DAYS_PER_MONTH if self.unit == "months" else 1.0
+        bounds = [0, *(int(t * per) for t in self.thresholds)]
+        if any(b <= a for a, b in itertools.pairwise(bounds)):
+            raise ValueError(f"cumulative_exposure thresholds {self.thresholds} {self.unit} are not whole, "
+                             "distinct days")
+        return bounds
+
+
+class CumulativeDose(_Thresholds):
+    """Cumulative-dose categories (issue 26): the dose of the exposure's dispensings since index,
+    in mg, IU or DDDs, cut at ascending thresholds (pioglitazone: [10500, 28000] mg gives
+    < 10,500, 10,500-27,999 and >= 28,000 mg). mg and IU add up one substance only: a class
+    (N05BA) or several molecules need ``unit: ddd``. The continuous analysis
+    (cumulative_dose_continuous) gives the hazard ratio per ``per`` units (default: the first
+    threshold)."""
+
+    unit: Literal["mg", "IU", "ddd"] = "mg"
+    per: float | None = Field(None, gt=0)
+
+    def step(self) -> float:
+        return self.per or self.thresholds[0]
+
+
 class PublishedEstimate(_Strict):
+    """A published hazard ratio: the overall one (term ``exposed``, shown beside the primary
+    analysis), or one category of a cumulative analysis (``analysis: cumulative_dose, term:
+    '>=28,000 mg'``), shown beside the study's estimate of the same category."""
+
     comparison: str
     outcome: str
+    analysis: str | None = None
+    term: str = "exposed"
     hr: float = Field(gt=0)
     ci_low: float = Field(gt=0)
     ci_high: float = Field(gt=0)
@@ -297,9 +339,10 @@ class Study(_Strict):
     outcomes: list[Outcome] = Field(min_length=1)
     negative_controls: list[Outcome] = Field(default_factory=list)
     covariates: Covariates = Covariates()
+    cumulative_exposure: CumulativeExposure = CumulativeExposure()
     cumulative_dose: CumulativeDose | None = None
     analyses: list[str] = Field(default_factory=lambda: [a for a in ANALYSES
-                                                         if a not in ("cumulative_exposure", "cumulative_dose")])
+                                                         if a != "cumulative_exposure" and a not in DOSE_ANALYSES])
     primary_analysis: str = "cox_adjusted"
     min_events: int = Field(5, ge=1)
     min_events_per_covariate: int = Field(5, ge=0)
@@ -343,9 +386,11 @@ class Study(_Strict):
             raise ValueError("an 'sccs' block needs design: sccs")
         if not self.comparisons:
             raise ValueError("comparisons: a cohort study needs at least one comparison")
-        if ("cumulative_dose" in self.analyses) != (self.cumulative_dose is not None):
-            raise ValueError("the cumulative_dose analysis needs a cumulative_dose block (unit, thresholds), "
-                             "and the block needs cumulative_dose in analyses")
+        dose_analyses = [a for a in self.analyses if a in DOSE_ANALYSES]
+        if bool(dose_analyses) != (self.cumulative_dose is not None):
+            raise ValueError("the cumulative_dose analyses need a cumulative_dose block (unit, thresholds), "
+                             "and the block needs cumulative_dose or cumulative_dose_continuous in analyses")
+        self.cumulative_exposure.bounds_days()
         if self.primary_analysis not in HR_ANALYSES:
             raise ValueError(f"primary_analysis must be one of {', '.join(HR_ANALYSES)}")
         if self.primary_analysis not in self.analyses:
@@ -370,6 +415,7 @@ class Study(_Strict):
             self._resolve(c.exposure.atc, f"comparisons[{i}].exposure.atc")
             self._resolve(c.comparator.atc or [], f"comparisons[{i}].comparator.atc")
             self._resolve(c.comparator.exclude_users_of or [], f"comparisons[{i}].comparator.exclude_users_of")
+            self._check_dose_unit(c, i)
         for code in self.covariates.atc:
             _check_atc(code, "covariates.atc")
         for r in self.reference.estimates if self.reference else []:
@@ -377,7 +423,42 @@ class Study(_Strict):
                 raise ValueError(f"reference estimate names unknown comparison {r.comparison!r}")
             if not r.ci_low <= r.hr <= r.ci_high:
                 raise ValueError(f"reference estimate HR {r.hr} is outside its CI")
+            self._check_published_term(r)
         return self
+
+    def _check_published_term(self, r: PublishedEstimate) -> None:
+        """A published category names one of the study's own categories, in its analysis."""
+        if r.analysis is not None and r.analysis not in self.analyses:
+            raise ValueError(f"reference estimate names analysis {r.analysis!r}, which is not in analyses")
+        if r.term == "exposed":
+            return
+        labels = {"cumulative_exposure": self.cumulative_exposure.labels(),
+                  "cumulative_dose": self.cumulative_dose.labels() if self.cumulative_dose else []}.get(r.analysis)
+        if labels is None:
+            raise ValueError(f"reference estimate term {r.term!r} needs analysis: cumulative_exposure or cumulative_dose")
+        if r.term not in labels:
+            raise ValueError(f"reference estimate term {r.term!r} is not a category of {r.analysis} "
+                             f"({', '.join(labels)})")
+
+    def published(self, comparison: Comparison, outcome: str, analysis: str, term: str) -> PublishedEstimate | None:
+        """The published estimate for this estimate row, if the reference gives one (an overall
+        one goes beside the primary analysis)."""
+        for r in self.reference.estimates if self.reference else []:
+            if (r.comparison, r.outcome, r.term) == (comparison.id, outcome, term) and \
+                    (r.analysis or self.primary_analysis) == analysis:
+                return r
+        return None
+
+    def _check_dose_unit(self, c: Comparison, i: int) -> None:
+        """mg or IU add up one substance: an exposure code that is not a whole ATC7 code (a class
+        such as N05BA) would add the mg of different molecules."""
+        dose = self.cumulative_dose
+        if dose is None or dose.unit == "ddd":
+            return
+        for code in self._resolve(c.exposure.atc, f"comparisons[{i}].exposure.atc"):
+            if len(code) < 7:
+                raise ValueError(f"cumulative_dose in {dose.unit} adds the {dose.unit} of one substance, but "
+                                 f"comparisons[{i}].exposure.atc has {code}, a class of several: use unit: ddd")
 
     def _check_object(self, obj: DrugSet) -> None:
         """The object drug of an interaction is not the precipitant (the exposure), nor part of it."""

@@ -68,10 +68,12 @@ def forest_figure(rows: pd.DataFrame, title: str) -> go.Figure:
     return fig
 
 
-def dose_response_figure(rows: pd.DataFrame, title: str) -> go.Figure:
-    """Hazard ratio (95% CI, log axis) by cumulative-dose category, in category order, with a
-    line at 1; ``rows`` has label, hr, ci_low, ci_high (a category without hr is marked not
-    estimable). No counts: nothing here needs the small-cell rule."""
+def dose_response_figure(rows: pd.DataFrame, title: str, axis: str = "cumulative dose since index",
+                         published: pd.DataFrame | None = None) -> go.Figure:
+    """Hazard ratio (95% CI, log axis) by cumulative category (dose or duration), in category
+    order, with a line at 1; ``rows`` has label, hr, ci_low, ci_high (a category without hr is
+    marked not estimable); ``published`` (same columns) adds the published categories as hollow
+    markers beside. No counts: nothing here needs the small-cell rule."""
     rows = rows.reset_index(drop=True)
     ok = rows["hr"].notna().to_numpy()
     labels = [f"{lab}{'' if o else ' (not estimable)'}" for lab, o in zip(rows["label"], ok, strict=True)]
@@ -83,10 +85,18 @@ def dose_response_figure(rows: pd.DataFrame, title: str) -> go.Figure:
         marker={"symbol": "square", "color": "#2c3e50", "size": 9}, line={"color": "#2c3e50", "dash": "dot"},
         error_y={"type": "data", "symmetric": False, "array": est["ci_high"] - est["hr"],
                  "arrayminus": est["hr"] - est["ci_low"], "color": "#7f8c8d"},
-        hovertemplate="%{x}: HR %{y:.2f}<extra></extra>", showlegend=False))
+        hovertemplate="%{x}: HR %{y:.2f}<extra></extra>", name="this study", showlegend=published is not None))
+    if published is not None:
+        shown = {lab: f"{lab}{'' if o else ' (not estimable)'}" for lab, o in zip(rows["label"], ok, strict=True)}
+        fig.add_trace(go.Scatter(
+            x=[shown.get(lab, lab) for lab in published["label"]], y=published["hr"], mode="markers",
+            marker={"symbol": "diamond-open", "color": "#c0392b", "size": 11},
+            error_y={"type": "data", "symmetric": False, "array": published["ci_high"] - published["hr"],
+                     "arrayminus": published["hr"] - published["ci_low"], "color": "#e6a09a"},
+            hovertemplate="%{x}: published HR %{y:.2f}<extra></extra>", name="published"))
     fig.add_hline(y=1.0, line={"color": "#c0392b", "dash": "dash", "width": 1})
     fig.update_layout(title={"text": title, "font": {"size": 14}}, width=720, height=420,
-                      xaxis={"title": "cumulative dose since index", "categoryorder": "array", "categoryarray": labels},
+                      xaxis={"title": axis, "categoryorder": "array", "categoryarray": labels},
                       yaxis={"type": "log", "title": "hazard ratio vs comparator (95% CI, log scale)"})
     return fig
 

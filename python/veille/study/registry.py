@@ -131,22 +131,24 @@ def write_sccs(conn: sa.Connection, study: Study) -> list[str]:
     return [study.id]
 
 
-_DOSE_CATEGORY = sa.text(
-    "insert into study.cohort_dose_category (cohort_id, category_number, lower_bound, dose_unit, label) "
-    "values (:cohort_id, :category_number, :lower_bound, :dose_unit, :label)"
+_EXPOSURE_CATEGORY = sa.text(
+    "insert into study.cohort_exposure_category (cohort_id, measure, category_number, lower_bound, unit, label) "
+    "values (:cohort_id, :measure, :category_number, :lower_bound, :unit, :label)"
 )
 
 
-def dose_category_rows(study: Study) -> list[dict]:
-    """One `study.cohort_dose_category` row per comparison x cumulative-dose category (none
-    without a cumulative_dose block); category 0 starts at 0."""
-    dose = study.cumulative_dose
-    if dose is None:
-        return []
-    bounds = [0.0, *dose.thresholds]
-    return [{"cohort_id": study.cohort_id(c), "category_number": k, "lower_bound": b, "dose_unit": dose.unit,
-             "label": label} for c in study.comparisons
-            for k, (b, label) in enumerate(zip(bounds, dose.labels(), strict=True))]
+def exposure_category_rows(study: Study) -> list[dict]:
+    """The `study.cohort_exposure_category` rows of each comparison: its cumulative-duration
+    categories in days (the study's cumulative_exposure, 12 and 24 months by default), and its
+    cumulative-dose categories when it has a cumulative_dose block; category 0 starts at 0."""
+    duration = study.cumulative_exposure
+    measures = [("duration", "days", duration.bounds_days(), duration.labels())]
+    if (dose := study.cumulative_dose) is not None:
+        measures.append(("dose", dose.unit, [0.0, *dose.thresholds], dose.labels()))
+    return [{"cohort_id": study.cohort_id(c), "measure": measure, "category_number": k, "lower_bound": b,
+             "unit": unit, "label": label}
+            for c in study.comparisons for measure, unit, bounds, labels in measures
+            for k, (b, label) in enumerate(zip(bounds, labels, strict=True))]
 
 
 def write_registry(conn: sa.Connection, study: Study) -> list[str]:
@@ -159,6 +161,5 @@ def write_registry(conn: sa.Connection, study: Study) -> list[str]:
     defs = definition_rows(study)
     conn.execute(_DEFINITION, defs)
     conn.execute(_OUTCOME, outcome_rows(study))
-    if study.cumulative_dose is not None:
-        conn.execute(_DOSE_CATEGORY, dose_category_rows(study))
+    conn.execute(_EXPOSURE_CATEGORY, exposure_category_rows(study))
     return [d["cohort_id"] for d in defs]

@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from veille.privacy import THRESHOLD, mask_count, mask_text
 from veille.report import Report, table_html
 from veille.report.index import write_index
+from veille.study.export import events_exposed_shown
 from veille.study.plots import dose_response_figure, forest_figure, funnel_figure, km_figure
 
 
@@ -131,31 +132,44 @@ ADJUSTMENT = {
     "cox_adjusted": "the Table 1 covariates in the Cox model",
     "iptw": "inverse probability of treatment weights (propensity score), robust SE",
     "matching": "1:1 propensity-score matching (caliper 0.2 SD), pair-clustered SE",
-    "cumulative_exposure": "the covariates, cumulative exposure as time-varying categories",
+    "cumulative_exposure": "the covariates, cumulative exposure as time-varying categories (trend: per category step)",
     "cumulative_dose": "the covariates, cumulative dose as time-varying categories (trend: per category step)",
+    "cumulative_dose_continuous": "the covariates, exposure and its cumulative dose as time-varying terms",
 }
+PER_STEP = {"cumulative_dose_continuous"}  # ratios per unit of dose, not against the comparator
+RESPONSE = {"cumulative_dose": "cumulative dose", "cumulative_exposure": "cumulative exposure"}
 
 
-def _dose_response(page: Report, estimates: list[dict], title: str) -> list[Markup]:
-    """One dose-response chart per outcome with cumulative-dose rows, the trend test in its title."""
+def _dose_response(page: Report, estimates: list[dict], title: str, published) -> list[Markup]:
+    """One chart per outcome and cumulative analysis (dose, duration): the hazard ratio by
+    category, the trend test in its title, the published categories beside (``published``:
+    (outcome, analysis, term) -> PublishedEstimate or None)."""
     charts = []
-    for outcome in dict.fromkeys(e["outcome_id"] for e in estimates if e["analysis"] == "cumulative_dose"):
-        rows = [e for e in estimates if e["analysis"] == "cumulative_dose" and e["outcome_id"] == outcome]
+    for outcome, analysis in dict.fromkeys((e["outcome_id"], e["analysis"]) for e in estimates
+                                           if e["analysis"] in RESPONSE):
+        rows = [e for e in estimates if e["analysis"] == analysis and e["outcome_id"] == outcome]
         cats = pd.DataFrame([{"label": e["term"], "hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]}
-                             for e in rows if e["term"] != "trend"])
+                             for e in rows if e["term"] not in ("trend", "all")])
+        if cats.empty:
+            continue
+        pubs = [(e["term"], published(outcome, analysis, e["term"])) for e in rows]
+        pub = pd.DataFrame([{"label": t, "hr": r.hr, "ci_low": r.ci_low, "ci_high": r.ci_high} for t, r in pubs if r])
         trend = next((e for e in rows if e["term"] == "trend"), None)
         test = (f"trend: HR {trend['hr']:.2f} per category ({_ci(trend['ci_low'], trend['ci_high'])}), "
                 f"p = {trend['p_value']:.3g}" if trend and trend["hr"] is not None else "trend: not estimable")
-        charts.append(page.chart(dose_response_figure(cats, f"{title}: {outcome} by cumulative dose; {test}")))
+        charts.append(page.chart(dose_response_figure(
+            cats, f"{title}: {outcome} by {RESPONSE[analysis]}; {test}", f"{RESPONSE[analysis]} since index",
+            published=pub if len(pub) else None)))
     return charts
 
 
-def _estimates(rows: list[dict]) -> Markup:
+def _estimates(rows: list[dict], events_exposed: list) -> Markup:
     df = pd.DataFrame(rows, columns=["outcome", "analysis", "adjustment", "events exposed", "events comparator",
-                                     "HR", "95% CI", "calibrated 95% CI", "calibrated p", "note"])
+                                     "HR", "95% CI", "calibrated 95% CI", "calibrated p", "published", "note"])
     return table_html(df, counts=["events exposed", "events comparator"], digits={"HR": 2, "calibrated p": 3},
-                      left=["outcome", "analysis", "adjustment", "note"],
-                      cell_class=lambda c, v: "na" if c == "note" else "")
+                      left=["outcome", "analysis", "adjustment", "published", "note"],
+                      cell_class=lambda c, v: "na" if c == "note" else "",
+                      shown={"events exposed": ["" if v is None else str(v) for v in events_exposed]})
 
 
 def calibration_text(run, cohort_id: str, analysis: str) -> str:
@@ -169,6 +183,10 @@ def calibration_text(run, cohort_id: str, analysis: str) -> str:
             f"log HR ~ N({null.mu:+.3f}, {null.sigma:.3f}\u00b2 + SE\u00b2) (Schuemie 2014): the calibrated intervals "
             f"and p-values shift each estimate by the bias and widen it by the spread; the systematic error is "
             f"taken as the same whatever the true effect (no positive controls).")
+
+
+def _published(r) -> str:
+    return "" if r is None else f"{r.hr:.2f} ({_ci(r.ci_low, r.ci_high)})"
 
 
 def _ci(lo, hi) -> str:
@@ -200,6 +218,10 @@ def study_report(run) -> tuple[Report, dict]:
                     "subjects": r["subjects"], "events": r["events"], "person-years": r["person_years"],
                     "rate": None if few else r["rate_per_1000"], "95% CI": "" if few else _ci(r["ci_low"], r["ci_high"])})
         estimates = [{**e, "message": mask_text(e["message"])} for o in outs for e in o.estimates]
+
+        def published(outcome: str, analysis: str, term: str, comp=comp):
+            return s.published(comp, outcome, analysis, term)
+
         est_rows = [{"outcome": e["outcome_id"] + (" (NC)" if e["is_negative_control"] else ""),
                      "analysis": e["analysis"] + ("" if e["term"] == "exposed" else f" {e['term']}"),
                      "adjustment": ADJUSTMENT.get(e["analysis"], ""),
@@ -207,11 +229,12 @@ def study_report(run) -> tuple[Report, dict]:
                      "calibrated p": e.get("calibrated_p"),
                      "events exposed": e["events_exposed"], "events comparator": e["events_comparator"],
                      "HR": e["hr"], "95% CI": _ci(e["ci_low"], e["ci_high"]) if e["hr"] is not None else "",
+                     "published": _published(published(e["outcome_id"], e["analysis"], e["term"])),
                      "note": e["message"] or ""} for e in estimates]
         forest = pd.DataFrame(
             [{"label": f"{e['outcome_id']} · {e['analysis']}{'' if e['term'] == 'exposed' else ' ' + e['term']}",
               "hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]} for e in estimates
-             if e["term"] != "trend"]  # a ratio per category step, not against the comparator
+             if e["term"] != "trend" and e["analysis"] not in PER_STEP]  # ratios per step, not against the comparator
         )
         km = []
         for o in outs:
@@ -233,11 +256,12 @@ def study_report(run) -> tuple[Report, dict]:
             "attrition_outcome": _outcome_steps(att, shown),
             "table1": _table1(main, n1, n0, (comp.exposure.label, comp.comparator.label)) if main is not None else None,
             "table1_outcome": main.outcome_id if main is not None else "",
-            "incidence": _incidence(incidence), "estimates": _estimates(est_rows),
+            "incidence": _incidence(incidence), "estimates": _estimates(est_rows, events_exposed_shown(estimates)),
             "forest": page.chart(forest_figure(forest, f"{comp.exposure.label} vs {comp.comparator.label}"))
             if len(forest) else "",
             "km": km,
-            "dose_response": _dose_response(page, estimates, f"{comp.exposure.label} vs {comp.comparator.label}"),
+            "dose_response": _dose_response(page, estimates, f"{comp.exposure.label} vs {comp.comparator.label}",
+                                            published),
             "nc_summary": negative_control_summary(outs, s.primary_analysis),
             "calibration": calibration_text(run, cid, s.primary_analysis),
             "funnel": _funnel(page, run, cid, outs, s.primary_analysis),

@@ -91,7 +91,8 @@ def analyse_study(study: Study, surv: pd.DataFrame, classes: pd.DataFrame,
                 counting=counting[(counting["cohort_id"] == cid) & (counting["outcome_id"] == outcome.id)],
                 dose_counting=None if dose_counting is None else dose_counting[
                     (dose_counting["cohort_id"] == cid) & (dose_counting["outcome_id"] == outcome.id)],
-                dose_labels=study.cumulative_dose.labels() if study.cumulative_dose else None,
+                duration=study.cumulative_exposure,
+                dose=study.cumulative_dose,
             )
 
 

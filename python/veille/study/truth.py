@@ -57,8 +57,9 @@ def injected_hr(truth: dict, exposure_atc: list[str], comparator_atc: list[str] 
     if icd10 is None:
         return None
     if any(e.get("dose") and _matches(str(e["outcome_icd10"]), icd10)
-           and any(_matches(a, str(e["exposure_atc"])) for a in exposure_atc) for e in truth.get("effects") or []):
-        return None  # a dose-dependent effect: one ratio per cumulative-dose category, none overall
+           and any(_matches(a, str(e["exposure_atc"])) for a in [*exposure_atc, *(comparator_atc or [])])
+           for e in truth.get("effects") or []):
+        return None  # a dose-dependent effect (either side): one ratio per category, none overall
     effects = truth_effects(truth, required=False)  # a scenario may inject nothing
     exp = _effect(effects, exposure_atc, icd10, comparator_atc)
     if exp is None:

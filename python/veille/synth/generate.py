@@ -225,6 +225,8 @@ def _write_truth(out: Path, world: World, sc: dict, truth: dict, start: date, en
         if eff.get("dose"):  # issue 26: the ratio of each cumulative-dose category vs unexposed
             e["dose"] = {"thresholds_mg": [float(t) for t in eff["dose"]["thresholds_mg"]],
                          "category_hazard_ratios": [float(h) for h in eff["dose"]["hazard_ratios"]]}
+            # one figure for the readers that want one (a scan's evaluation): the largest category's
+            e["hazard_ratio"] = _effect_hr(eff)
             e["negative_control"] = False
         effects.append(e)
     doc = {
@@ -250,9 +252,14 @@ def _write_truth(out: Path, world: World, sc: dict, truth: dict, start: date, en
 
 def _main_hr(sc: dict, atc: str, outcome: str) -> float:
     """The largest injected effect of a drug (or of a code it falls under) on an outcome."""
-    hrs = [float(e["hazard_ratio"]) for e in sc["effects"] if str(e["outcome_icd10"]) == outcome
+    hrs = [_effect_hr(e) for e in sc["effects"] if str(e["outcome_icd10"]) == outcome
            and (atc.startswith(str(e["exposure_atc"])) or str(e["exposure_atc"]).startswith(atc))]
     return max(hrs, default=1.0)
+
+
+def _effect_hr(effect: dict) -> float:
+    """An effect's ratio; for a dose-dependent one, its largest category's."""
+    return max([float(effect["hazard_ratio"]), *(float(h) for h in (effect.get("dose") or {}).get("hazard_ratios", []))])
 
 
 def _interaction_truth(sc: dict, counts: dict[int, dict[str, int]]) -> list[dict[str, Any]]:
