@@ -66,7 +66,7 @@ def dose_db(pg_server, tmp_path_factory):
     with scratch_database("dose_marts", migrated=True):
         summary = load_extract(extract)
         out = CliRunner().invoke(app, ["dbt", "build", "--select", "+fct_drug_dispensing_doses", "+fct_drug_episode_doses",
-                                              "--quiet"])
+                                              "+fct_drug_cumulative_exposure", "--quiet"])
         yield {"summary": summary, "build": out}
 
 
@@ -116,6 +116,26 @@ def test_the_dose_of_each_episode(dose_db):
         (P2, "A10BG03", "2019-01-15", "2019-02-14", 1, 1, D(28), D("0.933333")),
         (P2, "N05BA12", "2019-01-20", "2019-02-19", 1, 1, D("7.5"), D("0.25")),
         (P2, "N05CF01", "2019-01-20", "2019-02-19", 1, 1, D(14), D("0.466667"))]
+
+
+def test_the_cumulative_exposure_of_each_patient_and_drug(dose_db):
+    # the default categories (365 and 730 days, 365 and 730 DDDs) are far: one interval while
+    # exposed, one open after; the packs without a DDD count leave the cumulative DDDs unknown
+    assert _rows("select p.ben_nir_psa, c.drug_code, c.start_date::text, c.end_date::text, c.exposed, c.cum_days, "
+                 "c.duration_category, c.cum_ddd, c.ddd_category from marts.fct_drug_cumulative_exposure c "
+                 "join claims.patient p using (patient_id) order by 1, 2, 3") == [
+        (P1, "A10BG03", "2019-01-10", "2019-04-10", 1, 0, 0, D(14), 0),
+        (P1, "A10BG03", "2019-04-10", None, 0, 90, 0, D(70), 0),
+        (P2, "A10AE04", "2019-01-20", "2019-02-19", 1, 0, 0, None, None),
+        (P2, "A10AE04", "2019-02-19", None, 0, 30, 0, None, None),
+        (P2, "A10BA02", "2019-01-20", "2019-02-19", 1, 0, 0, None, None),
+        (P2, "A10BA02", "2019-02-19", None, 0, 30, 0, None, None),
+        (P2, "A10BG03", "2019-01-15", "2019-02-14", 1, 0, 0, D(28), 0),
+        (P2, "A10BG03", "2019-02-14", None, 0, 30, 0, D(28), 0),
+        (P2, "N05BA12", "2019-01-20", "2019-02-19", 1, 0, 0, D("7.5"), 0),
+        (P2, "N05BA12", "2019-02-19", None, 0, 30, 0, D("7.5"), 0),
+        (P2, "N05CF01", "2019-01-20", "2019-02-19", 1, 0, 0, D(14), 0),
+        (P2, "N05CF01", "2019-02-19", None, 0, 30, 0, D(14), 0)]
 
 
 def test_the_build_lists_the_packs_without_a_dose(dose_db):

@@ -50,3 +50,18 @@ def test_command_output_masks_counts_and_explains_missing_estimates(run):
             assert all(c == "<10" or int(c) >= 10 for c in count)
         # the reasons too: 'too few events (3 < 5)' leaves as 'too few events (fewer than 5)'
         assert not re.search(r"(?<![\w<.,])[1-9] events?\b|\([1-9] < ", line), line
+
+
+def test_a_lone_small_category_cannot_be_found_by_subtraction():
+    """The categories' exposed events add up to the overall row's: one masked category would
+    come back as the total minus the others, so the smallest other is hidden too."""
+    from veille.study.export import events_exposed_shown
+
+    def row(analysis, term, events, outcome="o"):
+        return {"cohort_id": "c", "outcome_id": outcome, "analysis": analysis, "term": term, "events_exposed": events}
+
+    rows = [row("cox_adjusted", "exposed", 93), row("cumulative_dose", "<10,500 mg", 40),
+            row("cumulative_dose", "10,500-27,999 mg", 50), row("cumulative_dose", ">=28,000 mg", 3),
+            row("cumulative_dose", "trend", None), row("cumulative_exposure", "<12 months", 93),
+            row("cumulative_dose", "<10,500 mg", 4, "p"), row("cumulative_dose", ">=28,000 mg", 5, "p")]
+    assert events_exposed_shown(rows) == [93, "\u226510", 50, "<10", None, 93, "<10", "<10"]
