@@ -92,14 +92,14 @@
     {%- set parts = [model.checksum.checksum] -%}
     {%- set vars_used = model.config.get('refresh_vars', []) | list -%}
     {%- set seen = [] -%}
-    {%- set queue = model.depends_on.nodes | list -%}
+    {%- set queue = refresh_inputs(model) -%}
     {%- for node_id in queue -%}
         {%- if node_id not in seen and node_id in graph.nodes -%}
             {%- do seen.append(node_id) -%}
             {%- set node = graph.nodes[node_id] -%}
             {%- do parts.append(node_id ~ ':' ~ node.checksum.checksum) -%}
             {%- do vars_used.extend(node.config.get('refresh_vars', [])) -%}
-            {%- do queue.extend(node.depends_on.nodes) -%}
+            {%- do queue.extend(refresh_inputs(node)) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- for v in vars_used | unique | sort -%}
@@ -109,6 +109,24 @@
         {%- do parts.append(study_registry_hash()) -%}
     {%- endif -%}
     {{- local_md5(parts | sort | join('|')) -}}
+{%- endmacro %}
+
+
+{#- The upstream nodes a node's result depends on: all of depends_on, less those its config
+    refresh_conditional_inputs ties to a var value that is not the current one. E.g.
+    int_drug_dispensings reads int_drug_pack_doses only with days_covered_mode ddd
+    ({'int_drug_pack_doses': ['days_covered_mode', 'ddd']}): in the other modes an edit of the
+    dose seeds does not force the episodes to rebuild. -#}
+{% macro refresh_inputs(node) -%}
+    {%- set conditions = node.config.get('refresh_conditional_inputs', {}) -%}
+    {%- set inputs = [] -%}
+    {%- for node_id in node.depends_on.nodes -%}
+        {%- set condition = conditions.get(node_id.split('.')[-1]) -%}
+        {%- if condition is none or (var(condition[0], none) | string) == (condition[1] | string) -%}
+            {%- do inputs.append(node_id) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(inputs) -}}
 {%- endmacro %}
 
 

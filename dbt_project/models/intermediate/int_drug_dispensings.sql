@@ -1,9 +1,10 @@
-{{ config(materialized='view', tags=['study'], refresh_vars=['days_covered_mode', 'fixed_days_gc', 'fixed_days_ngc', 'episode_level']) }}
+{{ config(materialized='view', tags=['study'], refresh_vars=['days_covered_mode', 'fixed_days_gc', 'fixed_days_ngc', 'episode_level'],
+          refresh_conditional_inputs={'int_drug_pack_doses': ['days_covered_mode', 'ddd']}) }}
 {#- Dispensings with their ATC code, drug code at the episode level and days covered: fixed days
     per pack, the pack's units over the daily units (units), or its defined daily doses (ddd: one
     day per DDD, fixed days for a pack without DDDs). -#}
 {%- set mode = days_covered_mode() | trim %}
--- depends_on: {{ ref('int_drug_pack_doses') }}
+-- depends_on: {{ ref('int_drug_pack_doses') }} (read in ddd mode only: see refresh_conditional_inputs)
 
 with dispensings as (
     select * from {{ ref('stg_claims__dispensings') }}

@@ -158,18 +158,24 @@ def _run_case_series(run: StudyRun, report_dir: Path | None) -> StudyRun:
     return run
 
 
-def _estimate_line(label: str, measure: str, e: dict) -> str:
-    """One estimate as the command prints it: counts masked, or why it is missing."""
+def _estimate_line(label: str, measure: str, e: dict, events_exposed=None) -> str:
+    """One estimate as the command prints it: counts masked (``events_exposed``: as
+    veille.study.export.events_exposed_shown gives it), none for a row without counts (a
+    trend), or why it is missing."""
     from veille.privacy import mask_count, mask_text
 
-    if e["status"] == "ok":
-        return (f"{label} {measure} {e['hr']:.2f} ({e['ci_low']:.2f}-{e['ci_high']:.2f})  events "
-                f"{mask_count(e['events_exposed'])} / {mask_count(e['events_comparator'])}")
-    return f"{label} not estimable: {mask_text(e['message'])}"
+    if e["status"] != "ok":
+        return f"{label} not estimable: {mask_text(e['message'])}"
+    line = f"{label} {measure} {e['hr']:.2f} ({e['ci_low']:.2f}-{e['ci_high']:.2f})"
+    if e["events_exposed"] is None:
+        return line
+    shown = mask_count(e["events_exposed"]) if events_exposed is None else events_exposed
+    return f"{line}  events {shown} / {mask_count(e['events_comparator'])}"
 
 
 def summary_lines(run: StudyRun) -> list[str]:
     """What the command prints: each estimate (counts masked) or why it is missing."""
+    from veille.study.export import events_exposed_shown
     from veille.study.report import negative_control_summary
     from veille.study.sccs import INTERACTION, RATIO_OF_RATIOS
 
@@ -197,9 +203,9 @@ def summary_lines(run: StudyRun) -> list[str]:
         for o in outs:
             if o.negative_control:
                 continue
-            for e in o.estimates:
+            for e, shown in zip(o.estimates, events_exposed_shown(o.estimates), strict=True):
                 label = f"    {o.outcome_id:<24} {e['analysis'] + ('' if e['term'] == 'exposed' else ' ' + e['term']):<28}"
-                lines.append(_estimate_line(label, "HR", e))
+                lines.append(_estimate_line(label, "HR", e, shown))
         nc = negative_control_summary(outs, s.primary_analysis)
         if nc:
             lines.append(f"    negative controls: {nc}")
