@@ -34,3 +34,9 @@
     {%- endif -%}
     {{ value | int }}
 {%- endmacro %}
+
+
+{#- The most days one dispensing covers in the units and ddd modes (10 years): a pack with
+    absurd units or DDDs in the referential cannot overflow the days (an int) nor make an
+    endless episode. -#}
+{% macro max_days_covered() -%}3660{%- endmacro %}

@@ -2,7 +2,8 @@
           refresh_conditional_inputs={'int_drug_pack_doses': ['days_covered_mode', 'ddd']}) }}
 {#- Dispensings with their ATC code, drug code at the episode level and days covered: fixed days
     per pack, the pack's units over the daily units (units), or its defined daily doses (ddd: one
-    day per DDD, fixed days for a pack without DDDs). -#}
+    day per DDD, fixed days for a pack without DDDs). In the units and ddd modes a dispensing
+    covers at most max_days_covered() days (10 years): a referential error cannot overflow. -#}
 {%- set mode = days_covered_mode() | trim %}
 -- depends_on: {{ ref('int_drug_pack_doses') }} (read in ddd mode only: see refresh_conditional_inputs)
 
@@ -68,11 +69,12 @@ final as (
         {%- if mode == 'ddd' %}
         case
             when drug_days_per_pack.ddd_base_per_pack is null then dispensings.packs * drug_days_per_pack.days_per_pack
-            else greatest(1, ceil({{ decimal_ratio('dispensings.packs * drug_days_per_pack.ddd_base_per_pack',
-                                                   'drug_days_per_pack.ddd', 6) }}))
+            else least({{ max_days_covered() }}, greatest(1, ceil({{ decimal_ratio('dispensings.packs * drug_days_per_pack.ddd_base_per_pack',
+                                                   'drug_days_per_pack.ddd', 6) }})))
         end::int as days_covered
         {%- elif mode == 'units' %}
-        greatest(1, ceil(dispensings.packs * drug_days_per_pack.days_per_pack))::int as days_covered
+        least({{ max_days_covered() }}, greatest(1, ceil(dispensings.packs * drug_days_per_pack.days_per_pack)))::int
+            as days_covered
         {%- else %}
         dispensings.packs * drug_days_per_pack.days_per_pack as days_covered
         {%- endif %}

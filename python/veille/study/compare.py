@@ -18,7 +18,6 @@ def _ci(hr, low, high) -> str:
 def comparison_rows(study: Study, estimates: pd.DataFrame, truth: dict) -> list[dict]:
     """One row per comparison x main outcome: published, crude, adjusted, IPTW, matched, truth."""
     rows = []
-    ref = {(r.comparison, r.outcome): r for r in (study.reference.estimates if study.reference else [])}
     for comp in study.comparisons:
         cid = study.cohort_id(comp)
         for o in study.outcomes:
@@ -29,7 +28,7 @@ def comparison_rows(study: Study, estimates: pd.DataFrame, truth: dict) -> list[
                 r = by.get(a)
                 return "—" if r is None else _ci(r["hr"], r["ci_low"], r["ci_high"])
 
-            pub = ref.get((comp.id, o.id))
+            pub = study.published(comp, o.id, study.primary_analysis, "exposed")
             adj = by.get("cox_adjusted")
             rows.append({
                 "study": study.id, "comparison": f"{comp.exposure.label} vs {comp.comparator.label}", "outcome": o.id,
