@@ -18,21 +18,50 @@ dispensings as (
         on dispensings.dispensing_id = doses.dispensing_id
 ),
 
+-- one sorted pass per patient x drug instead of a range join (quadratic for long-term users):
+-- each episode's first dispensing day opens it (before that day's dispensings), and the running
+-- maxima carry the episode in force and its last dispensing day (the episodes of one patient x
+-- drug follow each other, so both grow together); a dispensing after that day, or before the
+-- first episode, belongs to none (a purchase of a dropped episode)
+points as (
+    select patient_id, drug_code, first_dispensing_date as point_date, 0 as is_dispensing, episode_number,
+        last_dispensing_date, cast(null as {{ dose_type() }}) as ddd_dispensed
+    from episodes
+    union all
+    select patient_id, drug_code, dispensing_date, 1, null, null, ddd_dispensed
+    from dispensings
+),
+
+carried as (
+    select
+        patient_id,
+        drug_code,
+        point_date,
+        is_dispensing,
+        ddd_dispensed,
+        max(episode_number) over (
+            partition by patient_id, drug_code order by point_date, is_dispensing
+            rows between unbounded preceding and current row
+        ) as episode_number,
+        max(last_dispensing_date) over (
+            partition by patient_id, drug_code order by point_date, is_dispensing
+            rows between unbounded preceding and current row
+        ) as last_dispensing_date
+    from points
+),
+
 episode_doses as (
     select
-        episodes.patient_id,
-        episodes.drug_code,
-        episodes.episode_number,
+        patient_id,
+        drug_code,
+        episode_number,
         count(*) as n_dispensings,
-        count(dispensings.ddd_dispensed) as n_with_ddd,
-        sum(dispensings.ddd_dispensed) as ddd_dispensed
-    from episodes
-    inner join dispensings
-        on episodes.patient_id = dispensings.patient_id
-        and episodes.drug_code = dispensings.drug_code
-        and dispensings.dispensing_date >= episodes.first_dispensing_date
-        and dispensings.dispensing_date <= episodes.last_dispensing_date
-    group by episodes.patient_id, episodes.drug_code, episodes.episode_number
+        count(ddd_dispensed) as n_with_ddd,
+        sum(ddd_dispensed) as ddd_dispensed
+    from carried
+    where is_dispensing = 1
+        and point_date <= last_dispensing_date
+    group by patient_id, drug_code, episode_number
 )
 
 select
