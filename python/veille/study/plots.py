@@ -79,9 +79,9 @@ def dose_response_figure(rows: pd.DataFrame, title: str, axis: str = "cumulative
     labels = [f"{lab}{'' if o else ' (not estimable)'}" for lab, o in zip(rows["label"], ok, strict=True)]
     est = rows[ok]
     fig = go.Figure(go.Scatter(x=labels, y=[1.0] * len(labels), mode="markers", marker={"opacity": 0},
-                               hoverinfo="skip", showlegend=False))
+                               hoverinfo="skip", showlegend=False, offsetgroup="study"))
     fig.add_trace(go.Scatter(
-        x=[labels[i] for i in np.flatnonzero(ok)], y=est["hr"], mode="lines+markers",
+        x=[labels[i] for i in np.flatnonzero(ok)], y=est["hr"], mode="lines+markers", offsetgroup="study",
         marker={"symbol": "square", "color": "#2c3e50", "size": 9}, line={"color": "#2c3e50", "dash": "dot"},
         error_y={"type": "data", "symmetric": False, "array": est["ci_high"] - est["hr"],
                  "arrayminus": est["hr"] - est["ci_low"], "color": "#7f8c8d"},
@@ -90,12 +90,14 @@ def dose_response_figure(rows: pd.DataFrame, title: str, axis: str = "cumulative
         shown = {lab: f"{lab}{'' if o else ' (not estimable)'}" for lab, o in zip(rows["label"], ok, strict=True)}
         fig.add_trace(go.Scatter(
             x=[shown.get(lab, lab) for lab in published["label"]], y=published["hr"], mode="markers",
+            offsetgroup="published",
             marker={"symbol": "diamond-open", "color": "#c0392b", "size": 11},
             error_y={"type": "data", "symmetric": False, "array": published["ci_high"] - published["hr"],
                      "arrayminus": published["hr"] - published["ci_low"], "color": "#e6a09a"},
             hovertemplate="%{x}: published HR %{y:.2f}<extra></extra>", name="published"))
     fig.add_hline(y=1.0, line={"color": "#c0392b", "dash": "dash", "width": 1})
     fig.update_layout(title={"text": title, "font": {"size": 14}}, width=720, height=420,
+                      scattermode="group" if published is not None else "overlay", scattergap=0.6,
                       xaxis={"title": axis, "categoryorder": "array", "categoryarray": labels},
                       yaxis={"type": "log", "title": "hazard ratio vs comparator (95% CI, log scale)"})
     return fig
