@@ -1,6 +1,6 @@
 """Doses (issue 26) on a hand-written mini-extract: the dosage columns of IR_PHA_R loaded as
 written, normalised to mg (two strengths of pioglitazone, a µg benzodiazepine, a decimal comma),
-a regularised dispensing, a missing, an unparseable and an unknown-unit dosage: exact rows of
+a regularised dispensing, a missing, an unparseable, an unknown-unit and an implausible dosage: exact rows of
 int_drug_pack_doses and fct_drug_dispensing_doses, the load's note and the build's data-quality
 line, and the days a dispensing covers in `days_covered_mode: ddd`."""
 
@@ -18,7 +18,7 @@ from veille.cli import app
 
 KEYS = "DCT_ORD_NUM;FLX_DIS_DTD;FLX_EMT_NUM;FLX_EMT_ORD;FLX_EMT_TYP;FLX_TRT_DTD;ORG_CLE_NUM;PRS_ORD_NUM;REM_TYP_AFF"
 P1, P2 = "DOSEDOSEDOSEDOSE1", "DOSEDOSEDOSEDOSE2"
-PIO15, PIO30, ALPRA, METF, INSUL, ZOPI, METF2 = (f"34009300001{i:02d}" for i in range(1, 8))
+PIO15, PIO30, ALPRA, METF, INSUL, ZOPI, METF2, JUNK = (f"34009300001{i:02d}" for i in range(1, 9))
 PHA = f"""PHA_CIP_C13;PHA_ATC_C07;PHA_NOM_PA;PHA_CND_TOP;PHA_UNT_NBR_DSES;PHA_DOS_PRA_DSES;PHA_DOS_UNT_DSES
 {PIO15};A10BG03;PIOGLITAZONE;NGC;28;15;MG
 {PIO30};A10BG03;PIOGLITAZONE;NGC;28;30,0;mg
@@ -27,6 +27,7 @@ PHA = f"""PHA_CIP_C13;PHA_ATC_C07;PHA_NOM_PA;PHA_CND_TOP;PHA_UNT_NBR_DSES;PHA_DO
 {INSUL};A10AE04;INSULINE GLARGINE;NGC;5;100;UI/ML
 {ZOPI};N05CF01;ZOPICLONE;NGC;14;7,5;MG
 {METF2};A10BA02;METFORMINE;NGC;30;850 mg;MG
+{JUNK};A10BG03;PIOGLITAZONE;NGC;30;5000000;G
 """
 # (line, patient, day, pharmacy, CIP13, packs): P2's 2 packs of PIO30 less 1 by a regularisation
 DISPENSINGS = [
@@ -78,7 +79,7 @@ def test_the_load_keeps_dosages_as_written_and_says_which_are_unusable(dose_db):
         (PIO15, "15", D("15.000000"), "MG"), (PIO30, "30,0", D("30.000000"), "mg"),
         (ALPRA, "250", D("250.000000"), "µG"), (METF, None, None, None),
         (INSUL, "100", D("100.000000"), "UI/ML"), (ZOPI, "7,5", D("7.500000"), "MG"),
-        (METF2, "850 mg", None, "MG")]
+        (METF2, "850 mg", None, "MG"), (JUNK, "5000000", D("5000000.000000"), "G")]
 
 
 def test_pack_doses_in_mg_and_ddd_with_a_reason_for_each_missing_one(dose_db):
@@ -90,7 +91,9 @@ def test_pack_doses_in_mg_and_ddd_with_a_reason_for_each_missing_one(dose_db):
         (METF, "missing dosage", None, None, None, D(2000), "mg", "no dose", None),
         (INSUL, "unknown unit", None, None, None, D(40), "IU", "no dose", None),
         (ZOPI, "ok", "mg", D("7.5"), D(105), D("7.5"), "mg", "ok", D(14)),
-        (METF2, "unparseable dosage", None, None, None, D(2000), "mg", "no dose", None)]
+        (METF2, "unparseable dosage", None, None, None, D(2000), "mg", "no dose", None),
+        # 5,000,000 g a tablet: a referential error, no dose (and no numeric overflow)
+        (JUNK, "implausible dosage", None, None, None, D(30), "mg", "no dose", None)]
 
 
 def test_the_dose_of_each_net_dispensing(dose_db):
@@ -142,7 +145,7 @@ def test_the_build_lists_the_packs_without_a_dose(dose_db):
     out = dose_db["build"]
     assert out.exit_code == 0, out.output
     assert out.output.splitlines()[-1] == (
-        "data quality: 3 drug packs without a usable dose (no dose per dispensing for them; by reason: "
+        "data quality: 4 drug packs without a usable dose (no dose per dispensing for them; by reason: "
         "select dose_status, count(*) from intermediate.int_drug_pack_doses group by 1)")
 
 
