@@ -163,6 +163,27 @@ def test_ddd_mode_covers_one_day_per_ddd(dose_db):
                    (INSUL, 1, 30), (ZOPI, 1, 14)]
 
 
+def test_rebuilding_their_parents_keeps_the_views_that_read_them(dose_db, capfd):
+    # dbt drops a rebuilt model's old relation with cascade: the views reading it, outside the
+    # selection (a study build rebuilds int_drug_dispensings), are re-pointed first
+    # (macros/keep_dependent_views.sql); a view whose columns would change is dropped with a warning
+    views = ("marts.fct_drug_episode_doses", "marts.fct_drug_cumulative_exposure", "marts.fct_drug_dispensing_doses")
+    before = [_rows(f"select * from {v} order by 1, 2, 3") for v in views]
+    with db.engine(db.ENGINEER).begin() as c:
+        c.execute(sa.text("create view marts.renamed_reader as "
+                          "select dispensing_id as int_drug_dispensings__dbt_backup from intermediate.int_drug_dispensings"))
+    capfd.readouterr()
+    out = CliRunner().invoke(app, ["dbt", "run", "--select", "int_drug_dispensings", "int_drug_pack_doses"])
+    printed = capfd.readouterr().out  # dbt runs in a subprocess
+    assert out.exit_code == 0, printed
+    assert [_rows(f"select * from {v} order by 1, 2, 3") for v in views] == before
+    assert _rows("select to_regclass('marts.renamed_reader')") == [(None,)]
+    assert [line.split("  ", 1)[-1].strip() for line in printed.splitlines() if "renamed_reader" in line] == [
+        ("veille: the view marts.renamed_reader read intermediate.int_drug_dispensings and could not be re-pointed at "
+         "its rebuilt version (its columns would change): it was dropped; rebuild it (`dbt run --select "
+         "renamed_reader` for a model)")]
+
+
 def test_the_generator_packs_get_their_doses(warehouse):
     # the shared `strong` extract: 60 packs of 30 drugs, of which aspirin's large pack and
     # bromazepam's have no dosage and insulin's two are written per ml
