@@ -173,7 +173,10 @@ def test_rebuilding_their_parents_keeps_the_views_that_read_them(dose_db, capfd)
         c.execute(sa.text("create view marts.renamed_reader as "
                           "select dispensing_id as int_drug_dispensings__dbt_backup from intermediate.int_drug_dispensings"))
     capfd.readouterr()
-    out = CliRunner().invoke(app, ["dbt", "run", "--select", "int_drug_dispensings", "int_drug_pack_doses"])
+    # a table, a view reading it (in the selection) and views reading both (outside it), rebuilt
+    # by two threads
+    out = CliRunner().invoke(app, ["dbt", "run", "--select", "int_drug_pack_doses", "fct_drug_dispensing_doses",
+                                   "int_drug_dispensings"])
     printed = capfd.readouterr().out  # dbt runs in a subprocess
     assert out.exit_code == 0, printed
     assert [_rows(f"select * from {v} order by 1, 2, 3") for v in views] == before

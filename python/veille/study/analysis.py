@@ -275,19 +275,28 @@ def _propensity_analyses(res: OutcomeAnalysis, data: pd.DataFrame, covs: list[st
         res.note("balance", f"SMD > 0.1 after weighting: {', '.join(flagged)}")
 
 
-def _cumulative_row(res: OutcomeAnalysis, cat: str, in_cat: pd.DataFrame, ref: pd.DataFrame,
-                    analysis: str = "cumulative_exposure", what: str = "cumulative") -> dict:
+def _category_row(res: OutcomeAnalysis, analysis: str, term: str, exposure: str,
+                  counts: dict | None = None) -> dict:
+    """A not-yet-estimated row of ``res``'s estimates; ``counts`` its subjects and events
+    (n_exposed, n_comparator, events_exposed, events_comparator), None for a row over several
+    categories."""
     row = {
         "cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": analysis,
-        "term": cat, "exposure": f"{res.exposure} ({cat} {what})", "comparator": res.comparator,
-        "is_negative_control": False,
-        "n_exposed": int(in_cat["patient_id"].nunique()), "n_comparator": int(ref["patient_id"].nunique()),
-        "events_exposed": int(in_cat["event"].sum()), "events_comparator": int(ref["event"].sum()),
+        "term": term, "exposure": exposure, "comparator": res.comparator, "is_negative_control": False,
+        "n_exposed": None, "n_comparator": None, "events_exposed": None, "events_comparator": None,
+        **(counts or {}),
         "hr": None, "ci_low": None, "ci_high": None, "se_log_hr": None, "p_value": None,
         "status": "not_estimable", "message": None,
     }
     res.estimates.append(row)
     return row
+
+
+def _cumulative_row(res: OutcomeAnalysis, cat: str, in_cat: pd.DataFrame, ref: pd.DataFrame,
+                    analysis: str = "cumulative_exposure", what: str = "cumulative") -> dict:
+    return _category_row(res, analysis, cat, f"{res.exposure} ({cat} {what})", {
+        "n_exposed": int(in_cat["patient_id"].nunique()), "n_comparator": int(ref["patient_id"].nunique()),
+        "events_exposed": int(in_cat["event"].sum()), "events_comparator": int(ref["event"].sum())})
 
 
 def _fit_time_varying(cp: pd.DataFrame, terms: list[str], covariates: list[str]) -> tuple[CoxTimeVaryingFitter | None, str | None]:
@@ -370,10 +379,7 @@ def _categories(res: OutcomeAnalysis, cp: pd.DataFrame, column: str, labels: lis
 def _uncounted_row(res: OutcomeAnalysis, analysis: str, term: str, exposure: str) -> dict:
     """An estimate over several categories (a trend, a continuous dose): no counts, which are
     the categories' sum and would unmask a masked category by subtraction."""
-    nothing = pd.DataFrame({"patient_id": [], "event": []})
-    row = _cumulative_row(res, term, nothing, nothing, analysis, "")
-    row.update(exposure=exposure, n_exposed=None, n_comparator=None, events_exposed=None, events_comparator=None)
-    return row
+    return _category_row(res, analysis, term, exposure)
 
 
 def _trend(res: OutcomeAnalysis, cp: pd.DataFrame, rows: dict, terms: list[str], rank: str, analysis: str,
