@@ -73,31 +73,19 @@ points as (
         and episodes.prior_days + {{ days_between('episodes.episode_end', 'episodes.episode_start') }} > thresholds.threshold
 ),
 
-days as (
-    select
-        patient_id,
-        drug_code,
-        point_date,
-        max(episode_start) as episode_start,
-        max(episode_end) as episode_end,
-        max(prior_days) as prior_days,
-        sum(ddd) as ddd,
-        sum(unknown_ddd) as unknown_ddd
-    from points
-    group by patient_id, drug_code, point_date
-),
-
+-- running values per patient x drug; the default range frame gives every point of one day the
+-- values of the whole day (its peers), so no group by day is needed before the sort
 carried as (
     select
         patient_id,
         drug_code,
         point_date,
-        max(episode_start) over (partition by patient_id, drug_code order by point_date rows between unbounded preceding and current row) as episode_start,
-        max(episode_end) over (partition by patient_id, drug_code order by point_date rows between unbounded preceding and current row) as episode_end,
-        max(prior_days) over (partition by patient_id, drug_code order by point_date rows between unbounded preceding and current row) as prior_days,
-        sum(ddd) over (partition by patient_id, drug_code order by point_date rows between unbounded preceding and current row) as cum_ddd,
-        sum(unknown_ddd) over (partition by patient_id, drug_code order by point_date rows between unbounded preceding and current row) as unknown_ddd
-    from days
+        max(episode_start) over (partition by patient_id, drug_code order by point_date range between unbounded preceding and current row) as episode_start,
+        max(episode_end) over (partition by patient_id, drug_code order by point_date range between unbounded preceding and current row) as episode_end,
+        max(prior_days) over (partition by patient_id, drug_code order by point_date range between unbounded preceding and current row) as prior_days,
+        sum(ddd) over (partition by patient_id, drug_code order by point_date range between unbounded preceding and current row) as cum_ddd,
+        sum(unknown_ddd) over (partition by patient_id, drug_code order by point_date range between unbounded preceding and current row) as unknown_ddd
+    from points
 ),
 
 states as (
