@@ -34,14 +34,7 @@ with episodes as (
 ),
 
 dispensings as (
-    select
-        dispensings.patient_id,
-        dispensings.drug_code,
-        dispensings.dispensing_date,
-        doses.ddd_dispensed
-    from {{ ref('int_drug_dispensings') }} as dispensings
-    left join {{ ref('fct_drug_dispensing_doses') }} as doses
-        on dispensings.dispensing_id = doses.dispensing_id
+    {{ dispensings_with_ddd() }}
 ),
 
 thresholds as (

@@ -18,14 +18,7 @@ with episodes as {{ not_materialized() }} (
 ),
 
 dispensings as (
-    select
-        dispensings.patient_id,
-        dispensings.drug_code,
-        dispensings.dispensing_date,
-        doses.ddd_dispensed
-    from {{ ref('int_drug_dispensings') }} as dispensings
-    left join {{ ref('fct_drug_dispensing_doses') }} as doses
-        on dispensings.dispensing_id = doses.dispensing_id
+    {{ dispensings_with_ddd() }}
 ),
 
 -- the episodes' first days and the dispensings, in one sequence per patient x drug
