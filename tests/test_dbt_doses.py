@@ -187,6 +187,25 @@ def test_rebuilding_their_parents_keeps_the_views_that_read_them(dose_db, capfd)
          "renamed_reader` for a model)")]
 
 
+def test_the_dose_seeds_rebuild_the_episodes_in_ddd_mode_only(dose_db, capfd):
+    # an incremental model rebuilds in full when an input in its fingerprint changes
+    # (macros/refresh.sql): int_drug_dispensings reads the pack doses only in ddd mode
+    def upstream(*extra: str) -> list[str]:
+        capfd.readouterr()
+        out = CliRunner().invoke(app, ["dbt", "run-operation", "print_refresh_upstream", "--quiet",
+                                       "--args", "{model: int_drug_episodes_built}", *extra])
+        printed = capfd.readouterr().out  # dbt runs in a subprocess
+        assert out.exit_code == 0, printed
+        return printed.split()
+
+    base = ["model.veille.int_drug_dispensings", "model.veille.stg_claims__dispensings",
+            "model.veille.stg_claims__patients", "model.veille.stg_ref__drugs", "seed.veille.drug_daily_units"]
+    assert upstream() == base
+    assert upstream("--vars", "{days_covered_mode: units}") == base
+    assert upstream("--vars", "{days_covered_mode: ddd}") == sorted(
+        [*base, "model.veille.int_drug_pack_doses", "seed.veille.dose_units", "seed.veille.drug_ddd"])
+
+
 def test_the_generator_packs_get_their_doses(warehouse):
     # the shared `strong` extract: 60 packs of 30 drugs, of which aspirin's large pack and
     # bromazepam's have no dosage and insulin's two are written per ml

@@ -91,16 +91,10 @@
 {% macro refresh_fingerprint() -%}
     {%- set parts = [model.checksum.checksum] -%}
     {%- set vars_used = model.config.get('refresh_vars', []) | list -%}
-    {%- set seen = [] -%}
-    {%- set queue = refresh_inputs(model) -%}
-    {%- for node_id in queue -%}
-        {%- if node_id not in seen and node_id in graph.nodes -%}
-            {%- do seen.append(node_id) -%}
-            {%- set node = graph.nodes[node_id] -%}
-            {%- do parts.append(node_id ~ ':' ~ node.checksum.checksum) -%}
-            {%- do vars_used.extend(node.config.get('refresh_vars', [])) -%}
-            {%- do queue.extend(refresh_inputs(node)) -%}
-        {%- endif -%}
+    {%- for node_id in refresh_upstream(model) -%}
+        {%- set node = graph.nodes[node_id] -%}
+        {%- do parts.append(node_id ~ ':' ~ node.checksum.checksum) -%}
+        {%- do vars_used.extend(node.config.get('refresh_vars', [])) -%}
     {%- endfor -%}
     {%- for v in vars_used | unique | sort -%}
         {%- do parts.append(v ~ '=' ~ (var(v, none) | string)) -%}
@@ -109,6 +103,30 @@
         {%- do parts.append(study_registry_hash()) -%}
     {%- endif -%}
     {{- local_md5(parts | sort | join('|')) -}}
+{%- endmacro %}
+
+
+{#- Every node upstream of `node` whose SQL or data its fingerprint holds (refresh_inputs, followed
+    up the graph). -#}
+{% macro refresh_upstream(node) -%}
+    {%- set seen = [] -%}
+    {%- set queue = refresh_inputs(node) -%}
+    {%- for node_id in queue -%}
+        {%- if node_id not in seen and node_id in graph.nodes -%}
+            {%- do seen.append(node_id) -%}
+            {%- do queue.extend(refresh_inputs(graph.nodes[node_id])) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(seen) -}}
+{%- endmacro %}
+
+
+{#- `dbt run-operation print_refresh_upstream --args '{model: int_drug_episodes_built}'`: the
+    nodes whose edit makes the model rebuild in full at its next incremental build, one a line. -#}
+{% macro print_refresh_upstream(model) -%}
+    {%- for node_id in refresh_upstream(graph.nodes['model.veille.' ~ model]) | sort -%}
+        {{- print(node_id) -}}
+    {%- endfor -%}
 {%- endmacro %}
 
 
