@@ -58,6 +58,15 @@ def _rows(sql: str) -> list[tuple]:
         return [tuple(r) for r in c.execute(sa.text(sql))]
 
 
+def _veille_dbt(capfd, *args: str) -> str:
+    """``veille dbt ARGS`` (it must succeed): what dbt printed, from its subprocess."""
+    capfd.readouterr()
+    out = CliRunner().invoke(app, ["dbt", *args])
+    printed = capfd.readouterr().out
+    assert out.exit_code == 0, printed
+    return printed
+
+
 @pytest.fixture(scope="module")
 def dose_db(pg_server, tmp_path_factory):
     from conftest import scratch_database
@@ -172,13 +181,10 @@ def test_rebuilding_their_parents_keeps_the_views_that_read_them(dose_db, capfd)
     with db.engine(db.ENGINEER).begin() as c:
         c.execute(sa.text("create view marts.renamed_reader as "
                           "select dispensing_id as int_drug_dispensings__dbt_backup from intermediate.int_drug_dispensings"))
-    capfd.readouterr()
     # a table, a view reading it (in the selection) and views reading both (outside it), rebuilt
     # by two threads
-    out = CliRunner().invoke(app, ["dbt", "run", "--select", "int_drug_pack_doses", "fct_drug_dispensing_doses",
-                                   "int_drug_dispensings"])
-    printed = capfd.readouterr().out  # dbt runs in a subprocess
-    assert out.exit_code == 0, printed
+    printed = _veille_dbt(capfd, "run", "--select", "int_drug_pack_doses", "fct_drug_dispensing_doses",
+                          "int_drug_dispensings")
     assert [_rows(f"select * from {v} order by 1, 2, 3") for v in views] == before
     assert _rows("select to_regclass('marts.renamed_reader')") == [(None,)]
     assert [line.split("  ", 1)[-1].strip() for line in printed.splitlines() if "renamed_reader" in line] == [
@@ -191,12 +197,8 @@ def test_the_dose_seeds_rebuild_the_episodes_in_ddd_mode_only(dose_db, capfd):
     # an incremental model rebuilds in full when an input in its fingerprint changes
     # (macros/refresh.sql): int_drug_dispensings reads the pack doses only in ddd mode
     def upstream(*extra: str) -> list[str]:
-        capfd.readouterr()
-        out = CliRunner().invoke(app, ["dbt", "run-operation", "print_refresh_upstream", "--quiet",
-                                       "--args", "{model: int_drug_episodes_built}", *extra])
-        printed = capfd.readouterr().out  # dbt runs in a subprocess
-        assert out.exit_code == 0, printed
-        return printed.split()
+        return _veille_dbt(capfd, "run-operation", "print_refresh_upstream", "--quiet",
+                           "--args", "{model: int_drug_episodes_built}", *extra).split()
 
     base = ["model.veille.int_drug_dispensings", "model.veille.stg_claims__dispensings",
             "model.veille.stg_claims__patients", "model.veille.stg_ref__drugs", "seed.veille.drug_daily_units"]

@@ -20,8 +20,8 @@
     {%- endif -%}
     {%- set readers = [] -%}
     {%- if relation.identifier is not none -%}
-        {%- set found = run_query(dependent_views_sql([relation.schema ~ '.' ~ relation.identifier,
-                                                        relation.schema ~ '.' ~ target_name])) -%}
+        {%- set found = run_query(dependent_views_sql(
+            [relation.schema ~ '.' ~ relation.identifier] + ([relation.schema ~ '.' ~ target_name] if is_backup else []))) -%}
         {%- for row in found.rows -%}
             {%- do readers.append(row[0] ~ '.' ~ row[1]) -%}
         {%- endfor -%}
@@ -70,14 +70,8 @@ begin
         return;
     end if;
     for dependent in
-        select distinct view_class.oid::regclass::text as name, pg_get_viewdef(view_class.oid) as definition
-        from pg_depend as dep
-        inner join pg_rewrite as rule on rule.oid = dep.objid
-        inner join pg_class as view_class on view_class.oid = rule.ev_class
-        where dep.classid = 'pg_rewrite'::regclass
-          and dep.refobjid = to_regclass({{ dbt.string_literal(backup.schema ~ '.' ~ backup.identifier) }})
-          and view_class.oid <> dep.refobjid
-          and view_class.relkind = 'v'
+        select view_oid::regclass::text as name, pg_get_viewdef(view_oid) as definition
+        from ({{ dependent_views_sql([backup.schema ~ '.' ~ backup.identifier], recursive=false) | indent(8) }}) as readers
     loop
         begin
             execute format('create or replace view %s as %s', dependent.name,
@@ -92,9 +86,9 @@ $veille$
 {%- endmacro %}
 
 
-{#- Every view reading one of `relations` (schema.name), directly or through other views:
-    (schema, view) rows. -#}
-{% macro dependent_views_sql(relations) -%}
+{#- Every view reading one of `relations` (schema.name), directly or (recursive) through other
+    views: (schema, view, oid) rows. -#}
+{% macro dependent_views_sql(relations, recursive=true) -%}
 with recursive reader (oid) as (
     select rule.ev_class
     from pg_depend as dep
@@ -102,14 +96,16 @@ with recursive reader (oid) as (
     where dep.classid = 'pg_rewrite'::regclass
       and dep.refobjid in ({%- for r in relations %}to_regclass({{ dbt.string_literal(r) }}){{ ", " if not loop.last }}{% endfor -%})
       and rule.ev_class <> dep.refobjid
+    {%- if recursive %}
     union
     select rule.ev_class
     from reader
     inner join pg_depend as dep on dep.refobjid = reader.oid and dep.classid = 'pg_rewrite'::regclass
     inner join pg_rewrite as rule on rule.oid = dep.objid
     where rule.ev_class <> dep.refobjid
+    {%- endif %}
 )
-select view_schema.nspname, view_class.relname
+select distinct view_schema.nspname, view_class.relname, view_class.oid as view_oid
 from reader
 inner join pg_class as view_class on view_class.oid = reader.oid
 inner join pg_namespace as view_schema on view_schema.oid = view_class.relnamespace

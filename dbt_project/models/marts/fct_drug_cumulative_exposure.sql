@@ -16,6 +16,9 @@
 -#}
 {%- set duration_default = [365, 730] %}
 {%- set ddd_default = [365, 730] %}
+{%- set by_day = 'partition by patient_id, drug_code order by point_date' %}
+{#- the default range frame: every point of one day gets the running values of the whole day -#}
+{%- set running = by_day ~ ' range between unbounded preceding and current row' %}
 
 with episodes as (
     select
@@ -66,18 +69,17 @@ points as (
         and episodes.prior_days + {{ days_between('episodes.episode_end', 'episodes.episode_start') }} > thresholds.threshold
 ),
 
--- running values per patient x drug; the default range frame gives every point of one day the
--- values of the whole day (its peers), so no group by day is needed before the sort
+-- running values per patient x drug (range frame: no group by day is needed before the sort)
 carried as (
     select
         patient_id,
         drug_code,
         point_date,
-        max(episode_start) over (partition by patient_id, drug_code order by point_date range between unbounded preceding and current row) as episode_start,
-        max(episode_end) over (partition by patient_id, drug_code order by point_date range between unbounded preceding and current row) as episode_end,
-        max(prior_days) over (partition by patient_id, drug_code order by point_date range between unbounded preceding and current row) as prior_days,
-        sum(ddd) over (partition by patient_id, drug_code order by point_date range between unbounded preceding and current row) as cum_ddd,
-        sum(unknown_ddd) over (partition by patient_id, drug_code order by point_date range between unbounded preceding and current row) as unknown_ddd
+        max(episode_start) over ({{ running }}) as episode_start,
+        max(episode_end) over ({{ running }}) as episode_end,
+        max(prior_days) over ({{ running }}) as prior_days,
+        sum(ddd) over ({{ running }}) as cum_ddd,
+        sum(unknown_ddd) over ({{ running }}) as unknown_ddd
     from points
 ),
 
@@ -106,16 +108,16 @@ categorized as (
 changes as (
     select
         *,
-        lag(exposed) over (partition by patient_id, drug_code order by point_date) as previous_exposed,
-        lag(duration_category) over (partition by patient_id, drug_code order by point_date) as previous_duration_category,
-        lag(coalesce(ddd_category, -1)) over (partition by patient_id, drug_code order by point_date) as previous_ddd_category
+        lag(exposed) over ({{ by_day }}) as previous_exposed,
+        lag(duration_category) over ({{ by_day }}) as previous_duration_category,
+        lag(coalesce(ddd_category, -1)) over ({{ by_day }}) as previous_ddd_category
     from categorized
 ),
 
 intervals as (
     select
         *,
-        lead(point_date) over (partition by patient_id, drug_code order by point_date) as end_date
+        lead(point_date) over ({{ by_day }}) as end_date
     from changes
     where previous_exposed is null
         or exposed <> previous_exposed

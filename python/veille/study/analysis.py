@@ -278,8 +278,9 @@ def _propensity_analyses(res: OutcomeAnalysis, data: pd.DataFrame, covs: list[st
 def _category_row(res: OutcomeAnalysis, analysis: str, term: str, exposure: str,
                   counts: dict | None = None) -> dict:
     """A not-yet-estimated row of ``res``'s estimates; ``counts`` its subjects and events
-    (n_exposed, n_comparator, events_exposed, events_comparator), None for a row over several
-    categories."""
+    (n_exposed, n_comparator, events_exposed, events_comparator). A row over several categories
+    (a trend, a continuous dose) has none: they are the categories' sum and would unmask a masked
+    category by subtraction."""
     row = {
         "cohort_id": res.cohort_id, "outcome_id": res.outcome_id, "analysis": analysis,
         "term": term, "exposure": exposure, "comparator": res.comparator, "is_negative_control": False,
@@ -376,19 +377,13 @@ def _categories(res: OutcomeAnalysis, cp: pd.DataFrame, column: str, labels: lis
     return rows, terms
 
 
-def _uncounted_row(res: OutcomeAnalysis, analysis: str, term: str, exposure: str) -> dict:
-    """An estimate over several categories (a trend, a continuous dose): no counts, which are
-    the categories' sum and would unmask a masked category by subtraction."""
-    return _category_row(res, analysis, term, exposure)
-
-
 def _trend(res: OutcomeAnalysis, cp: pd.DataFrame, rows: dict, terms: list[str], rank: str, analysis: str,
            what: str, df: pd.DataFrame, x: pd.DataFrame) -> None:
     """The trend test across the categories of ``rank`` (0, 1, ...): the time-varying Cox model
     with the exposure and the category's rank while exposed, on all the person-time, also that
     of a category without events (the per-category model leaves it out); its hazard ratio is
     the change per category step."""
-    trend = _uncounted_row(res, analysis, "trend", f"{res.exposure} (per {what} category)")
+    trend = _category_row(res, analysis, "trend", f"{res.exposure} (per {what} category)")
     no_comparator_events = cp.loc[cp["exposed"] == 0, "event"].sum() == 0
     with_time = [c for c, r in rows.items() if not (r["message"] or "").startswith("no exposed person-time")]
     if no_comparator_events or not terms or len(with_time) < 2:
@@ -434,7 +429,7 @@ def _cumulative_dose(res: OutcomeAnalysis, counting: pd.DataFrame, dose: Cumulat
     substances = int(counting["dose_substances"].max()) if len(counting) else 0
     if dose.unit != "ddd" and substances > 1:
         for a in analyses:
-            row = _uncounted_row(res, a, "all", f"{res.exposure} (cumulative dose)")
+            row = _category_row(res, a, "all", f"{res.exposure} (cumulative dose)")
             row["message"] = (f"the exposure's doses are of {substances} substances (ATC7 codes): their "
                               f"{dose.unit} cannot be added up, use unit: ddd")
         return
@@ -458,7 +453,7 @@ def _continuous_dose(res: OutcomeAnalysis, cp: pd.DataFrame, dose: CumulativeDos
     the hazard ratio per step of cumulative dose among the exposed."""
     step = dose.step()
     term = f"per {step:,g} {dose.unit}"
-    row = _uncounted_row(res, "cumulative_dose_continuous", term, f"{res.exposure} ({term} cumulative dose)")
+    row = _category_row(res, "cumulative_dose_continuous", term, f"{res.exposure} ({term} cumulative dose)")
     exposed = cp["exposed"] == 1
     if cp.loc[~exposed, "event"].sum() == 0 or cp.loc[exposed, "event"].sum() == 0:
         row["message"] = ("no events among the comparator: not estimable" if cp.loc[~exposed, "event"].sum() == 0

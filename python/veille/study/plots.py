@@ -87,7 +87,7 @@ def dose_response_figure(rows: pd.DataFrame, title: str, axis: str = "cumulative
                  "arrayminus": est["hr"] - est["ci_low"], "color": "#7f8c8d"},
         hovertemplate="%{x}: HR %{y:.2f}<extra></extra>", name="this study", showlegend=published is not None))
     if published is not None:
-        shown = {lab: f"{lab}{'' if o else ' (not estimable)'}" for lab, o in zip(rows["label"], ok, strict=True)}
+        shown = dict(zip(rows["label"], labels, strict=True))
         fig.add_trace(go.Scatter(
             x=[shown.get(lab, lab) for lab in published["label"]], y=published["hr"], mode="markers",
             offsetgroup="published",
